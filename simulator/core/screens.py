@@ -1,0 +1,155 @@
+"""The six screens of API連携認証 and the moves between them, in one place.
+
+Read top to bottom, this is the screen map of the manual (sections 4–9):
+which screen follows which, on which button, and which checks run first. The
+engine in :mod:`simulator.core.flow` refuses any move not listed here
+(R-FLOW-8), and :func:`mermaid` draws the map for the README.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Final
+
+
+class Screen(enum.Enum):
+    """A screen, by its 画面ID (SOA202 is not printed in the manual: ours)."""
+
+    ACCOUNT = "SOA201"  # ① ご利用口座情報入力
+    CUSTOMER = "SOA202"  # ② お客様情報入力
+    PHONE = "SOA208"  # ③ 電話番号の確認
+    CALL = "SOA209"  # ④ 電話番号認証
+    PIN = "SOA211"  # ⑤ キャッシュカード暗証番号認証
+    CONSENT = "SOA206"  # ⑥ 情報連携認可
+
+
+class End(enum.Enum):
+    """Where a flow ends: back to the partner app with a code, or with an error."""
+
+    GRANTED = "granted"  # 「許可する」: redirect with code
+    CANCELLED = "cancelled"  # 「中止する」/「拒否する」: access_denied (R-FLOW-7)
+    FAILED = "failed"  # a terminal error, or 「連携元画面へ」 from an error
+
+
+@dataclass(frozen=True)
+class ScreenSpec:
+    screen: Screen
+    number: str
+    title: str
+    path: str
+    fields: tuple[str, ...]
+    requirement: str
+
+    @property
+    def full_title(self) -> str:
+        return f"API連携認証 （{self.title}）"
+
+
+SCREENS: Final[dict[Screen, ScreenSpec]] = {
+    s.screen: s
+    for s in (
+        ScreenSpec(
+            Screen.ACCOUNT,
+            "①",
+            "ご利用口座情報入力",
+            "/connect/account",
+            ("branch_no", "account_type", "account_no"),
+            "R-FLOW-1",
+        ),
+        ScreenSpec(
+            Screen.CUSTOMER,
+            "②",
+            "お客様情報入力",
+            "/connect/customer",
+            (
+                "name_kana",
+                "birth_year",
+                "birth_month",
+                "birth_day",
+                "phone",
+                "email",
+                "email_confirm",
+            ),
+            "R-FLOW-2",
+        ),
+        ScreenSpec(Screen.PHONE, "③", "電話番号の確認", "/connect/phone", (), "R-FLOW-3"),
+        ScreenSpec(Screen.CALL, "④", "電話番号認証", "/connect/call", (), "R-FLOW-4"),
+        ScreenSpec(
+            Screen.PIN, "⑤", "キャッシュカード暗証番号認証", "/connect/pin", ("pin",), "R-FLOW-5"
+        ),
+        ScreenSpec(
+            Screen.CONSENT,
+            "⑥",
+            "情報連携認可",
+            "/connect/consent",
+            ("agree", "decision"),
+            "R-FLOW-6",
+        ),
+    )
+}
+
+
+class Action(enum.Enum):
+    """The buttons."""
+
+    NEXT = "次へ"
+    DECIDE_PHONE = "電話番号の決定"
+    CONFIRM = "確定する"
+    ALLOW = "許可する"
+    DENY = "拒否する"
+    CANCEL = "中止する"
+
+
+@dataclass(frozen=True)
+class Move:
+    source: Screen
+    action: Action
+    target: Screen | End
+    checks: tuple[str, ...] = ()
+
+
+#: Every move the flow allows; anything else is R-FLOW-8's refusal. The system
+#: checks (R-ERR-SYS-*) run before every one of them and are not repeated here.
+MOVES: Final[tuple[Move, ...]] = (
+    Move(Screen.ACCOUNT, Action.NEXT, Screen.CUSTOMER, ("input",)),
+    Move(
+        Screen.CUSTOMER,
+        Action.NEXT,
+        Screen.PHONE,
+        ("input", "account usable", "not locked", "name, birth date, phone"),
+    ),
+    Move(Screen.CUSTOMER, Action.CANCEL, End.CANCELLED),
+    Move(Screen.PHONE, Action.DECIDE_PHONE, Screen.CALL, ("pick 認証先電話番号",)),
+    Move(Screen.PHONE, Action.CANCEL, End.CANCELLED),
+    Move(Screen.CALL, Action.CONFIRM, Screen.PIN, ("within 120 s", "call verified")),
+    Move(Screen.CALL, Action.CANCEL, End.CANCELLED),
+    Move(Screen.PIN, Action.NEXT, Screen.CONSENT, ("input", "not locked", "PIN")),
+    Move(Screen.PIN, Action.CANCEL, End.CANCELLED),
+    Move(Screen.CONSENT, Action.ALLOW, End.GRANTED, ("agreement ticked",)),
+    Move(Screen.CONSENT, Action.DENY, End.CANCELLED),
+)
+
+_BY_SOURCE: Final = {(m.source, m.action): m for m in MOVES}
+
+
+def move(source: Screen, action: Action) -> Move | None:
+    """The move ``action`` makes from ``source``, or None when it is not allowed."""
+    return _BY_SOURCE.get((source, action))
+
+
+def mermaid() -> str:
+    """The screen map as a Mermaid state diagram, generated from :data:`MOVES`."""
+
+    def name(node: Screen | End) -> str:
+        return node.value if isinstance(node, Screen) else node.name
+
+    lines = ["stateDiagram-v2", f"    [*] --> {Screen.ACCOUNT.value}: /oauth/authorize"]
+    for spec in SCREENS.values():
+        lines.append(f"    {spec.screen.value}: {spec.number} {spec.title}")
+    for m in MOVES:
+        label = m.action.value + (f" [{', '.join(m.checks)}]" if m.checks else "")
+        lines.append(f"    {name(m.source)} --> {name(m.target)}: {label}")
+    for end in End:
+        lines.append(f"    {end.name} --> [*]")
+    return "\n".join(lines)
