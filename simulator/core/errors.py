@@ -1,10 +1,10 @@
 """Errors: one class per machine code of INTERFACE.md §3, in the manner of Authlib.
 
 Each class names its code, the requirement it shows, the HTTP status the
-contract gives it, the OAuth error it returns to the app through 「連携元画面へ」,
-and whether it ends the flow. A single ``except RenkeiError`` turns any of them
-into a screen, a JSON body or a redirect; the adapters add no rule.
-"""
+contract gives it and the OAuth error it returns to the app through
+「連携元画面へ」. Where each error leaves the flow is declared once, in
+:data:`simulator.core.screens.DETOURS`. A single ``except RenkeiError`` turns
+any of them into a screen, a JSON body or a redirect; the adapters add no rule."""
 
 from __future__ import annotations
 
@@ -32,8 +32,6 @@ class RenkeiError(Exception):
     status: ClassVar[int]
     #: The OAuth ``error`` the 「連携元画面へ」 link returns with (INTERFACE.md §1).
     oauth_error: ClassVar[str] = "access_denied"
-    #: True when the flow is over and only 「連携元画面へ」 remains.
-    terminal: ClassVar[bool] = False
 
     def __init__(self, message: str | None = None, *, retry_after: dt.datetime | None = None):
         self.message = message if message is not None else messages.MESSAGES[self.code]
@@ -121,7 +119,6 @@ class LockedNow(RenkeiError):
     code = "locked_now"
     requirement = "R-ERR-HOST-3"
     status = 403
-    terminal = True
 
 
 class B84(RenkeiError):
@@ -130,7 +127,6 @@ class B84(RenkeiError):
     code = "B84"
     requirement = "R-ERR-HOST-4"
     status = 403
-    terminal = True
 
 
 class OutOfHours(RenkeiError):
@@ -199,7 +195,6 @@ class FlowLost(RenkeiError):
     code = "flow_lost"
     requirement = "R-ERR-CALL-4"
     status = 403
-    terminal = True
 
 
 class AccountMoved(RenkeiError):

@@ -41,7 +41,7 @@ from simulator.core.grants import Grant
 from simulator.core.host import AccountKey, PinVault, identity_matches, unusable_reason
 from simulator.core.hours import ServiceCalendar
 from simulator.core.lockout import LockLedger
-from simulator.core.screens import Action, End, Move, Screen, move
+from simulator.core.screens import Action, End, Move, Screen, detour, move
 from simulator.core.telephony import (
     CallAnswer,
     CallChallenge,
@@ -157,10 +157,14 @@ class ConnectFlow:
         self.journal(Event(self.clock.now(), flow.flow_id, kind, detail))
 
     def _fail(self, flow: FlowState, error: RenkeiError) -> RenkeiError:
-        """Log ``error``; end the flow when the error is terminal."""
+        """Log ``error`` and send the flow where :data:`DETOURS` says."""
         flow.shown_error = error.code
-        if error.terminal:
-            flow.screen, flow.end, flow.end_code = None, End.FAILED, error.code
+        target = detour(flow.screen, error.code)
+        if isinstance(target, End):
+            flow.screen, flow.end, flow.end_code = None, target, error.code
+        elif target is not None:
+            flow.restart()
+            flow.screen = target
         self._log(flow, "error", code=error.code, screen=flow.screen and flow.screen.value)
         return error
 
@@ -252,7 +256,6 @@ class ConnectFlow:
         reason = unusable_reason(account, jst_day(now))
         if account is None or reason is not None:
             self._log(flow, "account_unavailable", account=str(flow.account), reason=reason)
-            flow.screen = Screen.ACCOUNT  # INTERFACE.md §2: back to ① to correct it
             raise self._fail(flow, AccountUnavailable())
         customer = self.host.customer(account.customer_id)
         try:
@@ -293,7 +296,6 @@ class ConnectFlow:
         challenge = flow.challenge
         assert challenge is not None
         if not challenge.open_at(now):
-            flow.restart()
             raise self._fail(flow, CallExpired())
         if challenge.verified_at is None:
             raise self._fail(flow, CallPending())
@@ -328,7 +330,6 @@ class ConnectFlow:
             raise self._fail(flow, error) from None
         account = self.host.account(flow.account)
         if account is None or unusable_reason(account, jst_day(now)) is not None:
-            flow.restart()  # moved or closed while the customer was on the phone
             raise self._fail(flow, AccountUnavailable())
         try:
             self.rules.lockout.refuse_if_locked(self.locks, account.key, now)

@@ -3,7 +3,8 @@
 Read top to bottom, this is the screen map of the manual (sections 4–9):
 which screen follows which, on which button, and which checks run first. The
 engine in :mod:`simulator.core.flow` refuses any move not listed here
-(R-FLOW-8), and :func:`mermaid` draws the map for the README.
+(R-FLOW-8) and sends the flow where :data:`DETOURS` says after an error, and
+:func:`mermaid` draws the map for the README.
 """
 
 from __future__ import annotations
@@ -133,6 +134,44 @@ MOVES: Final[tuple[Move, ...]] = (
 _BY_SOURCE: Final = {(m.source, m.action): m for m in MOVES}
 
 
+@dataclass(frozen=True)
+class Detour:
+    """Where an error sends the flow; an error with no detour leaves it where it was.
+
+    ``source`` None means on any screen.
+    """
+
+    source: Screen | None
+    code: str
+    target: Screen | End
+
+
+#: INTERFACE.md §2, "Where the checks run and what follows".
+DETOURS: Final[tuple[Detour, ...]] = (
+    # R-ERR-HOST-1: back to ① to correct 科目/口座番号 (not counted).
+    Detour(Screen.CUSTOMER, "account_unavailable", Screen.ACCOUNT),
+    # The account moved or closed while the customer was on the phone.
+    Detour(Screen.PIN, "account_unavailable", Screen.ACCOUNT),
+    # R-ERR-CALL-2: 「API連携認証の最初に戻って操作してください。」
+    Detour(Screen.CALL, "call_expired", Screen.ACCOUNT),
+    # R-ERR-HOST-3/4: terminal; only 「連携元画面へ」 remains.
+    Detour(Screen.CUSTOMER, "locked_now", End.FAILED),
+    Detour(Screen.CUSTOMER, "B84", End.FAILED),
+    Detour(Screen.PIN, "locked_now", End.FAILED),
+    Detour(Screen.PIN, "B84", End.FAILED),
+    # R-ERR-CALL-4: the flow timed out.
+    Detour(None, "flow_lost", End.FAILED),
+)
+
+
+def detour(screen: Screen | None, code: str) -> Screen | End | None:
+    """Where ``code`` raised on ``screen`` sends the flow, or None to stay."""
+    for d in DETOURS:
+        if d.code == code and d.source in (None, screen):
+            return d.target
+    return None
+
+
 def move(source: Screen, action: Action) -> Move | None:
     """The move ``action`` makes from ``source``, or None when it is not allowed."""
     return _BY_SOURCE.get((source, action))
@@ -150,6 +189,10 @@ def mermaid() -> str:
     for m in MOVES:
         label = m.action.value + (f" [{', '.join(m.checks)}]" if m.checks else "")
         lines.append(f"    {name(m.source)} --> {name(m.target)}: {label}")
+    for d in DETOURS:
+        if d.source is not None:
+            lines.append(f"    {name(d.source)} --> {name(d.target)}: error {d.code}")
+    lines.append("    note right of FAILED: also 連携元画面へ beside any error, and flow_lost")
     for end in End:
         lines.append(f"    {end.name} --> [*]")
     return "\n".join(lines)
