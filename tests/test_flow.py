@@ -7,6 +7,7 @@ host of ``conftest.py`` with a fixed clock and a seeded generator.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from helpers import (
@@ -573,3 +574,13 @@ def test_return_to_app_needs_an_error_on_screen(engine: ConnectFlow, new_flow: F
         "error_description": "account_unavailable",
         "state": "xyz",
     }
+
+
+@pytest.mark.parametrize("screen", list(Screen))
+def test_flow_state_round_trips_through_a_record(
+    engine: ConnectFlow, new_flow: FlowState, screen: Screen
+) -> None:
+    """A store keeps the state as JSON between requests; nothing is lost on the way."""
+    walk_to(engine, new_flow, screen)
+    record = json.loads(json.dumps(new_flow.to_record()))
+    assert FlowState.from_record(record) == new_flow

@@ -114,6 +114,86 @@ class FlowState:
             params["state"] = self.state
         return params
 
+    def to_record(self) -> dict[str, Any]:
+        """The state as JSON-ready values, for a store to keep between requests."""
+
+        def instant(value: dt.datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        c = self.challenge
+        return {
+            "flow_id": self.flow_id,
+            "client_id": self.client_id,
+            "redirect_uri": self.redirect_uri,
+            "scopes": list(self.scopes),
+            "state": self.state,
+            "code_challenge": self.code_challenge,
+            "started_at": instant(self.started_at),
+            "touched_at": instant(self.touched_at),
+            "screen": self.screen.value if self.screen else None,
+            "end": self.end.value if self.end else None,
+            "end_code": self.end_code,
+            "account": str(self.account) if self.account else None,
+            "customer_id": self.customer_id,
+            "registered_phone": self.registered_phone,
+            "name_kana": self.name_kana,
+            "email": self.email,
+            "challenge": None
+            if c is None
+            else {
+                "from_number": c.from_number,
+                "to_number": c.to_number,
+                "shown_at": instant(c.shown_at),
+                "window_seconds": c.window.total_seconds(),
+                "verified_at": instant(c.verified_at),
+            },
+            "grant_id": self.grant_id,
+            "shown_error": self.shown_error,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> FlowState:
+        """The inverse of :meth:`to_record`."""
+
+        def instant(value: str | None) -> dt.datetime | None:
+            return dt.datetime.fromisoformat(value) if value is not None else None
+
+        c = record.get("challenge")
+        challenge = None
+        if c is not None:
+            shown_at = instant(c["shown_at"])
+            assert shown_at is not None
+            challenge = CallChallenge(
+                c["from_number"],
+                c["to_number"],
+                shown_at,
+                dt.timedelta(seconds=c["window_seconds"]),
+                instant(c["verified_at"]),
+            )
+        started_at, touched_at = instant(record["started_at"]), instant(record["touched_at"])
+        assert started_at is not None and touched_at is not None
+        return cls(
+            flow_id=record["flow_id"],
+            client_id=record["client_id"],
+            redirect_uri=record["redirect_uri"],
+            scopes=tuple(record["scopes"]),
+            state=record["state"],
+            code_challenge=record["code_challenge"],
+            started_at=started_at,
+            touched_at=touched_at,
+            screen=Screen(record["screen"]) if record["screen"] else None,
+            end=End(record["end"]) if record["end"] else None,
+            end_code=record["end_code"],
+            account=AccountKey.parse(record["account"]) if record["account"] else None,
+            customer_id=record["customer_id"],
+            registered_phone=record["registered_phone"],
+            name_kana=record["name_kana"],
+            email=record["email"],
+            challenge=challenge,
+            grant_id=record["grant_id"],
+            shown_error=record["shown_error"],
+        )
+
     def restart(self) -> None:
         """Back to ① with everything learnt forgotten (R-ERR-CALL-2)."""
         self.screen = Screen.ACCOUNT
