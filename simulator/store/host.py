@@ -1,0 +1,205 @@
+"""The host's data in SQL: implements ``HostDirectory`` and ``LockLedger``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from simulator.core.history import Transaction
+from simulator.core.host import (
+    Account,
+    AccountKey,
+    AccountStatus,
+    CashCard,
+    Customer,
+    move_account,
+)
+from simulator.core.memory import MemoryHost
+from simulator.store.database import upsert
+from simulator.store.schema import accounts, customers, failures, transactions
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _account(row: Any) -> Account:
+    card = None
+    if row.card_id is not None:
+        issued = _date(row.card_issued_on)
+        assert issued is not None
+        card = CashCard(row.card_id, issued, row.pin_hash)
+    opened = _date(row.opened_on)
+    assert opened is not None
+    return Account(
+        key=AccountKey.parse(row.account_key),
+        customer_id=row.customer_id,
+        opened_on=opened,
+        status=AccountStatus(row.status),
+        card=card,
+        moved_to=AccountKey.parse(row.moved_to) if row.moved_to else None,
+        balance=row.balance,
+    )
+
+
+def _account_values(account: Account) -> dict[str, Any]:
+    card = account.card
+    return {
+        "account_key": str(account.key),
+        "customer_id": account.customer_id,
+        "opened_on": account.opened_on.isoformat(),
+        "status": account.status.value,
+        "moved_to": str(account.moved_to) if account.moved_to else None,
+        "balance": account.balance,
+        "card_id": card.card_id if card else None,
+        "card_issued_on": card.issued_on.isoformat() if card else None,
+        "pin_hash": card.pin_hash if card else None,
+    }
+
+
+class SqlHost:
+    """Customers, accounts, history and the lockout ledger, shared by every process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- HostDirectory -------------------------------------------------------------------
+
+    def account(self, key: AccountKey) -> Account | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(accounts).where(accounts.c.account_key == str(key))).first()
+        return _account(row) if row else None
+
+    def customer(self, customer_id: str) -> Customer | None:
+        with self.engine.connect() as c:
+            row = c.execute(select(customers).where(customers.c.customer_id == customer_id)).first()
+        if row is None:
+            return None
+        birth = _date(row.birth_date)
+        assert birth is not None
+        return Customer(row.customer_id, row.name_kana, birth, row.phone, row.name_kanji)
+
+    def transactions(self, key: AccountKey) -> list[Transaction]:
+        query = (
+            select(transactions)
+            .where(transactions.c.account_key == str(key))
+            .order_by(transactions.c.item_key)
+        )
+        with self.engine.connect() as c:
+            rows = c.execute(query).all()
+        return [
+            Transaction(
+                r.item_key,
+                dt.date.fromisoformat(r.date),
+                dt.date.fromisoformat(r.value_date),
+                r.kind,
+                r.amount,
+                r.remarks,
+                r.balance,
+            )
+            for r in rows
+        ]
+
+    # -- LockLedger ----------------------------------------------------------------------
+
+    def failures(self, account: AccountKey, day: dt.date) -> int:
+        query = select(failures.c.failed).where(
+            failures.c.account_key == str(account), failures.c.day == day.isoformat()
+        )
+        with self.engine.connect() as c:
+            return c.execute(query).scalar() or 0
+
+    def add_failure(self, account: AccountKey, day: dt.date) -> int:
+        """One atomic INSERT … ON CONFLICT DO UPDATE … RETURNING: the database, not
+        this process, adds one, so concurrent failures are each counted once."""
+        statement = upsert(self.engine, failures).values(
+            account_key=str(account), day=day.isoformat(), failed=1
+        )
+        statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=["account_key", "day"], set_={"failed": failures.c.failed + 1}
+        ).returning(failures.c.failed)
+        with self.engine.begin() as c:
+            return int(c.execute(statement).scalar_one())
+
+    def clear(self, account: AccountKey, day: dt.date) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                delete(failures).where(
+                    failures.c.account_key == str(account), failures.c.day == day.isoformat()
+                )
+            )
+
+    def locks(self, day: dt.date, threshold: int) -> list[tuple[AccountKey, int]]:
+        """Accounts locked on ``day`` (at least ``threshold`` failures), with their counts."""
+        query = select(failures).where(
+            failures.c.day == day.isoformat(), failures.c.failed >= threshold
+        )
+        with self.engine.connect() as c:
+            return [(AccountKey.parse(r.account_key), r.failed) for r in c.execute(query)]
+
+    # -- loading and the operator's changes ------------------------------------------------
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as c:
+            return not c.execute(select(func.count()).select_from(accounts)).scalar()
+
+    def load(self, host: MemoryHost) -> None:
+        """Replace the host's data with ``host`` (start from a scenario, or reset)."""
+        with self.engine.begin() as c:
+            for table in (transactions, accounts, customers, failures):
+                c.execute(delete(table))
+            if host.customers:
+                c.execute(
+                    insert(customers),
+                    [
+                        {
+                            "customer_id": p.customer_id,
+                            "name_kana": p.name_kana,
+                            "name_kanji": p.name_kanji,
+                            "birth_date": p.birth_date.isoformat(),
+                            "phone": p.phone,
+                        }
+                        for p in host.customers.values()
+                    ],
+                )
+            if host.accounts:
+                c.execute(insert(accounts), [_account_values(a) for a in host.accounts.values()])
+            rows = [
+                {
+                    "account_key": str(key),
+                    "item_key": t.item_key,
+                    "date": t.date.isoformat(),
+                    "value_date": t.value_date.isoformat(),
+                    "kind": t.kind,
+                    "amount": t.amount,
+                    "remarks": t.remarks,
+                    "balance": t.balance,
+                }
+                for key, items in host.history.items()
+                for t in items
+            ]
+            if rows:
+                c.execute(insert(transactions), rows)
+
+    def move(self, old: AccountKey, new: AccountKey, today: dt.date) -> Account:
+        """移管 (R-ACCT-3) in one transaction; the history goes with the account."""
+        account = self.account(old)
+        if account is None:
+            raise KeyError(f"no account {old}")
+        if self.account(new) is not None:
+            raise ValueError(f"account {new} exists already")
+        moved, opened = move_account(account, new, today)
+        with self.engine.begin() as c:
+            c.execute(
+                update(accounts).where(accounts.c.account_key == str(old)),
+                _account_values(moved),
+            )
+            c.execute(insert(accounts), _account_values(opened))
+            c.execute(
+                update(transactions)
+                .where(transactions.c.account_key == str(old))
+                .values(account_key=str(new))
+            )
+        return opened

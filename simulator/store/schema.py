@@ -1,0 +1,107 @@
+"""Tables. Times are stored as ISO-8601 text with their offset, so SQLite and
+PostgreSQL round-trip aware datetimes the same way; dates as ISO text too."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("name_kana", String(96), nullable=False),
+    Column("name_kanji", String(96), nullable=False, default=""),
+    Column("birth_date", String(10), nullable=False),
+    Column("phone", String(11), nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_key", String(20), primary_key=True),  # 115-1-1100026
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("opened_on", String(10), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("moved_to", String(20)),
+    Column("balance", Integer, nullable=False, default=0),
+    Column("card_id", String(64)),
+    Column("card_issued_on", String(10)),
+    Column("pin_hash", String(64)),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("account_key", String(20), primary_key=True),
+    Column("item_key", String(32), primary_key=True),
+    Column("date", String(10), nullable=False),
+    Column("value_date", String(10), nullable=False),
+    Column("kind", String(1), nullable=False),
+    Column("amount", Integer, nullable=False),
+    Column("remarks", String(64), nullable=False),
+    Column("balance", Integer, nullable=False),
+)
+
+# R-ERR-HOST-2/3: identity failures per account per JST day; one row, counted
+# by an atomic upsert so that concurrent processes never lose a failure.
+failures = Table(
+    "failures",
+    metadata,
+    Column("account_key", String(20), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("failed", Integer, nullable=False),
+)
+
+flows = Table(
+    "flows",
+    metadata,
+    Column("flow_id", String(64), primary_key=True),
+    Column("record", JSON, nullable=False),
+    Column("finished", Boolean, nullable=False, default=False),
+    Column("touched_at", String(40), nullable=False),
+    # The telephony gateway finds the flows waiting on ④ by the calling number.
+    Column("waiting_phone", String(11)),
+)
+Index("flows_waiting", flows.c.waiting_phone)
+Index("flows_open", flows.c.finished, flows.c.touched_at)
+
+oplog = Table(
+    "oplog",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("flow_id", String(64)),
+    Column("kind", String(40), nullable=False),
+    Column("detail", JSON, nullable=False),
+)
+
+settings = Table(
+    "settings",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("value", JSON, nullable=False),
+)
+
+mails = Table(
+    "mails",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("sender", String(254), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+)
