@@ -105,3 +105,47 @@ mails = Table(
     Column("body", Text, nullable=False),
     Column("status", String(16), nullable=False),
 )
+
+# R-AUTHZ-1/3/4: the link made by 「許可する」.
+grants = Table(
+    "grants",
+    metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("account_key", String(20), nullable=False, index=True),
+    Column("scopes", String(128), nullable=False),
+    Column("granted_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+    Column("revoked_by", String(8)),
+    Column("uninstalled_at", String(40)),
+)
+
+# OAuth 2.0 codes and tokens, stored only as SHA-256 hashes.
+codes = Table(
+    "codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("grant_id", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("redirect_uri", Text, nullable=False),
+    Column("scope", String(128), nullable=False),
+    Column("code_challenge", String(128), nullable=False),
+    Column("code_challenge_method", String(8), nullable=False),
+    Column("issued_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+    Column("used_at", String(40)),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("access_hash", String(64), primary_key=True),
+    Column("refresh_hash", String(64), unique=True),
+    Column("grant_id", String(64), nullable=False, index=True),
+    Column("client_id", String(64), nullable=False),
+    Column("scope", String(128), nullable=False),
+    Column("issued_at", String(40), nullable=False),
+    Column("access_expires_at", String(40), nullable=False),
+    Column("revoked_at", String(40)),
+)

@@ -1,0 +1,162 @@
+"""Flows in progress, the operation log, the sandbox settings and the sent mail.
+
+Everything here is shared by all server processes through the database: the
+identity progress, the attempt counts and the call challenge live on the
+server, never in a browser cookie (issue 4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
+
+from simulator.core.flow import Event, FlowState
+from simulator.core.mail import Mail
+from simulator.core.screens import Screen
+from simulator.store.schema import flows, mails, oplog, settings
+
+
+class SqlFlows:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def save(self, flow: FlowState) -> None:
+        waiting = flow.registered_phone if flow.screen is Screen.CALL else None
+        values = {
+            "record": flow.to_record(),
+            "finished": flow.finished,
+            "touched_at": flow.touched_at.isoformat(),
+            "waiting_phone": waiting,
+        }
+        with self.engine.begin() as c:
+            done = c.execute(update(flows).where(flows.c.flow_id == flow.flow_id), values).rowcount
+            if not done:
+                c.execute(insert(flows), {"flow_id": flow.flow_id, **values})
+
+    def load(self, flow_id: str) -> FlowState | None:
+        with self.engine.connect() as c:
+            record = c.execute(select(flows.c.record).where(flows.c.flow_id == flow_id)).scalar()
+        return FlowState.from_record(record) if record is not None else None
+
+    def waiting_for_call_from(self, phone: str) -> list[FlowState]:
+        """Flows on ④ whose registered phone is ``phone`` (the telephony gateway)."""
+        query = select(flows.c.record).where(flows.c.waiting_phone == phone)
+        with self.engine.connect() as c:
+            return [FlowState.from_record(r) for r in c.execute(query).scalars()]
+
+    def in_progress(self, now: dt.datetime, timeout: dt.timedelta) -> int:
+        """Flows holding a host slot: not finished and touched within ``timeout``.
+
+        ISO text with one fixed offset (+09:00) sorts as time does.
+        """
+        since = (now - timeout).isoformat()
+        query = (
+            select(func.count())
+            .select_from(flows)
+            .where(and_(flows.c.finished.is_(False), flows.c.touched_at >= since))
+        )
+        with self.engine.connect() as c:
+            return int(c.execute(query).scalar_one())
+
+    def clear(self) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(flows))
+
+
+class SqlLog:
+    """The operation log (R-AUTHZ-6): who did what when; never a PIN."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def append(self, event: Event) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                insert(oplog),
+                {
+                    "at": event.at.isoformat(),
+                    "flow_id": event.flow_id,
+                    "kind": event.kind,
+                    "detail": dict(event.detail),
+                },
+            )
+
+    def entries(self, limit: int = 1000) -> list[dict[str, Any]]:
+        query = select(oplog).order_by(oplog.c.id.desc()).limit(limit)
+        with self.engine.connect() as c:
+            rows = c.execute(query).all()
+        return [
+            {"id": r.id, "at": r.at, "flow_id": r.flow_id, "kind": r.kind, "detail": r.detail}
+            for r in reversed(rows)
+        ]
+
+    def clear(self) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(oplog))
+
+
+class SqlSettings:
+    """Named JSON values: the sandbox clock, the faults, the maintenance windows."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, name: str, default: Any = None) -> Any:
+        with self.engine.connect() as c:
+            value = c.execute(select(settings.c.value).where(settings.c.name == name)).scalar()
+        return default if value is None else value
+
+    def put(self, name: str, value: Any) -> None:
+        with self.engine.begin() as c:
+            done = c.execute(
+                update(settings).where(settings.c.name == name), {"value": value}
+            ).rowcount
+            if not done:
+                c.execute(insert(settings), {"name": name, "value": value})
+
+    def clear(self) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(settings))
+
+
+class SqlMailbox:
+    """The completion e-mails sent, with how each delivery went (R-AUTHZ-5)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, at: dt.datetime, mail: Mail, status: str) -> None:
+        with self.engine.begin() as c:
+            c.execute(
+                insert(mails),
+                {
+                    "at": at.isoformat(),
+                    "sender": mail.sender,
+                    "recipient": mail.to,
+                    "subject": mail.subject,
+                    "body": mail.body,
+                    "status": status,
+                },
+            )
+
+    def sent(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(mails).order_by(mails.c.id)).all()
+        return [
+            {
+                "id": r.id,
+                "at": r.at,
+                "from": r.sender,
+                "to": r.recipient,
+                "subject": r.subject,
+                "body": r.body,
+                "status": r.status,
+            }
+            for r in rows
+        ]
+
+    def clear(self) -> None:
+        with self.engine.begin() as c:
+            c.execute(delete(mails))
