@@ -208,14 +208,15 @@ class ServiceCalendar:
 
         Overlapping or touching windows are one closure: ``until`` is when the
         service really opens again (the 1 January 0:00 window contains the daily
-        midnight one; a 2nd-Sunday eve on a 1st or 3rd Monday's eve chains on).
-        The ``rule`` is the one that started first among those in force.
+        midnight one; the 1 January evening runs on into the 2 January morning).
+        The ``rule`` is the one that started first among those in force; of two
+        that started together, the longer (which contains the other).
         """
         t = to_jst(instant)
         hits = self._containing(t)
         if not hits:
             return None
-        first = min(hits, key=lambda c: (c.start, c.rule))
+        first = min(hits, key=lambda c: (c.start, c.start - c.until, c.rule))
         until = max(c.until for c in hits)
         while more := self._containing(until):
             until = max(c.until for c in more)
