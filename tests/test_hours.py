@@ -470,3 +470,11 @@ def test_r_hours_next_open() -> None:
     assert CAL.next_open(at(2026, 1, 1, 19, 30)) == at(2026, 1, 2, 8)
     reopening = CAL.next_open(dt.datetime(2026, 11, 24, 1, tzinfo=dt.UTC))
     assert reopening == at(2026, 11, 24, 10) and reopening.utcoffset() == NINE_HOURS
+
+
+def test_a_calendar_never_open_again_still_answers() -> None:
+    """A daily window of a whole day chains forever; the answer stops a year on."""
+    calendar = ServiceCalendar(default_windows(midnight_minutes=24 * 60))
+    t = dt.datetime(2026, 1, 5, 12, tzinfo=JST)
+    closure = calendar.closure_at(t)
+    assert closure is not None and closure.until - t >= dt.timedelta(days=366)

@@ -218,7 +218,10 @@ class ServiceCalendar:
             return None
         first = min(hits, key=lambda c: (c.start, c.start - c.until, c.rule))
         until = max(c.until for c in hits)
-        while more := self._containing(until):
+        # Chained windows: follow them to the real reopening. A calendar that is
+        # never open again (a daily window of a whole day) stops at a year on.
+        horizon = t + dt.timedelta(days=366)
+        while until < horizon and (more := self._containing(until)):
             until = max(c.until for c in more)
         return Closure(first.rule, first.label, first.start, until)
 
