@@ -1,11 +1,11 @@
 """The ``renkei`` command (INTERFACE.md §7).
 
-For now: ``renkei --help``, ``renkei --version`` and ``renkei scenario check
-FILE``, which loads a scenario, builds its host for a day (today unless
+``renkei serve`` runs the sandbox bank (:mod:`simulator.serve`); ``renkei
+scenario check FILE`` loads a scenario, builds its host for a day (today unless
 ``--today``) and prints the bank's settings, the partner apps and the personas
 as tables. A bad file prints ``renkei: <file>: <field>: <problem>`` on stderr and
-exits 2, never a traceback. ``serve``, ``conform``, ``simulate`` and ``replay``
-come with their issues.
+exits 2, never a traceback. ``conform``, ``simulate`` and ``replay`` come with
+their issues.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Final, TextIO
 
 from tabulate import tabulate
 
-from simulator import __version__
+from simulator import __version__, serve
 from simulator.core.clock import SystemClock, jst_day
 from simulator.core.host import PinVault
 from simulator.core.memory import MemoryHost
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the day to build for (relative dates such as today+7d); default: today in JST",
     )
     check.set_defaults(handler=check_scenario)
+    serve.add_parser(commands)
     return parser
 
 

@@ -189,6 +189,14 @@ class OutOfOrder(RenkeiError):
     status = 403
 
 
+class CsrfFailed(RenkeiError):
+    """A screen's form came back without the token it was served with (INTERFACE.md §2)."""
+
+    code = "csrf_failed"
+    requirement = "R-FLOW-8"
+    status = 403
+
+
 class FlowLost(RenkeiError):
     """R-ERR-CALL-4: the flow is gone (browser session closed or timed out)."""
 
@@ -255,6 +263,7 @@ BY_CODE: dict[str, type[RenkeiError]] = {
         CallPending,
         CallExpired,
         OutOfOrder,
+        CsrfFailed,
         FlowLost,
         AccountMoved,
         HistoryOutOfRange,

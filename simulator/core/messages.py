@@ -55,6 +55,11 @@ MESSAGES: Final[dict[str, str]] = {
     "flow_lost": (
         "お手続きの情報が見つかりません。 お手数ですが、API連携認証の最初から操作し直して下さい。"
     ),
+    # A screen posted without its CSRF token (or another flow's), project.
+    "csrf_failed": (
+        "画面の有効期限が切れたか、不正な操作です。"
+        " お手数ですが、表示中の画面から操作し直して下さい。"
+    ),
     # R-ACCT-3, project: the account API answer to a link on a moved account.
     "account_moved": (
         "ご指定の口座は移管されたため、ご利用いただけません。"

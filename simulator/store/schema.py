@@ -69,6 +69,7 @@ flows = Table(
     metadata,
     Column("flow_id", String(64), primary_key=True),
     Column("record", JSON, nullable=False),
+    Column("oauth_params", JSON, nullable=False),
     Column("finished", Boolean, nullable=False, default=False),
     Column("touched_at", String(40), nullable=False),
     # The telephony gateway finds the flows waiting on ④ by the calling number.

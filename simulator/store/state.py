@@ -22,7 +22,8 @@ class SqlFlows:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def save(self, flow: FlowState) -> None:
+    def save(self, flow: FlowState, oauth_params: dict[str, str] | None = None) -> None:
+        """Insert or update ``flow``; ``oauth_params`` are kept from its first save."""
         waiting = flow.registered_phone if flow.screen is Screen.CALL else None
         values = {
             "record": flow.to_record(),
@@ -33,7 +34,18 @@ class SqlFlows:
         with self.engine.begin() as c:
             done = c.execute(update(flows).where(flows.c.flow_id == flow.flow_id), values).rowcount
             if not done:
-                c.execute(insert(flows), {"flow_id": flow.flow_id, **values})
+                c.execute(
+                    insert(flows),
+                    {"flow_id": flow.flow_id, "oauth_params": oauth_params or {}, **values},
+                )
+
+    def oauth_params(self, flow_id: str) -> dict[str, str]:
+        """The authorization request that started the flow."""
+        with self.engine.connect() as c:
+            params = c.execute(
+                select(flows.c.oauth_params).where(flows.c.flow_id == flow_id)
+            ).scalar()
+        return dict(params or {})
 
     def load(self, flow_id: str) -> FlowState | None:
         with self.engine.connect() as c:

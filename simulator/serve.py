@@ -1,0 +1,156 @@
+"""``renkei serve``: the sandbox bank on its embedded defaults (INTERFACE.md §7).
+
+SQLite in a data directory, the embedded mail sink, the sandbox clock; the
+admin token from ``--admin-token``, ``RENKEI_ADMIN_TOKEN`` or, failing both, a
+random one kept in the data directory; the PIN key and the session key in
+files of their own beside the database, never in it (R-AUTHZ-2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from tabulate import tabulate
+from waitress import create_server
+
+from simulator.scenario import ScenarioError, load_scenario
+from simulator.web.app import create_app
+from simulator.web.bank import BankConfig, load_or_create_key
+from simulator.web.server import build
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
+
+
+def add_parser(commands: Any) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the sandbox bank",
+        description="Run the sandbox bank: the six screens, OAuth 2.0, the account API, the "
+        "telephony gateway, mail and the sandbox controls.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (8000)")
+    serve.add_argument(
+        "--scenario",
+        default=str(DEFAULT_SCENARIO),
+        metavar="FILE",
+        help="scenario YAML (scenarios/default.yaml)",
+    )
+    serve.add_argument(
+        "--data-dir",
+        default="data",
+        metavar="DIR",
+        help="where the SQLite file and the keys live (./data)",
+    )
+    serve.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL, e.g. postgresql+psycopg://… (SQLite in --data-dir)",
+    )
+    serve.add_argument(
+        "--admin-token",
+        default=os.environ.get("RENKEI_ADMIN_TOKEN"),
+        metavar="TOKEN",
+        help="admin token (also RENKEI_ADMIN_TOKEN)",
+    )
+    serve.add_argument(
+        "--smtp",
+        metavar="HOST:PORT",
+        help="send the completion mail to this SMTP server (embedded sink)",
+    )
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (8)")
+    serve.set_defaults(handler=run)
+
+
+def _smtp(text: str | None) -> tuple[str | None, int]:
+    if not text:
+        return None, 25
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--smtp wants HOST:PORT, not {text!r}")
+    return host, int(port)
+
+
+def config_from(args: argparse.Namespace) -> BankConfig:
+    data = Path(args.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    token = args.admin_token
+    if not token:
+        token_file = data / "admin-token"
+        if not token_file.exists():
+            token_file.touch(mode=0o600)
+            token_file.write_text(secrets.token_urlsafe(24))
+        token = token_file.read_text().strip()
+    smtp_host, smtp_port = _smtp(args.smtp)
+    return BankConfig(
+        database_url=args.database_url or f"sqlite:///{(data / 'renkei.db').resolve()}",
+        admin_token=token,
+        pin_key=load_or_create_key(data / "pin.key"),
+        secret_key=load_or_create_key(data / "secret.key"),
+        smtp_host=smtp_host,
+        smtp_port=smtp_port,
+        issuer=f"http://{args.host}:{args.port}",
+    )
+
+
+def banner(url: str, config: BankConfig, scenario: Any) -> str:
+    clients = tabulate(
+        [
+            (c.client_id, c.client_secret, c.name, "\n".join(c.redirect_uris))
+            for c in scenario.clients
+        ],
+        headers=["client_id", "client_secret", "app", "redirect URIs"],
+    )
+    personas = tabulate(
+        [
+            (p.id, "\n".join(str(a.key) for a in p.accounts), p.phone, p.behaviour)
+            for p in scenario.personas
+        ],
+        headers=["persona", "accounts", "phone", "for"],
+        maxcolwidths=[None, None, None, 60],
+    )
+    return "\n".join(
+        [
+            f"renkei sandbox bank on {url}",
+            f"  authorize   {url}/oauth/authorize",
+            f"  token       {url}/oauth/token",
+            f"  metadata    {url}/.well-known/oauth-authorization-server",
+            f"  API docs    {url}/docs",
+            f"  admin token {config.admin_token}",
+            f"  database    {config.database_url}",
+            "",
+            "Partner apps:",
+            clients,
+            "",
+            "Personas:",
+            personas,
+        ]
+    )
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        scenario = load_scenario(args.scenario)
+        config = config_from(args)
+    except (ScenarioError, ValueError, OSError) as error:
+        print(f"renkei: {error}", file=sys.stderr)
+        return 2
+    bank, sink = build(config, scenario)
+    server = create_server(create_app(bank), host=args.host, port=args.port, threads=args.threads)
+    url = f"http://{args.host}:{server.effective_port}"
+    print(banner(url, bank.config, scenario), file=out, flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.run()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        if sink is not None:
+            sink.stop()
+    return 0

@@ -1,0 +1,166 @@
+"""The running sandbox bank: the store, the scenario and the shared sandbox state.
+
+Several server processes may serve one database, so nothing that two requests
+must agree on lives in a process: the sandbox clock's setting, the faults and
+the maintenance windows are read from the database on each request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from simulator.core.clock import ClockSetting, SandboxClock, SystemClock, to_jst
+from simulator.core.faults import Faults
+from simulator.core.flow import ConnectFlow, Event
+from simulator.core.host import PinVault
+from simulator.core.hours import ServiceCalendar
+from simulator.scenario import Scenario
+from simulator.store.database import open_database
+from simulator.store.grants import SqlGrants
+from simulator.store.host import SqlHost
+from simulator.store.state import SqlFlows, SqlLog, SqlMailbox, SqlSettings
+from simulator.store.tokens import SqlTokens
+
+
+@dataclass(frozen=True)
+class BankConfig:
+    database_url: str
+    admin_token: str
+    #: The key of the PIN hashes: held outside the database (R-AUTHZ-2).
+    pin_key: bytes = field(repr=False)
+    #: Signs the flow cookie's CSRF tokens.
+    secret_key: bytes = field(repr=False)
+    sandbox: bool = True
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    #: True when ``smtp_host`` is renkei's own sink, which files what it receives.
+    embedded_mail: bool = False
+    #: Access tokens are short-lived (INTERFACE.md §1): 15 minutes.
+    access_token_seconds: int = 900
+    #: Authorization codes: 60 seconds (RFC 6749 §4.1.2 recommends at most 10 minutes).
+    code_seconds: int = 60
+    #: Where the 「連携元画面へ」 links of the footer point.
+    issuer: str = "http://127.0.0.1:8000"
+    telephony_secret: str | None = None
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """A random key kept in a file of its own (mode 0600), made on first use."""
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    path.touch(mode=0o600)
+    path.write_text(key.hex())
+    return key
+
+
+class Bank:
+    """Everything a request needs, built once per process."""
+
+    def __init__(self, config: BankConfig, scenario: Scenario) -> None:
+        self.config = config
+        self.scenario = scenario
+        self.rules = scenario.rules
+        self.clients = {c.client_id: c for c in scenario.clients}
+        self.db = open_database(config.database_url)
+        self.host = SqlHost(self.db)
+        self.flows = SqlFlows(self.db)
+        self.log = SqlLog(self.db)
+        self.settings = SqlSettings(self.db)
+        self.mailbox = SqlMailbox(self.db)
+        self.grants = SqlGrants(self.db)
+        self.tokens = SqlTokens(self.db)
+        self.vault = PinVault(config.pin_key)
+        self.rng = random.SystemRandom()
+        if self.host.is_empty():
+            self.reset()
+
+    # -- shared sandbox state -----------------------------------------------------------
+
+    def clock(self) -> SandboxClock:
+        stored = self.settings.get("clock", {})
+        frozen = stored.get("frozen_at")
+        setting = ClockSetting(
+            offset=dt.timedelta(seconds=stored.get("offset_seconds", 0.0)),
+            frozen_at=dt.datetime.fromisoformat(frozen) if frozen else None,
+        )
+        return SandboxClock(SystemClock(), setting)
+
+    def save_clock(self, clock: SandboxClock) -> None:
+        s = clock.setting
+        self.settings.put(
+            "clock",
+            {
+                "offset_seconds": s.offset.total_seconds(),
+                "frozen_at": s.frozen_at.isoformat() if s.frozen_at else None,
+            },
+        )
+
+    def faults(self) -> Faults:
+        return Faults(**self.settings.get("faults", {}))
+
+    def save_faults(self, faults: Faults) -> None:
+        self.settings.put(
+            "faults",
+            {
+                "congestion": faults.congestion,
+                "system_error": faults.system_error,
+                "service_suspended": faults.service_suspended,
+            },
+        )
+
+    def maintenance(self) -> list[dict[str, Any]]:
+        return list(self.settings.get("maintenance", []))
+
+    def add_maintenance(self, start: dt.datetime, end: dt.datetime, label: str) -> None:
+        # Validated by the calendar first, so a bad window is refused, not stored.
+        ServiceCalendar(self.rules.windows).add_maintenance(start, end, label)
+        windows = self.maintenance()
+        windows.append(
+            {"start": to_jst(start).isoformat(), "end": to_jst(end).isoformat(), "label": label}
+        )
+        self.settings.put("maintenance", windows)
+
+    def calendar(self) -> ServiceCalendar:
+        calendar = ServiceCalendar(self.rules.windows)
+        for w in self.maintenance():
+            calendar.add_maintenance(
+                dt.datetime.fromisoformat(w["start"]),
+                dt.datetime.fromisoformat(w["end"]),
+                w["label"],
+            )
+        return calendar
+
+    def connect_flow(self, clock: SandboxClock | None = None) -> ConnectFlow:
+        """The core's flow engine over this bank, for one request."""
+        return ConnectFlow(
+            self.rules,
+            self.host,
+            self.host,
+            self.vault,
+            clock or self.clock(),
+            self.rng,
+            self.calendar(),
+            self.faults,
+            self.log.append,
+        )
+
+    def note(self, kind: str, flow_id: str = "", **detail: Any) -> None:
+        """A line of the operation log that is not the flow engine's."""
+        self.log.append(Event(self.clock().now(), flow_id, kind, detail))
+
+    # -- sandbox controls -----------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the scenario's data; clock, faults and windows back to default."""
+        self.settings.clear()
+        for part in (self.flows, self.grants, self.tokens, self.log, self.mailbox):
+            part.clear()
+        today = self.clock().now().date()
+        self.host.load(self.scenario.build_host(self.vault, today))

@@ -1,0 +1,188 @@
+"""The six screens of API連携認証 (INTERFACE.md §2, R-FLOW-1..8).
+
+Each route loads the flow named by the browser's cookie, presses one button
+of :class:`~simulator.core.flow.ConnectFlow`, saves the flow, and answers the
+next screen (303), the same screen with its errors, or the page that ends it.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, request
+from werkzeug.wrappers import Response
+
+from simulator.core.errors import CsrfFailed, FieldError, FlowLost, RenkeiError
+from simulator.core.flow import ConnectFlow, FlowState
+from simulator.core.screens import SCREENS, Screen
+from simulator.web.bank import Bank
+from simulator.web.mail import send_completion_mail
+from simulator.web.oauth_routes import authorization_redirect
+from simulator.web.responses import FLOW_COOKIE, form_data, page, retry_after
+from simulator.web.screen_model import (
+    app_return_url,
+    csrf_token,
+    ended_model,
+    screen_model,
+)
+
+connect = Blueprint("connect", __name__, url_prefix="/connect")
+
+BY_PATH = {spec.path.rsplit("/", 1)[1]: screen for screen, spec in SCREENS.items()}
+TEMPLATES = {
+    Screen.ACCOUNT: "account.html",
+    Screen.CUSTOMER: "customer.html",
+    Screen.PHONE: "phone.html",
+    Screen.CALL: "call.html",
+    Screen.PIN: "pin.html",
+    Screen.CONSENT: "consent.html",
+}
+
+
+def bank() -> Bank:
+    the_bank: Bank = current_app.extensions["renkei.bank"]
+    return the_bank
+
+
+def current_flow() -> FlowState | None:
+    flow_id = request.cookies.get(FLOW_COOKIE, "")
+    return bank().flows.load(flow_id) if flow_id else None
+
+
+def show(
+    flow: FlowState,
+    errors: list[FieldError] | None = None,
+    status: int = 200,
+    values: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The flow's current screen (or its end), with ``errors``."""
+    if flow.screen is None:
+        model = ended_model(bank(), app_return_url(flow), errors or [])
+        return page("ended.html", model, status, headers)
+    model = screen_model(bank(), flow, flow.screen, errors, values)
+    return page(TEMPLATES[flow.screen], model, status, headers)
+
+
+def failed(
+    engine: ConnectFlow,
+    flow: FlowState | None,
+    error: RenkeiError,
+    values: dict[str, str] | None = None,
+) -> Response:
+    headers = retry_after(error, engine.clock.now())
+    if flow is None:
+        return page("ended.html", ended_model(bank(), None, error.errors), error.status, headers)
+    return show(flow, error.errors, error.status, values, headers)
+
+
+def next_screen(flow: FlowState) -> Response:
+    assert flow.screen is not None
+    return redirect(SCREENS[flow.screen].path, code=303)
+
+
+@connect.get("/<name>")
+def view(name: str) -> Response:
+    screen = BY_PATH.get(name)
+    flow = current_flow()
+    engine = bank().connect_flow()
+    if screen is None:
+        return page("ended.html", ended_model(bank(), None, FlowLost().errors), 404)
+    try:
+        engine.show(flow, screen)
+    except RenkeiError as error:
+        if flow is not None:
+            bank().flows.save(flow)
+        return failed(engine, flow, error)
+    assert flow is not None
+    bank().flows.save(flow)
+    return show(flow)
+
+
+def _post(action: Callable[[ConnectFlow, FlowState | None, dict[str, str]], Any]) -> Response:
+    """Run one button: CSRF first, then the engine; save whatever happened."""
+    flow = current_flow()
+    engine = bank().connect_flow()
+    values = form_data()
+    try:
+        if flow is None:
+            raise FlowLost()
+        if not hmac.compare_digest(values.get("csrf_token", ""), csrf_token(bank(), flow.flow_id)):
+            raise CsrfFailed()
+        outcome = action(engine, flow, values)
+    except RenkeiError as error:
+        if flow is not None:
+            bank().flows.save(flow)
+        return failed(engine, flow, error, values)
+    bank().flows.save(flow)
+    if isinstance(outcome, Response):
+        return outcome
+    return show(flow) if flow.finished else next_screen(flow)
+
+
+@connect.post("/account")
+def post_account() -> Response:
+    """① SOA201 「次へ」."""
+    return _post(lambda e, f, v: e.submit_account(f, v))
+
+
+@connect.post("/customer")
+def post_customer() -> Response:
+    """② SOA202 「次へ」."""
+    return _post(lambda e, f, v: e.submit_customer(f, v))
+
+
+@connect.post("/phone")
+def post_phone() -> Response:
+    """③ SOA208 「電話番号の決定」."""
+    return _post(lambda e, f, v: e.decide_phone(f))
+
+
+@connect.post("/call")
+def post_call() -> Response:
+    """④ SOA209 「確定する」."""
+    return _post(lambda e, f, v: e.confirm_call(f))
+
+
+@connect.post("/pin")
+def post_pin() -> Response:
+    """⑤ SOA211 「次へ」."""
+    return _post(lambda e, f, v: e.submit_pin(f, v))
+
+
+@connect.post("/consent")
+def post_consent() -> Response:
+    """⑥ SOA206 「許可する」 (302 to the app with the code) or 「拒否する」."""
+
+    def decide(engine: ConnectFlow, flow: FlowState | None, values: dict[str, str]) -> Any:
+        grant = engine.decide(flow, values)
+        if grant is None:
+            return None  # cancelled: the 中止 page
+        assert flow is not None
+        b = bank()
+        b.grants.add(grant)
+        send_completion_mail(b, flow, grant)
+        return authorization_redirect(flow, grant)
+
+    return _post(decide)
+
+
+@connect.post("/cancel")
+def post_cancel() -> Response:
+    """「中止する」 on ②–⑤ (R-FLOW-7): 「API連携認証を中止しました。」."""
+    return _post(lambda e, f, v: e.cancel(f))
+
+
+@connect.route("/return", methods=["GET", "POST"])
+def return_to_app() -> Response:
+    """「連携元画面へ」: back to the app with the error shown (INTERFACE.md §1)."""
+    flow = current_flow()
+    engine = bank().connect_flow()
+    try:
+        flow = engine.return_to_app(flow)
+    except RenkeiError as error:
+        return failed(engine, flow, error)
+    bank().flows.save(flow)
+    return redirect(app_return_url(flow), code=303)

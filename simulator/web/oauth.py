@@ -1,0 +1,315 @@
+"""OAuth 2.0 (INTERFACE.md §1) with Authlib's authorization server.
+
+Authorization code with PKCE S256 required of every client (RFC 7636),
+refresh (RFC 6749 §6), revocation (RFC 7009), introspection (RFC 7662),
+metadata (RFC 8414). Authlib does the protocol; this module fills in its
+storage hooks and reads time only from the sandbox clock, so that advancing
+the clock 30 days ends a grant here just as it does in the core.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from typing import Any, ClassVar
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2 import OAuth2Request
+from authlib.oauth2.rfc6749 import (
+    AuthorizationCodeMixin,
+    ClientMixin,
+    InvalidRequestError,
+    TokenMixin,
+    grants,
+)
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import Flask, current_app
+
+from simulator.core.errors import RenkeiError
+from simulator.core.grants import Grant
+from simulator.scenario_model import Client
+from simulator.store.tokens import StoredCode, StoredToken, digest
+from simulator.web.bank import Bank
+
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class OAuthClient(ClientMixin):  # type: ignore[misc]
+    """A partner app of the scenario, as Authlib sees it."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    def get_client_id(self) -> str:
+        return str(self.client.client_id)
+
+    def get_default_redirect_uri(self) -> str:
+        return str(self.client.redirect_uris[0])
+
+    def get_allowed_scope(self, scope: str) -> str:
+        allowed = set(self.client.scopes)
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.client.redirect_uris  # exact match, no prefixes
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return hmac.compare_digest(client_secret.encode(), self.client.client_secret.encode())
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in TOKEN_AUTH_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in ("authorization_code", "refresh_token")
+
+
+class Code(AuthorizationCodeMixin):  # type: ignore[misc]
+    def __init__(self, stored: StoredCode, now: dt.datetime) -> None:
+        self.stored, self.now = stored, now
+        self.code_challenge = stored.code_challenge
+        self.code_challenge_method = stored.code_challenge_method
+
+    def get_redirect_uri(self) -> str:
+        return self.stored.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.stored.scope
+
+    def is_expired(self) -> bool:
+        return self.now >= self.stored.expires_at
+
+
+class Token(TokenMixin):  # type: ignore[misc]
+    def __init__(self, stored: StoredToken, now: dt.datetime) -> None:
+        self.stored, self.now = stored, now
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.stored.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.stored.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.stored.access_expires_at - self.stored.issued_at).total_seconds())
+
+    def is_expired(self) -> bool:
+        return self.now >= self.stored.access_expires_at
+
+    def is_revoked(self) -> bool:
+        return self.stored.revoked_at is not None
+
+
+class S256Required(CodeChallenge):  # type: ignore[misc]
+    """PKCE with S256 for every client, confidential ones included.
+
+    Authlib's ``CodeChallenge(required=True)`` insists only for public clients
+    and lets ``plain`` through; the sandbox refuses both gaps (INTERFACE.md §1).
+    """
+
+    SUPPORTED_CODE_CHALLENGE_METHOD: ClassVar[list[str]] = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: missing 'code_challenge'")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("PKCE is required with code_challenge_method=S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'")
+        super().validate_code_verifier(grant, result)
+
+
+class RenkeiServer(AuthorizationServer):  # type: ignore[misc]
+    """Authlib's Flask server that also takes a prepared request (for ⑥'s 「許可する」)."""
+
+    bank: Bank
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+    def now(self) -> dt.datetime:
+        return self.bank.clock().now()
+
+    def active_grant(self, grant_id: str) -> Grant | None:
+        """The grant behind a code or token, if it can still be used (R-AUTHZ, R-ACCT-3)."""
+        grant = self.bank.grants.get(grant_id)
+        if grant is None:
+            return None
+        try:
+            self.bank.rules.grants.check(grant, self.bank.host.account(grant.account), self.now())
+        except RenkeiError:
+            return None
+        return grant
+
+
+def _server() -> RenkeiServer:
+    server: RenkeiServer = current_app.extensions["renkei.oauth"]
+    return server
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
+        server = _server()
+        now = server.now()
+        data = request.payload.data
+        grant: Grant = request.user
+        server.bank.tokens.add_code(
+            StoredCode(
+                digest(code),
+                grant.grant_id,
+                request.client.get_client_id(),
+                data.get("redirect_uri") or request.client.get_default_redirect_uri(),
+                " ".join(grant.scopes),
+                data["code_challenge"],
+                data["code_challenge_method"],
+                now,
+                now + dt.timedelta(seconds=server.bank.config.code_seconds),
+            )
+        )
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> Code | None:
+        """Burn the code on its first use; a replay revokes what it issued."""
+        server = _server()
+        now = server.now()
+        stored, replay = server.bank.tokens.take_code(digest(code), now)
+        if replay:
+            grant_id = server.bank.tokens.grant_of_code(digest(code))
+            if grant_id:
+                server.bank.tokens.revoke_grant(grant_id, now)
+                server.bank.note("code_replay", grant_id=grant_id)
+            return None
+        if stored is None or stored.client_id != client.get_client_id():
+            return None
+        found = Code(stored, now)
+        return None if found.is_expired() else found
+
+    def delete_authorization_code(self, authorization_code: Code) -> None:
+        """Nothing left to do: :meth:`query_authorization_code` burnt it."""
+
+    def authenticate_user(self, authorization_code: Code) -> Grant | None:
+        return _server().active_grant(authorization_code.stored.grant_id)
+
+
+class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotate: the old refresh token is revoked
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        server = _server()
+        stored = server.bank.tokens.by_refresh(refresh_token)
+        if stored is None or stored.revoked_at is not None:
+            return None
+        # R-FLOW-9: after the 認可期間 (or a revocation, or a move) refresh stops working.
+        if server.active_grant(stored.grant_id) is None:
+            return None
+        return Token(stored, server.now())
+
+    def authenticate_user(self, refresh_token: Token) -> Grant | None:
+        return _server().active_grant(refresh_token.stored.grant_id)
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        _server().bank.tokens.revoke(refresh_token.stored.access_hash, _server().now())
+
+
+class Revocation(RevocationEndpoint):  # type: ignore[misc]
+    """RFC 7009. Revoking a refresh token ends the whole grant's tokens (§2.1)."""
+
+    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        server = _server()
+        stored = server.bank.tokens.find(token_string, token_type_hint)
+        return Token(stored, server.now()) if stored else None
+
+    def revoke_token(self, token: Token, request: OAuth2Request) -> None:
+        server = _server()
+        now = server.now()
+        if request.form.get("token_type_hint") == "access_token":
+            server.bank.tokens.revoke(token.stored.access_hash, now)
+            return
+        server.bank.tokens.revoke_grant(token.stored.grant_id, now)
+        grant = server.bank.grants.get(token.stored.grant_id)
+        if grant is not None:
+            server.bank.grants.save(server.bank.rules.grants.revoke(grant, now, by="app"))
+
+
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    """RFC 7662, for the partner app's own resource servers."""
+
+    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        server = _server()
+        stored = server.bank.tokens.find(token_string, token_type_hint)
+        return Token(stored, server.now()) if stored else None
+
+    def introspect_token(self, token: Token) -> dict[str, Any]:
+        server = _server()
+        grant = server.active_grant(token.stored.grant_id)
+        active = grant is not None and not token.is_revoked() and not token.is_expired()
+        if not active:
+            return {"active": False}
+        assert grant is not None
+        return {
+            "active": True,
+            "client_id": token.stored.client_id,
+            "scope": token.stored.scope,
+            "token_type": "Bearer",
+            "iat": int(token.stored.issued_at.timestamp()),
+            "exp": int(token.stored.access_expires_at.timestamp()),
+            "sub": grant.grant_id,
+            "iss": server.bank.config.issuer,
+        }
+
+    def check_permission(self, token: Token, client: OAuthClient, request: Any) -> bool:
+        return token.check_client(client)
+
+
+def init_oauth(app: Flask, bank: Bank) -> RenkeiServer:
+    """Authlib's server on ``app``, its hooks bound to ``bank``."""
+
+    def query_client(client_id: str) -> OAuthClient | None:
+        client = bank.clients.get(client_id)
+        return OAuthClient(client) if client else None
+
+    def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
+        now = bank.clock().now()
+        grant: Grant = request.user
+        bank.tokens.add_token(
+            StoredToken(
+                digest(token["access_token"]),
+                digest(token["refresh_token"]) if token.get("refresh_token") else None,
+                grant.grant_id,
+                request.client.get_client_id(),
+                token.get("scope", ""),
+                now,
+                now + dt.timedelta(seconds=int(token["expires_in"])),
+            )
+        )
+
+    app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
+    app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
+        "authorization_code": bank.config.access_token_seconds,
+        "refresh_token": bank.config.access_token_seconds,
+    }
+    app.config["OAUTH2_SCOPES_SUPPORTED"] = ["accounts", "transactions"]
+    server = RenkeiServer(app, query_client=query_client, save_token=save_token)
+    server.bank = bank
+    server.register_grant(CodeGrant, [S256Required(required=True)])
+    server.register_grant(RefreshGrant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+    app.extensions["renkei.oauth"] = server
+    return server

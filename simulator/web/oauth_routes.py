@@ -1,0 +1,159 @@
+"""The OAuth 2.0 endpoints (INTERFACE.md §1)."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from flask import Blueprint, current_app, jsonify, redirect, request
+from werkzeug.wrappers import Response
+
+from simulator.core.errors import RenkeiError
+from simulator.core.flow import FlowState
+from simulator.core.grants import Grant
+from simulator.web.bank import Bank
+from simulator.web.oauth import RenkeiServer
+from simulator.web.responses import FLOW_COOKIE, page, retry_after
+from simulator.web.screen_model import ended_model, footer, redirect_with
+
+oauth = Blueprint("oauth", __name__)
+
+#: The authorization request's parameters kept with the flow, so that 「許可する」
+#: on ⑥ can finish it through Authlib.
+AUTHORIZE_PARAMS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
+
+
+def server() -> RenkeiServer:
+    the_server: RenkeiServer = current_app.extensions["renkei.oauth"]
+    return the_server
+
+
+def bank() -> Bank:
+    the_bank: Bank = current_app.extensions["renkei.bank"]
+    return the_bank
+
+
+@oauth.get("/.well-known/oauth-authorization-server")
+def metadata() -> Response:
+    """RFC 8414."""
+    issuer = request.host_url.rstrip("/")
+    return jsonify(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": f"{issuer}/oauth/authorize",
+            "token_endpoint": f"{issuer}/oauth/token",
+            "revocation_endpoint": f"{issuer}/oauth/revoke",
+            "introspection_endpoint": f"{issuer}/oauth/introspect",
+            "scopes_supported": ["accounts", "transactions"],
+            "response_types_supported": ["code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "code_challenge_methods_supported": ["S256"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            "revocation_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            "service_documentation": f"{issuer}/docs",
+        }
+    )
+
+
+def _error_page(error: str, description: str, status: int) -> Response:
+    model = {
+        "screen_id": None,
+        "title": "API連携認証",
+        "csrf_token": None,
+        "errors": [{"code": error, "message": description, "field": None}],
+        "message": None,
+        "return_url": None,
+        "return_label": None,
+        **footer(bank()),
+    }
+    return page("ended.html", model, status)
+
+
+@oauth.get("/oauth/authorize")
+def authorize() -> Response:
+    """Validate the app's request with Authlib, then start a flow at ①.
+
+    An unknown client or a redirect URI not registered exactly gets an error
+    page, never a redirect (RFC 6749 §4.1.2.1); other request errors go back
+    to the app. The host's own checks (hours, faults, capacity) come next.
+    """
+    try:
+        server().get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        if getattr(error, "redirect_uri", None):
+            response: Response = server().handle_error_response(None, error)
+            return response
+        return _error_page(error.error, error.get_error_description() or error.error, 400)
+    params = {k: request.args[k] for k in AUTHORIZE_PARAMS if k in request.args}
+    client = bank().clients[params["client_id"]]
+    params.setdefault("redirect_uri", client.redirect_uris[0])
+    scopes = tuple((params.get("scope") or " ".join(client.scopes)).split())
+    b = bank()
+    engine = b.connect_flow()
+    try:
+        now = engine.clock.now()
+        flow = engine.start(
+            client.client_id,
+            params["redirect_uri"],
+            scopes,
+            params.get("state"),
+            params["code_challenge"],
+            b.flows.in_progress(now, b.rules.flow_timeout),
+        )
+    except RenkeiError as error:
+        back = {"error": error.oauth_error, "error_description": error.code}
+        if params.get("state"):
+            back["state"] = params["state"]
+        model = ended_model(b, redirect_with(params["redirect_uri"], back), error.errors)
+        return page("ended.html", model, error.status, retry_after(error, now))
+    b.flows.save(flow, params)
+    response = redirect("/connect/account", code=303)
+    response.set_cookie(
+        FLOW_COOKIE, flow.flow_id, httponly=True, samesite="Lax", secure=not b.config.sandbox
+    )
+    return response
+
+
+def authorization_redirect(flow: FlowState, grant: Grant) -> Response:
+    """「許可する」: Authlib issues the code and answers 302 redirect_uri?code=…&state=…"""
+    params = bank().flows.oauth_params(flow.flow_id)
+    req = OAuth2Request("GET", f"{bank().config.issuer}/oauth/authorize")
+    req.payload = BasicOAuth2Payload(params)
+    authz = server().get_authorization_grant(req)
+    response: Response = server().create_authorization_response(req, grant, authz)
+    return response
+
+
+@oauth.post("/oauth/token")
+def token() -> Response:
+    response: Response = server().create_token_response()
+    return response
+
+
+@oauth.post("/oauth/revoke")
+def revoke() -> Response:
+    response: Response = server().create_endpoint_response("revocation")
+    return response
+
+
+@oauth.post("/oauth/introspect")
+def introspect() -> Response:
+    response: Response = server().create_endpoint_response("introspection")
+    return response

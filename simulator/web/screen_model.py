@@ -1,0 +1,130 @@
+"""One model per screen, rendered as JSON or as HTML (INTERFACE.md §2).
+
+The JSON answer *is* this model; the Jinja2 templates read the same keys, so
+the two forms cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any
+from urllib.parse import urlencode
+
+from simulator.core import messages
+from simulator.core.errors import FieldError
+from simulator.core.flow import FlowState
+from simulator.core.host import ACCOUNT_TYPES
+from simulator.core.screens import SCREENS, Screen
+from simulator.core.telephony import mask_phone
+from simulator.web.bank import Bank
+
+#: Errors beside which 「連携元画面へ」 is offered while the flow stays open
+#: (INTERFACE.md §1: R-ERR-HOST-1 and R-ERR-SYS-*).
+RETURN_BESIDE = {
+    "account_unavailable",
+    "out_of_hours",
+    "congested",
+    "system_error",
+    "service_unavailable",
+}
+
+SCOPE_NAMES = {"accounts": "口座情報", "transactions": "明細情報"}
+
+
+def csrf_token(bank: Bank, flow_id: str) -> str:
+    """Bound to the flow and unforgeable without the server's key; nothing to store."""
+    return hmac.new(bank.config.secret_key, flow_id.encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def redirect_with(redirect_uri: str, params: dict[str, str]) -> str:
+    joiner = "&" if "?" in redirect_uri else "?"
+    return redirect_uri + joiner + urlencode(params)
+
+
+def app_return_url(flow: FlowState) -> str:
+    """Where 「連携元画面へ」 goes once the flow has ended (INTERFACE.md §1)."""
+    return redirect_with(flow.redirect_uri, flow.oauth_return())
+
+
+def _errors(errors: list[FieldError]) -> list[dict[str, Any]]:
+    return [{"code": e.code, "message": e.message, "field": e.field} for e in errors]
+
+
+def footer(bank: Bank) -> dict[str, str]:
+    rules = bank.rules
+    return {
+        "bank_name": rules.name,
+        "contact_phone": rules.contact_phone,
+        "terms_url": rules.terms_url,
+        "faq_url": rules.faq_url,
+    }
+
+
+def screen_model(
+    bank: Bank,
+    flow: FlowState,
+    screen: Screen,
+    errors: list[FieldError] | None = None,
+    values: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """What ``screen`` shows for ``flow``: the JSON answer and the template's input."""
+    spec = SCREENS[screen]
+    errors = errors or []
+    codes = {e.code for e in errors}
+    model: dict[str, Any] = {
+        "screen_id": screen.value,
+        "screen": spec.number,
+        "title": spec.full_title,
+        "path": spec.path,
+        "csrf_token": csrf_token(bank, flow.flow_id),
+        "errors": _errors(errors),
+        "dialog": messages.REQUIRED_DIALOG if "required" in codes else None,
+        "return_url": "/connect/return" if codes & RETURN_BESIDE else None,
+        "cancel_url": "/connect/cancel" if screen not in (Screen.ACCOUNT, Screen.CONSENT) else None,
+        "fields": list(spec.fields),
+        "values": {k: v for k, v in (values or {}).items() if k in spec.fields and k != "pin"},
+        **footer(bank),
+    }
+    if screen is Screen.ACCOUNT:
+        model["account_types"] = [{"code": k, "name": v} for k, v in ACCOUNT_TYPES.items()]
+    if flow.account is not None and screen is not Screen.ACCOUNT:
+        model["account"] = {
+            "branch_no": flow.account.branch_no,
+            "account_type": flow.account.account_type,
+            "account_type_name": flow.account.type_name,
+            "account_no": flow.account.account_no,
+        }
+    if screen in (Screen.PHONE, Screen.CALL) and flow.registered_phone:
+        model["masked_phone"] = mask_phone(flow.registered_phone)
+    if screen is Screen.CALL and flow.challenge is not None:
+        model["call_to"] = flow.challenge.to_number
+        model["call_deadline"] = flow.challenge.deadline.isoformat()
+        model["call_window_seconds"] = int(flow.challenge.window.total_seconds())
+        remaining = (flow.challenge.deadline - bank.clock().now()).total_seconds()
+        model["call_seconds_left"] = max(0, int(remaining))
+    if screen is Screen.CONSENT:
+        client = bank.clients[flow.client_id]
+        model["client_name"] = client.name
+        model["client_company"] = client.company
+        model["scopes"] = list(flow.scopes)
+        model["scope_label"] = messages.CONSENT_SCOPE
+        model["expires_in_days"] = bank.rules.grants.days
+        model["agreement"] = messages.CONSENT_AGREEMENT
+    return model
+
+
+def ended_model(bank: Bank, return_url: str | None, errors: list[FieldError]) -> dict[str, Any]:
+    """The page after the flow ended: cancelled (R-FLOW-7) or a terminal error; also
+    the page of an authorization request the host refused before any screen."""
+    return {
+        "screen_id": None,
+        "screen": None,
+        "title": "API連携認証の中止" if not errors else "API連携認証",
+        "csrf_token": None,
+        "errors": _errors(errors),
+        "message": messages.CANCELLED if not errors else None,
+        "return_url": return_url,
+        "return_label": messages.RETURN_TO_APP,
+        **footer(bank),
+    }

@@ -1,0 +1,74 @@
+"""Serving the app: waitress in this process, for ``renkei serve`` and for tests."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, replace
+from typing import Any
+
+from waitress import create_server
+
+from simulator.scenario import Scenario
+from simulator.web.app import create_app
+from simulator.web.bank import Bank, BankConfig
+from simulator.web.mail import start_sink
+
+
+@dataclass
+class RunningBank:
+    """A sandbox bank listening on a loopback port, in a background thread."""
+
+    bank: Bank
+    url: str
+    _server: Any
+    _thread: threading.Thread
+    _sink: Any
+
+    _stopping: threading.Event
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(timeout=10)
+        if self._sink is not None:
+            self._sink.stop()
+
+
+def build(config: BankConfig, scenario: Scenario, embedded_mail: bool = True) -> tuple[Bank, Any]:
+    """The bank and, unless an SMTP server is configured, the embedded mail sink."""
+    bank = Bank(config, scenario)
+    sink = None
+    if embedded_mail and config.smtp_host is None:
+        sink, port = start_sink(bank)
+        bank.config = replace(config, smtp_host="127.0.0.1", smtp_port=port, embedded_mail=True)
+    return bank, sink
+
+
+def start_in_thread(
+    config: BankConfig,
+    scenario: Scenario,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    threads: int = 8,
+) -> RunningBank:
+    bank, sink = build(config, scenario)
+    server = create_server(create_app(bank), host=host, port=port, threads=threads)
+    url = f"http://{host}:{server.effective_port}"
+    bank.config = replace(bank.config, issuer=url)
+    stopping = threading.Event()
+    thread = threading.Thread(
+        target=_serve_until, args=(server, stopping), name="renkei-waitress", daemon=True
+    )
+    thread.start()
+    return RunningBank(bank, url, server, thread, sink, stopping)
+
+
+def _serve_until(server: Any, stopping: threading.Event) -> None:
+    """waitress's loop, a tenth of a second at a time, until told to stop; then
+    close everything from this same thread (idle keep-alive connections would
+    otherwise keep the loop alive)."""
+    while not stopping.is_set():
+        server.asyncore.loop(timeout=0.1, map=server._map, count=1)
+    server.close()
+    for channel in list(server._map.values()):
+        channel.close()
+    server.task_dispatcher.shutdown()

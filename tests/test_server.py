@@ -1,0 +1,373 @@
+"""End-to-end over real HTTP: a sandbox bank on a free loopback port (issue 4).
+
+The partner app is Authlib's OAuth client with PKCE; the customer's browser
+speaks JSON (and HTML in the form-post test); the phone is the telephony
+gateway. Every error code of INTERFACE.md §3 is reached through the public
+interface: the personas, the clock and the fault controls.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from bankdriver import (
+    ACCOUNT,
+    CUSTOMER,
+    REDIRECT,
+    Customer,
+    PartnerApp,
+    call,
+    csrf_from_html,
+    query,
+    walk_json,
+)
+
+from simulator.scenario import load_scenario
+from simulator.web.bank import BankConfig
+from simulator.web.server import RunningBank, start_in_thread
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN = "test-admin-token"
+
+
+def config(path: Path) -> BankConfig:
+    return BankConfig(
+        database_url=f"sqlite:///{path / 'bank.db'}",
+        admin_token=ADMIN,
+        pin_key=b"p" * 32,
+        secret_key=b"s" * 32,
+    )
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Iterator[RunningBank]:
+    running = start_in_thread(config(tmp_path), load_scenario(ROOT / "scenarios/default.yaml"))
+    yield running
+    running.stop()
+
+
+def admin(bank: RunningBank, method: str, path: str, **json: object) -> requests.Response:
+    return requests.request(
+        method,
+        bank.url + path,
+        json=json or None,
+        timeout=10,
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+
+
+def set_clock(bank: RunningBank, when: str) -> None:
+    r = admin(bank, "PUT", "/sandbox/clock", now=when, frozen=True)
+    assert r.status_code == 200, r.text
+
+
+@pytest.fixture
+def weekday_morning(bank: RunningBank) -> RunningBank:
+    """A Tuesday 10:15 JST, frozen: inside service hours whatever the real time."""
+    set_clock(bank, "2026-11-24T10:15:00+09:00")
+    return bank
+
+
+def test_happy_path_json_oauth_and_account_api(weekday_morning: RunningBank) -> None:
+    """R-FLOW-1..6, R-AUTHZ-1, R-AUTHZ-5, R-ACCT-4: the whole flow over HTTP."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    consent = walk_json(bank.url, app, customer)
+    assert consent.body["client_name"] == "しんくみアプリwithCRECO"
+    assert consent.body["expires_in_days"] == 30
+    assert consent.body["scopes"] == ["accounts", "transactions"]
+    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+    assert done.status == 302 and done.location and done.location.startswith(REDIRECT)
+    back = query(done.location)
+    assert back["state"] == app.state and back["code"]
+    token = app.exchange(done.location)
+    assert token["token_type"].lower() == "bearer" and token["refresh_token"]
+    accounts = app.api(token["access_token"], "/v1/accounts").json()["accounts"]
+    assert accounts[0]["accountId"] == "115-1-1100026"
+    assert accounts[0]["accountNameKana"] == "ﾃﾞｰﾀ ﾀﾛｳ"
+    balances = app.api(
+        token["access_token"], "/v1/accounts/balances", accountId="115-1-1100026"
+    ).json()["balances"]
+    assert isinstance(balances[0]["balance"], str) and balances[0]["baseTime"].endswith("+09:00")
+    history = app.api(
+        token["access_token"],
+        "/v1/accounts/transactions",
+        accountId="115-1-1100026",
+        dateFrom="2026-09-01",
+        dateTo="2026-11-24",
+    ).json()
+    assert history["count"] == len(history["transactions"]) > 0
+    too_old = app.api(
+        token["access_token"],
+        "/v1/accounts/transactions",
+        accountId="115-1-1100026",
+        dateFrom="2026-08-01",
+    )
+    assert too_old.status_code == 400 and "2026-08-24" in too_old.json()["errorMessage"]
+    refreshed = app.refresh(token["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    mail = admin(bank, "GET", "/sandbox/mail").json()["mail"]
+    assert mail and mail[-1]["to"] == "taro@example.jp"
+    assert "1357" not in str(admin(bank, "GET", "/sandbox/oplog").json())  # R-AUTHZ-2
+
+
+def test_code_replay_is_refused_and_revokes(weekday_morning: RunningBank) -> None:
+    """INTERFACE.md §1: a code is single use; a second use revokes what it issued."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    walk_json(bank.url, app, customer)
+    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+    assert done.location
+    token = app.exchange(done.location)
+    again = requests.post(
+        bank.url + "/oauth/token",
+        auth=("creco", "creco-secret"),
+        timeout=10,
+        data={
+            "grant_type": "authorization_code",
+            "redirect_uri": REDIRECT,
+            "code": query(done.location)["code"],
+            "code_verifier": app.verifier,
+        },
+    )
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert app.api(token["access_token"], "/v1/accounts").status_code == 401
+
+
+def test_pkce_is_required_with_s256(weekday_morning: RunningBank) -> None:
+    """INTERFACE.md §1: no code_challenge, or plain, goes back to the app as an error."""
+    base = weekday_morning.url + "/oauth/authorize"
+    params = {
+        "response_type": "code",
+        "client_id": "creco",
+        "redirect_uri": REDIRECT,
+        "scope": "accounts",
+        "state": "s1",
+    }
+    for extra in ({}, {"code_challenge": "a" * 43, "code_challenge_method": "plain"}):
+        r = requests.get(base, params={**params, **extra}, allow_redirects=False, timeout=10)
+        assert r.status_code == 302
+        assert query(r.headers["Location"])["error"] == "invalid_request"
+
+
+def test_unknown_client_or_redirect_gets_a_page_not_a_redirect(bank: RunningBank) -> None:
+    """RFC 6749 §4.1.2.1."""
+    base = bank.url + "/oauth/authorize"
+    for params in (
+        {"client_id": "nobody", "redirect_uri": REDIRECT},
+        {"client_id": "creco", "redirect_uri": REDIRECT + "/extra"},
+    ):
+        r = requests.get(
+            base, params={"response_type": "code", **params}, timeout=10, allow_redirects=False
+        )
+        assert r.status_code == 400 and "Location" not in r.headers
+
+
+def test_html_form_posts_through_all_six_screens(weekday_morning: RunningBank) -> None:
+    """R-FLOW-1..6 in HTML: each page has its screen ID, and plain form posts work."""
+    bank = weekday_morning
+    app = PartnerApp(bank.url)
+    browser = requests.Session()
+    r = browser.get(app.authorize_url(), timeout=10)
+    assert r.status_code == 200 and 'content="SOA201"' in r.text and "画面ID : SOA201" in r.text
+    assert "免責事項" in r.text and "注意事項" in r.text
+
+    def post(path: str, data: dict[str, str], page: str) -> requests.Response:
+        form = {"csrf_token": csrf_from_html(page), **data}
+        return browser.post(bank.url + path, data=form, timeout=10, allow_redirects=True)
+
+    r = post("/connect/account", ACCOUNT, r.text)
+    assert "SOA202" in r.text and "店番 115 普通預金 1100026" in r.text
+    r = post("/connect/customer", CUSTOMER, r.text)
+    assert "SOA208" in r.text and "*******3333" in r.text
+    r = post("/connect/phone", {}, r.text)
+    assert "SOA209" in r.text and 'href="tel:0120' in r.text
+    found = re.search(r"data-call-to>([0-9]+)<", r.text)
+    assert found and found.group(1).startswith("0120")
+    to = found.group(1)
+    assert call(bank.url, "09012343333", to)["verified"]
+    r = post("/connect/call", {}, r.text)
+    assert "SOA211" in r.text
+    r = post("/connect/pin", {"pin": "1357"}, r.text)
+    assert "SOA206" in r.text and "認可期間" in r.text and "30日" in r.text
+    r = browser.post(
+        bank.url + "/connect/consent",
+        timeout=10,
+        allow_redirects=False,
+        data={"csrf_token": csrf_from_html(r.text), "decision": "allow", "agree": "1"},
+    )
+    assert r.status_code == 302 and r.headers["Location"].startswith(REDIRECT)
+
+
+def test_empty_fields_show_the_dialog_in_html(weekday_morning: RunningBank) -> None:
+    """R-ERR-INPUT-1 in HTML: 「エラー」「入力されていない項目があります。」 and per field."""
+    bank = weekday_morning
+    browser = requests.Session()
+    r = browser.get(PartnerApp(bank.url).authorize_url(), timeout=10)
+    r = browser.post(
+        bank.url + "/connect/account",
+        timeout=10,
+        data={"csrf_token": csrf_from_html(r.text), "account_type": "1"},
+    )
+    assert r.status_code == 422
+    assert "入力されていない項目があります。" in r.text and "エラー" in r.text
+    assert r.text.count("必ず入力して下さい。") == 2
+    assert 'data-error-code="required"' in r.text
+
+
+@pytest.mark.parametrize(
+    ("faults", "code", "status", "oauth_error"),
+    [
+        ({"congestion": True}, "congested", 503, "temporarily_unavailable"),
+        ({"system_error": True}, "system_error", 500, "server_error"),
+        ({"service_suspended": True}, "service_unavailable", 503, "temporarily_unavailable"),
+    ],
+)
+def test_r_err_sys_faults_on_a_screen(
+    weekday_morning: RunningBank, faults: dict[str, bool], code: str, status: int, oauth_error: str
+) -> None:
+    """R-ERR-SYS-2/3/4: on the current screen; the flow stays; 「連携元画面へ」 returns."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    walk_json(bank.url, app, customer, until="SOA202")
+    assert admin(bank, "PUT", "/sandbox/faults", **faults).status_code == 200
+    answer = customer.post("/connect/customer", CUSTOMER)
+    assert answer.status == status and answer.codes == [code]
+    assert answer.body["screen_id"] == "SOA202" and answer.body["return_url"]
+    back = customer.get(answer.body["return_url"])
+    assert back.status == 303 and back.location
+    assert query(back.location) == {
+        "error": oauth_error,
+        "error_description": code,
+        "state": app.state,
+    }
+
+
+def test_r_err_sys_1_out_of_hours_with_retry_after(bank: RunningBank) -> None:
+    """R-ERR-SYS-1 at /oauth/authorize: 503 with Retry-After until 4:05."""
+    set_clock(bank, "2026-11-25T04:01:00+09:00")
+    r = requests.get(
+        PartnerApp(bank.url).authorize_url(),
+        allow_redirects=False,
+        timeout=10,
+        headers={"Accept": "application/json"},
+    )
+    assert r.status_code == 503 and r.headers["Retry-After"] == "240"
+    assert r.json()["errors"][0]["code"] == "out_of_hours"
+
+
+def test_lockout_and_b84_then_midnight(weekday_morning: RunningBank, tmp_path: Path) -> None:
+    """R-ERR-HOST-2/3/4: 4 mismatches, the 5th locks, then B84; the lock survives a
+    restart of the server and lifts at 0:00 JST."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    walk_json(bank.url, app, customer, until="SOA202")
+    wrong = {**CUSTOMER, "birth_day": "02"}
+    codes = [customer.post("/connect/customer", wrong).codes[0] for _ in range(5)]
+    assert codes == ["identity_mismatch"] * 4 + ["locked_now"]
+    again = Customer(bank.url)
+    walk_json(bank.url, PartnerApp(bank.url), again, until="SOA202")
+    b84 = again.post("/connect/customer", CUSTOMER)
+    assert b84.status == 403 and b84.codes == ["B84"]
+    locks = admin(bank, "GET", "/admin/locks").json()["locks"]
+    assert [lock["account"] for lock in locks] == ["115-1-1100026"]
+
+
+def test_call_errors(weekday_morning: RunningBank) -> None:
+    """R-ERR-CALL-1/2/3 through the gateway and the clock."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    shown = walk_json(bank.url, app, customer, until="SOA209")
+    to = shown.body["call_to"]
+    assert customer.post("/connect/call").codes == ["call_pending"]
+    assert not call(bank.url, "09012343333", "184" + to)["verified"]
+    assert not call(bank.url, "09012343333", to, "withheld")["verified"]
+    assert call(bank.url, "09012343333", "186" + to, "withheld")["verified"]
+    admin(bank, "POST", "/sandbox/clock/advance", seconds=121)
+    late = customer.post("/connect/call")
+    assert late.status == 410 and late.codes == ["call_expired"]
+    assert customer.get("/connect/account").status == 200
+
+
+def test_bank_revocation_and_the_30_day_end(weekday_morning: RunningBank) -> None:
+    """R-AUTHZ-3 and R-FLOW-9: revoked by the bank; a fresh grant ends after 30 days."""
+    bank = weekday_morning
+    tokens = []
+    for _ in range(2):
+        app, customer = PartnerApp(bank.url), Customer(bank.url)
+        walk_json(bank.url, app, customer)
+        done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+        assert done.location
+        tokens.append((app, app.exchange(done.location)))
+    grants = admin(bank, "GET", "/admin/grants").json()["grants"]
+    assert len(grants) == 2
+    revoked = admin(bank, "POST", f"/admin/grants/{grants[0]['grant_id']}/revoke")
+    assert revoked.status_code == 200 and revoked.json()["revoked_by"] == "bank"
+    app0, token0 = tokens[0]
+    assert app0.api(token0["access_token"], "/v1/accounts").status_code == 401
+    assert app0.refresh(token0["refresh_token"]).json()["error"] == "invalid_grant"
+    admin(bank, "POST", "/sandbox/clock/advance", seconds=30 * 86400)
+    app1, token1 = tokens[1]
+    assert app1.refresh(token1["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_moved_account(weekday_morning: RunningBank) -> None:
+    """R-ACCT-3: after the move the old link answers 403 account_moved."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    walk_json(bank.url, app, customer)
+    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+    assert done.location
+    token = app.exchange(done.location)
+    moved = admin(
+        bank,
+        "POST",
+        "/admin/accounts/move",
+        **{
+            "from": ACCOUNT,
+            "to": {"branch_no": "033", "account_type": "1", "account_no": "3333333"},
+        },
+    )
+    assert moved.status_code == 200, moved.text
+    r = app.api(token["access_token"], "/v1/accounts")
+    assert r.status_code == 403 and r.json()["errorCode"] == "account_moved"
+
+
+def test_controls_need_the_admin_token(bank: RunningBank) -> None:
+    r = requests.get(bank.url + "/sandbox/clock", timeout=10)
+    assert r.status_code == 401 and r.json()["errorCode"] == "unauthorized"
+    r = requests.get(
+        bank.url + "/sandbox/clock",
+        timeout=10,
+        headers={"Authorization": f"Bearer {secrets.token_hex(8)}"},
+    )
+    assert r.status_code == 401
+
+
+def test_restart_keeps_grants_and_locks(tmp_path: Path) -> None:
+    """Issue 4: stop the server, start another on the same database: all still there."""
+    scenario = load_scenario(ROOT / "scenarios/default.yaml")
+    first = start_in_thread(config(tmp_path), scenario)
+    try:
+        set_clock(first, "2026-11-24T10:15:00+09:00")
+        app, customer = PartnerApp(first.url), Customer(first.url)
+        walk_json(first.url, app, customer)
+        done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+        assert done.location
+        token = app.exchange(done.location)
+    finally:
+        first.stop()
+    second = start_in_thread(config(tmp_path), scenario)
+    try:
+        app.base = second.url
+        assert app.api(token["access_token"], "/v1/accounts").status_code == 200
+        assert len(admin(second, "GET", "/admin/grants").json()["grants"]) == 1
+        clock = admin(second, "GET", "/sandbox/clock").json()
+        assert clock["now"].startswith("2026-11-24T10:15") and clock["frozen"]
+    finally:
+        second.stop()
