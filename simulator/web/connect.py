@@ -11,7 +11,7 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response
 
 from simulator.core.errors import CsrfFailed, FieldError, FlowLost, RenkeiError
@@ -20,7 +20,7 @@ from simulator.core.screens import SCREENS, Screen
 from simulator.web.bank import Bank
 from simulator.web.mail import send_completion_mail
 from simulator.web.oauth_routes import authorization_redirect
-from simulator.web.responses import FLOW_COOKIE, form_data, page, retry_after
+from simulator.web.responses import FLOW_COOKIE, form_data, page, retry_after, wants_json
 from simulator.web.screen_model import (
     app_return_url,
     csrf_token,
@@ -79,8 +79,15 @@ def failed(
 
 
 def next_screen(flow: FlowState) -> Response:
+    """303 See Other to the next screen; a JSON client also gets where, in JSON."""
     assert flow.screen is not None
-    return redirect(SCREENS[flow.screen].path, code=303)
+    path = SCREENS[flow.screen].path
+    if wants_json():
+        response = jsonify({"next": path, "screen_id": flow.screen.value})
+        response.status_code = 303
+        response.headers["Location"] = path
+        return response
+    return redirect(path, code=303)
 
 
 @connect.get("/<name>")
