@@ -33,6 +33,15 @@ from simulator.web.server import RunningBank, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "test-admin-token"
+LOCKOUT = {"branch_no": "115", "account_type": "1", "account_no": "3000003"}
+LOCKOUT_PERSON = {
+    **CUSTOMER,
+    "name_kana": "ｺﾊﾞﾔｼ ﾏｺﾄ",
+    "birth_year": "1983",
+    "birth_month": "03",
+    "birth_day": "03",
+    "phone": "09044445555",
+}
 
 
 def config(path: Path) -> BankConfig:
@@ -360,6 +369,10 @@ def test_restart_keeps_grants_and_locks(tmp_path: Path) -> None:
         done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
         assert done.location
         token = app.exchange(done.location)
+        locker = Customer(first.url)
+        walk_json(first.url, PartnerApp(first.url), locker, until="SOA202", account=LOCKOUT)
+        for _ in range(5):
+            locker.post("/connect/customer", {**LOCKOUT_PERSON, "birth_day": "02"})
     finally:
         first.stop()
     second = start_in_thread(config(tmp_path), scenario)
@@ -369,5 +382,51 @@ def test_restart_keeps_grants_and_locks(tmp_path: Path) -> None:
         assert len(admin(second, "GET", "/admin/grants").json()["grants"]) == 1
         clock = admin(second, "GET", "/sandbox/clock").json()
         assert clock["now"].startswith("2026-11-24T10:15") and clock["frozen"]
+        locks = admin(second, "GET", "/admin/locks").json()["locks"]
+        assert [(lock["account"], lock["failures"]) for lock in locks] == [("115-1-3000003", 5)]
     finally:
         second.stop()
+
+
+def test_input_and_account_errors_over_http(weekday_morning: RunningBank) -> None:
+    """R-ERR-INPUT-2 and R-ERR-HOST-1 (persona no-card): the codes, statuses and
+    where the flow goes (back to ① after account_unavailable)."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    walk_json(bank.url, app, customer, until="SOA201")
+    bad = customer.post("/connect/account", {**ACCOUNT, "branch_no": "１１５"})
+    assert bad.status == 422 and bad.codes == ["invalid"]
+    assert bad.body["errors"][0]["field"] == "branch_no"
+    no_card = {"branch_no": "115", "account_type": "1", "account_no": "2000001"}
+    assert customer.post("/connect/account", no_card).status == 303
+    refused = customer.post("/connect/customer", CUSTOMER)
+    assert refused.status == 422 and refused.codes == ["account_unavailable"]
+    assert refused.body["screen_id"] == "SOA201" and refused.body["return_url"]
+    assert refused.body["errors"][0]["message"] == (
+        "ご指定の口座は、本サービスではお取り扱いできません。"
+    )
+
+
+def test_order_csrf_and_lost_flow(weekday_morning: RunningBank) -> None:
+    """R-FLOW-8 (403, the flow stays), a missing CSRF token (403), R-ERR-CALL-4 (no flow)."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    walk_json(bank.url, app, customer, until="SOA202")
+    ahead = customer.get("/connect/pin")
+    assert ahead.status == 403 and ahead.codes == ["out_of_order"]
+    assert ahead.body["screen_id"] == "SOA202"
+    customer.csrf = "forged"
+    assert customer.post("/connect/customer", CUSTOMER).codes == ["csrf_failed"]
+    stranger = Customer(bank.url)
+    lost = stranger.get("/connect/customer")
+    assert lost.status == 403 and lost.codes == ["flow_lost"]
+
+
+def test_cancel_returns_access_denied(weekday_morning: RunningBank) -> None:
+    """R-FLOW-7: 「中止する」 shows 「API連携認証を中止しました。」 and 「連携元画面へ」."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    walk_json(bank.url, app, customer, until="SOA208")
+    cancelled = customer.post("/connect/cancel")
+    assert cancelled.status == 200 and cancelled.body["message"] == "API連携認証を中止しました。"
+    assert query(cancelled.body["return_url"]) == {"error": "access_denied", "state": app.state}
