@@ -9,10 +9,13 @@ files of their own beside the database, never in it (R-AUTHZ-2).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import secrets
 import signal
+import socket
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -21,7 +24,8 @@ from waitress import create_server
 
 from simulator.scenario import ScenarioError, load_scenario
 from simulator.web.app import create_app
-from simulator.web.bank import BankConfig, load_or_create_key
+from simulator.web.bank import Bank, BankConfig, load_or_create_key
+from simulator.web.mail import free_port, start_sink
 from simulator.web.server import build
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
@@ -64,7 +68,13 @@ def add_parser(commands: Any) -> None:
         metavar="HOST:PORT",
         help="send the completion mail to this SMTP server (embedded sink)",
     )
-    serve.add_argument("--threads", type=int, default=8, help="worker threads (8)")
+    serve.add_argument("--threads", type=int, default=8, help="threads per process (8)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="server processes sharing the port and the database (1)",
+    )
     serve.set_defaults(handler=run)
 
 
@@ -138,9 +148,13 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
         scenario = load_scenario(args.scenario)
         config = config_from(args)
+        if args.workers < 1 or args.threads < 1:
+            raise ValueError("--workers and --threads must be at least 1")
     except (ScenarioError, ValueError, OSError) as error:
         print(f"renkei: {error}", file=sys.stderr)
         return 2
+    if args.workers > 1:
+        return run_workers(args, config, scenario, out)
     bank, sink = build(config, scenario)
     server = create_server(create_app(bank), host=args.host, port=args.port, threads=args.threads)
     url = f"http://{args.host}:{server.effective_port}"
@@ -151,6 +165,59 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
+        if sink is not None:
+            sink.stop()
+    return 0
+
+
+def run_workers(args: argparse.Namespace, config: BankConfig, scenario: Any, out: TextIO) -> int:
+    """Pre-fork: one listening socket, ``--workers`` processes serving it, each with
+    its own database connections; the parent keeps the embedded mail sink."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((args.host, args.port))
+    listener.listen(1024)
+    url = f"http://{args.host}:{listener.getsockname()[1]}"
+    config = replace(config, issuer=url)
+    if config.smtp_host is None:
+        config = replace(config, smtp_host="127.0.0.1", smtp_port=free_port(), embedded_mail=True)
+    Bank(config, scenario).db.dispose()  # seed the database once, before forking
+    children = []
+    for _ in range(args.workers):
+        pid = os.fork()
+        if pid == 0:  # a worker: its own engine, the shared socket
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            app = create_app(Bank(config, scenario))
+            create_server(app, sockets=[listener], threads=args.threads).run()
+            os._exit(0)
+        children.append(pid)
+    listener.close()
+    bank = Bank(config, scenario)
+    sink = start_sink(bank, config.smtp_port)[0] if config.embedded_mail else None
+    print(banner(url, config, scenario), file=out, flush=True)
+    print(
+        f"  workers     {args.workers} processes: {', '.join(map(str, children))}",
+        file=out,
+        flush=True,
+    )
+
+    def stop(*_: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        pid, _status = os.wait()
+        children.remove(pid)  # a worker died: stop the rest rather than limp on
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
         if sink is not None:
             sink.stop()
     return 0

@@ -430,3 +430,34 @@ def test_cancel_returns_access_denied(weekday_morning: RunningBank) -> None:
     cancelled = customer.post("/connect/cancel")
     assert cancelled.status == 200 and cancelled.body["message"] == "API連携認証を中止しました。"
     assert query(cancelled.body["return_url"]) == {"error": "access_denied", "state": app.state}
+
+
+def test_introspection_and_app_revocation(weekday_morning: RunningBank) -> None:
+    """RFC 7662 and RFC 7009: active until the app revokes its refresh token, which
+    ends every token of the grant; metadata (RFC 8414) names both endpoints."""
+    bank = weekday_morning
+    meta = requests.get(bank.url + "/.well-known/oauth-authorization-server", timeout=10).json()
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert meta["revocation_endpoint"].endswith("/oauth/revoke")
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    walk_json(bank.url, app, customer)
+    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+    assert done.location
+    token = app.exchange(done.location)
+    creds = ("creco", "creco-secret")
+    seen = requests.post(bank.url + "/oauth/introspect", auth=creds, timeout=10,
+                         data={"token": token["access_token"]}).json()  # fmt: skip
+    assert seen["active"] and seen["client_id"] == "creco" and "transactions" in seen["scope"]
+    other = requests.post(bank.url + "/oauth/introspect", auth=("kakeibo", "kakeibo-secret"),
+                          data={"token": token["access_token"]}, timeout=10)  # fmt: skip
+    assert other.json() == {"active": False}
+    gone = requests.post(bank.url + "/oauth/revoke", auth=creds, timeout=10,
+                         data={"token": token["refresh_token"],
+                               "token_type_hint": "refresh_token"})  # fmt: skip
+    assert gone.status_code == 200
+    after = requests.post(bank.url + "/oauth/introspect", auth=creds, timeout=10,
+                          data={"token": token["access_token"]}).json()  # fmt: skip
+    assert after == {"active": False}
+    assert app.api(token["access_token"], "/v1/accounts").status_code == 401
+    grants = admin(bank, "GET", "/admin/grants").json()["grants"]
+    assert grants[0]["revoked_by"] == "app" and not grants[0]["active"]

@@ -42,28 +42,39 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 3
     raise AssertionError(f"{url} did not come up in {seconds} s")
 
 
+def serve(data_dir: Path, *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator.cli", "serve", "--port", str(port),
+         "--data-dir", str(data_dir), "--admin-token", ADMIN, *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, process)
+    except AssertionError:
+        stop(process)
+        raise
+    return url, process
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
 @pytest.fixture
 def two_servers(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    processes, urls = [], []
-    for _ in range(2):
-        port = free_port()
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "simulator.cli", "serve", "--port", str(port),
-             "--data-dir", str(tmp_path), "--admin-token", ADMIN],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        ))  # fmt: skip
-        urls.append(f"http://127.0.0.1:{port}")
-        wait_until_up(urls[-1], processes[-1])
+    (a, first), (b, second) = serve(tmp_path), serve(tmp_path)
     try:
-        yield urls[0], urls[1]
+        yield a, b
     finally:
-        for p in processes:
-            p.terminate()
-        for p in processes:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop(first)
+        stop(second)
 
 
 def test_two_processes_share_one_lockout_count(two_servers: tuple[str, str]) -> None:
@@ -88,3 +99,25 @@ def test_two_processes_share_one_lockout_count(two_servers: tuple[str, str]) -> 
     for url in (a, b):
         locks = requests.get(url + "/admin/locks", headers=auth, timeout=10).json()["locks"]
         assert [(x["account"], x["failures"]) for x in locks] == [("115-1-3000003", 5)]
+
+
+def test_serve_with_two_workers_completes_a_flow(tmp_path: Path) -> None:
+    """``renkei serve --workers 2``: pre-forked processes on one port finish the flow,
+    and SIGTERM stops them all."""
+    url, process = serve(tmp_path, "--workers", "2")
+    try:
+        auth = {"Authorization": f"Bearer {ADMIN}"}
+        requests.put(url + "/sandbox/clock", headers=auth, timeout=10,
+                     json={"now": "2026-11-24T10:15:00+09:00", "frozen": True})  # fmt: skip
+        app, customer = PartnerApp(url), Customer(url)
+        walk_json(url, app, customer)
+        done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+        assert done.location
+        token = app.exchange(done.location)
+        for _ in range(6):  # spread over both workers
+            assert app.api(token["access_token"], "/v1/accounts").status_code == 200
+        mail = requests.get(url + "/sandbox/mail", headers=auth, timeout=10).json()["mail"]
+        assert [m["to"] for m in mail] == ["taro@example.jp"]
+    finally:
+        stop(process)
+    assert process.returncode == 0

@@ -71,14 +71,18 @@ class SinkHandler:
         return "250 Message accepted for delivery"
 
 
+def free_port() -> int:
+    """A loopback port free a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def start_sink(bank: Bank, port: int = 0) -> tuple[Any, int]:
     """Start the embedded SMTP sink on 127.0.0.1; answers the controller and its port."""
-    if port == 0:
-        # aiosmtpd checks its server by connecting to the port it was given, so
-        # "any port" must be made concrete first.
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
+    # aiosmtpd checks its server by connecting to the port it was given, so
+    # "any port" must be made concrete first.
+    port = port or free_port()
     controller = Controller(SinkHandler(bank), hostname="127.0.0.1", port=port)
     controller.start()
     return controller, port
