@@ -178,3 +178,12 @@ def walk_json(
     shown = customer.get("/connect/consent")
     assert shown.body["screen_id"] == "SOA206"
     return shown
+
+
+def link(base: str) -> tuple[PartnerApp, dict[str, Any]]:
+    """The manual's customer links the app end to end; answers the app and its tokens."""
+    app, customer = PartnerApp(base), Customer(base)
+    walk_json(base, app, customer)
+    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+    assert done.status == 302 and done.location, done
+    return app, app.exchange(done.location)

@@ -23,6 +23,7 @@ from bankdriver import (
     PartnerApp,
     call,
     csrf_from_html,
+    link,
     query,
     walk_json,
 )
@@ -306,13 +307,7 @@ def test_call_errors(weekday_morning: RunningBank) -> None:
 def test_bank_revocation_and_the_30_day_end(weekday_morning: RunningBank) -> None:
     """R-AUTHZ-3 and R-FLOW-9: revoked by the bank; a fresh grant ends after 30 days."""
     bank = weekday_morning
-    tokens = []
-    for _ in range(2):
-        app, customer = PartnerApp(bank.url), Customer(bank.url)
-        walk_json(bank.url, app, customer)
-        done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
-        assert done.location
-        tokens.append((app, app.exchange(done.location)))
+    tokens = [link(bank.url) for _ in range(2)]
     grants = admin(bank, "GET", "/admin/grants").json()["grants"]
     assert len(grants) == 2
     revoked = admin(bank, "POST", f"/admin/grants/{grants[0]['grant_id']}/revoke")
@@ -328,11 +323,7 @@ def test_bank_revocation_and_the_30_day_end(weekday_morning: RunningBank) -> Non
 def test_moved_account(weekday_morning: RunningBank) -> None:
     """R-ACCT-3: after the move the old link answers 403 account_moved."""
     bank = weekday_morning
-    app, customer = PartnerApp(bank.url), Customer(bank.url)
-    walk_json(bank.url, app, customer)
-    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
-    assert done.location
-    token = app.exchange(done.location)
+    app, token = link(bank.url)
     moved = admin(
         bank,
         "POST",
@@ -439,11 +430,7 @@ def test_introspection_and_app_revocation(weekday_morning: RunningBank) -> None:
     meta = requests.get(bank.url + "/.well-known/oauth-authorization-server", timeout=10).json()
     assert meta["code_challenge_methods_supported"] == ["S256"]
     assert meta["revocation_endpoint"].endswith("/oauth/revoke")
-    app, customer = PartnerApp(bank.url), Customer(bank.url)
-    walk_json(bank.url, app, customer)
-    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
-    assert done.location
-    token = app.exchange(done.location)
+    app, token = link(bank.url)
     creds = ("creco", "creco-secret")
     seen = requests.post(bank.url + "/oauth/introspect", auth=creds, timeout=10,
                          data={"token": token["access_token"]}).json()  # fmt: skip
@@ -461,3 +448,19 @@ def test_introspection_and_app_revocation(weekday_morning: RunningBank) -> None:
     assert app.api(token["access_token"], "/v1/accounts").status_code == 401
     grants = admin(bank, "GET", "/admin/grants").json()["grants"]
     assert grants[0]["revoked_by"] == "app" and not grants[0]["active"]
+
+
+def test_r_authz_4_uninstall_grace_period(weekday_morning: RunningBank) -> None:
+    """R-AUTHZ-4: after the partner reports the uninstall, the link goes on for the
+    grace period (14 days by default), then refresh answers invalid_grant."""
+    bank = weekday_morning
+    app, token = link(bank.url)
+    grant = admin(bank, "GET", "/admin/grants").json()["grants"][0]
+    noticed = admin(bank, "POST", f"/sandbox/grants/{grant['grant_id']}/uninstall").json()
+    assert noticed["active"] and noticed["ends_at"].startswith("2026-12-08T10:15")
+    admin(bank, "POST", "/sandbox/clock/advance", seconds=13 * 86400)
+    renewed = app.refresh(token["refresh_token"])
+    assert renewed.status_code == 200, renewed.text
+    admin(bank, "POST", "/sandbox/clock/advance", seconds=86400)
+    ended = app.refresh(renewed.json()["refresh_token"])
+    assert ended.status_code == 400 and ended.json()["error"] == "invalid_grant"

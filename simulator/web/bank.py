@@ -17,6 +17,7 @@ from typing import Any
 from simulator.core.clock import ClockSetting, SandboxClock, SystemClock, to_jst
 from simulator.core.faults import Faults
 from simulator.core.flow import ConnectFlow, Event
+from simulator.core.grants import Grant, RevokedBy
 from simulator.core.host import PinVault
 from simulator.core.hours import ServiceCalendar
 from simulator.scenario import Scenario
@@ -154,6 +155,19 @@ class Bank:
     def note(self, kind: str, flow_id: str = "", **detail: Any) -> None:
         """A line of the operation log that is not the flow engine's."""
         self.log.append(Event(self.clock().now(), flow_id, kind, detail))
+
+    def revoke_grant(self, grant_id: str, by: RevokedBy) -> Grant | None:
+        """End a grant and every token issued under it (R-AUTHZ-3 by the bank,
+        RFC 7009 §2.1 by the app); None when there is no such grant."""
+        grant = self.grants.get(grant_id)
+        if grant is None:
+            return None
+        now = self.clock().now()
+        grant = self.rules.grants.revoke(grant, now, by=by)
+        self.grants.save(grant)
+        self.tokens.revoke_grant(grant_id, now)
+        self.note("revoked", grant_id=grant_id, by=by)
+        return grant
 
     # -- sandbox controls -----------------------------------------------------------------
 

@@ -243,16 +243,10 @@ def grants() -> Response:
 @admin.post("/grants/<grant_id>/revoke")
 def revoke_grant(grant_id: str) -> Response:
     """R-AUTHZ-3: the bank ends the link at the customer's request."""
-    b = bank()
-    grant = b.grants.get(grant_id)
+    grant = bank().revoke_grant(grant_id, by="bank")
     if grant is None:
         return api_error("not_found", f"no grant {grant_id}", 404)
-    now = b.clock().now()
-    grant = b.rules.grants.revoke(grant, now, by="bank")
-    b.grants.save(grant)
-    b.tokens.revoke_grant(grant_id, now)
-    b.note("revoked", grant_id=grant_id, by="bank")
-    return jsonify(grant_json(grant, now))
+    return jsonify(grant_json(grant, bank().clock().now()))
 
 
 @sandbox.post("/grants/<grant_id>/uninstall")

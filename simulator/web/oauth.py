@@ -223,37 +223,32 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         _server().bank.tokens.revoke(refresh_token.stored.access_hash, _server().now())
 
 
-class Revocation(RevocationEndpoint):  # type: ignore[misc]
-    """RFC 7009. Revoking a refresh token ends the whole grant's tokens (§2.1)."""
-
-    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+class _FindsTokens:
+    """Both RFC 7009 and RFC 7662 look a token up by either of its secrets."""
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         server = _server()
         stored = server.bank.tokens.find(token_string, token_type_hint)
         return Token(stored, server.now()) if stored else None
+
+
+class Revocation(_FindsTokens, RevocationEndpoint):  # type: ignore[misc]
+    """RFC 7009. Revoking a refresh token ends the whole grant (§2.1)."""
+
+    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
     def revoke_token(self, token: Token, request: OAuth2Request) -> None:
         server = _server()
-        now = server.now()
         if request.form.get("token_type_hint") == "access_token":
-            server.bank.tokens.revoke(token.stored.access_hash, now)
-            return
-        server.bank.tokens.revoke_grant(token.stored.grant_id, now)
-        grant = server.bank.grants.get(token.stored.grant_id)
-        if grant is not None:
-            server.bank.grants.save(server.bank.rules.grants.revoke(grant, now, by="app"))
+            server.bank.tokens.revoke(token.stored.access_hash, server.now())
+        else:
+            server.bank.revoke_grant(token.stored.grant_id, by="app")
 
 
-class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+class Introspection(_FindsTokens, IntrospectionEndpoint):  # type: ignore[misc]
     """RFC 7662, for the partner app's own resource servers."""
 
     CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
-
-    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        server = _server()
-        stored = server.bank.tokens.find(token_string, token_type_hint)
-        return Token(stored, server.now()) if stored else None
 
     def introspect_token(self, token: Token) -> dict[str, Any]:
         server = _server()
