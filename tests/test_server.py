@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from bankdriver import (
 
 from simulator.scenario import load_scenario
 from simulator.web.bank import BankConfig
+from simulator.web.mail import free_port
 from simulator.web.server import RunningBank, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -464,3 +466,104 @@ def test_r_authz_4_uninstall_grace_period(weekday_morning: RunningBank) -> None:
     admin(bank, "POST", "/sandbox/clock/advance", seconds=86400)
     ended = app.refresh(renewed.json()["refresh_token"])
     assert ended.status_code == 400 and ended.json()["error"] == "invalid_grant"
+
+
+def test_a_failed_code_verifier_burns_the_code(weekday_morning: RunningBank) -> None:
+    """RFC 7636 §4.6 with RFC 6749 §4.1.2: a wrong verifier fails, and the code is gone."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    walk_json(bank.url, app, customer)
+    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+    assert done.location
+    form = {"grant_type": "authorization_code", "redirect_uri": REDIRECT,
+            "code": query(done.location)["code"]}  # fmt: skip
+    for verifier in ("x" * 43, app.verifier):
+        r = requests.post(bank.url + "/oauth/token", auth=("creco", "creco-secret"),
+                          data={**form, "code_verifier": verifier}, timeout=10)  # fmt: skip
+        assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+
+
+def test_account_api_errors(weekday_morning: RunningBank) -> None:
+    """INTERFACE.md §5: 401 with WWW-Authenticate, 403 scope, 404 another account,
+    400 bad dates, 503 with Retry-After out of hours."""
+    bank = weekday_morning
+    app, token = link(bank.url)
+    access = token["access_token"]
+    none = requests.get(bank.url + "/v1/accounts", timeout=10)
+    assert none.status_code == 401 and none.headers["WWW-Authenticate"].startswith("Bearer")
+    other = app.api(access, "/v1/accounts/balances", accountId="115-1-2000001")
+    assert other.status_code == 404
+    backwards = app.api(access, "/v1/accounts/transactions", accountId="115-1-1100026",
+                        dateFrom="2026-11-20", dateTo="2026-11-01")  # fmt: skip
+    assert backwards.status_code == 400 and backwards.json()["errorCode"] == "invalid_parameter"
+    garbage = app.api(access, "/v1/accounts/transactions", accountId="115-1-1100026",
+                      dateFrom="yesterday")  # fmt: skip
+    assert garbage.status_code == 400
+    admin(bank, "POST", "/sandbox/maintenance", start="2026-11-24T10:00:00+09:00",
+          end="2026-11-24T11:00:00+09:00")  # fmt: skip
+    closed = app.api(access, "/v1/accounts")
+    assert closed.status_code == 503 and closed.json()["errorCode"] == "out_of_hours"
+    assert closed.headers["Retry-After"] == str(45 * 60)
+
+
+def test_scope_is_enforced(weekday_morning: RunningBank) -> None:
+    """INTERFACE.md §5: the kakeibo app holds `accounts` only: 明細 answers 403."""
+    bank = weekday_morning
+    app = PartnerApp(bank.url, client_id="kakeibo", client_secret="kakeibo-secret",
+                     scope="accounts")  # fmt: skip
+    app.oauth.redirect_uri = "http://127.0.0.1:8766/callback"
+    customer = Customer(bank.url)
+    walk_json(bank.url, app, customer)
+    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+    assert done.location and done.location.startswith("http://127.0.0.1:8766/callback")
+    token = app.exchange(done.location)
+    assert app.api(token["access_token"], "/v1/accounts").status_code == 200
+    r = app.api(token["access_token"], "/v1/accounts/transactions", accountId="115-1-1100026")
+    assert r.status_code == 403 and 'error="insufficient_scope"' in r.headers["WWW-Authenticate"]
+
+
+def test_controls_reset_unlock_and_bad_input(weekday_morning: RunningBank) -> None:
+    """INTERFACE.md §6: an operator's unlock, reset to the scenario, and clear 400s."""
+    bank = weekday_morning
+    customer = Customer(bank.url)
+    walk_json(bank.url, PartnerApp(bank.url), customer, until="SOA202", account=LOCKOUT)
+    for _ in range(5):
+        customer.post("/connect/customer", {**LOCKOUT_PERSON, "birth_day": "02"})
+    assert admin(bank, "GET", "/admin/locks").json()["locks"]
+    assert admin(bank, "DELETE", "/admin/locks/115-1-3000003").status_code == 200
+    assert admin(bank, "GET", "/admin/locks").json()["locks"] == []
+    assert admin(bank, "DELETE", "/admin/locks/not-an-account").status_code == 400
+    assert admin(bank, "PUT", "/sandbox/faults", congestion="yes").status_code == 400
+    assert admin(bank, "PUT", "/sandbox/faults", meteor=True).status_code == 400
+    assert admin(bank, "PUT", "/sandbox/clock", now="tomorrow").status_code == 400
+    assert admin(bank, "POST", "/sandbox/clock/advance", seconds=-1).status_code == 400
+    assert admin(bank, "POST", "/sandbox/maintenance", start="2026-11-24T12:00:00+09:00",
+                 end="2026-11-24T11:00:00+09:00").status_code == 400  # fmt: skip
+    reset = admin(bank, "POST", "/sandbox/reset").json()
+    assert reset["clock"]["real"] and admin(bank, "GET", "/sandbox/oplog").json()["entries"] == []
+
+
+def test_mail_failure_does_not_undo_the_grant(tmp_path: Path) -> None:
+    """R-AUTHZ-5: an SMTP server that refuses: logged, and the authorization stands."""
+    cfg = replace(config(tmp_path), smtp_host="127.0.0.1", smtp_port=free_port())
+    running = start_in_thread(cfg, load_scenario(ROOT / "scenarios/default.yaml"))
+    try:
+        set_clock(running, "2026-11-24T10:15:00+09:00")
+        app, token = link(running.url)
+        assert app.api(token["access_token"], "/v1/accounts").status_code == 200
+        mail = admin(running, "GET", "/sandbox/mail").json()["mail"]
+        assert [m["status"] for m in mail] == ["failed"]
+        kinds = [e["kind"] for e in admin(running, "GET", "/sandbox/oplog").json()["entries"]]
+        assert "mail_failed" in kinds and "granted" in kinds
+    finally:
+        running.stop()
+
+
+def test_openapi_describes_the_interface(bank: RunningBank) -> None:
+    spec = requests.get(bank.url + "/openapi.json", timeout=10).json()
+    assert spec["openapi"].startswith("3.")
+    for path in ("/v1/accounts", "/v1/accounts/transactions", "/telephony/calls",
+                 "/sandbox/clock", "/admin/accounts/move"):  # fmt: skip
+        assert path in spec["paths"]
+    page = requests.get(bank.url + "/docs", timeout=10)
+    assert page.status_code == 200 and "/v1/accounts/balances" in page.text
