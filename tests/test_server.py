@@ -567,3 +567,19 @@ def test_openapi_describes_the_interface(bank: RunningBank) -> None:
         assert path in spec["paths"]
     page = requests.get(bank.url + "/docs", timeout=10)
     assert page.status_code == 200 and "/v1/accounts/balances" in page.text
+
+
+def test_screens_take_a_json_body(weekday_morning: RunningBank) -> None:
+    """INTERFACE.md §2: the JSON form also accepts a JSON body."""
+    bank = weekday_morning
+    app, customer = PartnerApp(bank.url), Customer(bank.url)
+    walk_json(bank.url, app, customer, until="SOA201")
+    r = customer.session.post(bank.url + "/connect/account", timeout=10, allow_redirects=False,
+                              json={"csrf_token": customer.csrf, **ACCOUNT},
+                              headers={"Accept": "application/json"})  # fmt: skip
+    assert r.status_code == 303 and r.json() == {"next": "/connect/customer",
+                                                 "screen_id": "SOA202"}  # fmt: skip
+    bad = customer.session.post(bank.url + "/connect/customer", timeout=10,
+                                data="[1, 2", headers={"Content-Type": "application/json",
+                                                       "Accept": "application/json"})  # fmt: skip
+    assert bad.status_code == 403 and bad.json()["errors"][0]["code"] == "csrf_failed"
