@@ -1,0 +1,233 @@
+"""A driver of any 「API連携認証」 implementation, through its public interface only.
+
+It plays the three parties of INTERFACE.md: the partner app (OAuth 2.0 with
+PKCE S256 and ``state``, through Authlib's client; the account API), the
+customer's browser (the screens in JSON, or in HTML form posts) and the
+customer's phone (the telephony gateway), plus the tester's hand on the
+sandbox controls (§6). It imports nothing of ``simulator``: the same driver
+runs against the embedded sandbox or any ``--target`` URL.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+
+TIMEOUT = 10
+JSON = {"Accept": "application/json"}
+
+
+def query(url: str) -> dict[str, str]:
+    """The query of a redirect, as a plain dict."""
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+@dataclass
+class Answer:
+    """One answer of a screen: status, JSON model, headers, and where a 30x goes."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+    location: str | None
+    text: str = ""
+
+    @property
+    def codes(self) -> list[str]:
+        return [e["code"] for e in self.body.get("errors", [])]
+
+    @property
+    def screen_id(self) -> str | None:
+        value = self.body.get("screen_id")
+        return str(value) if value is not None else None
+
+
+@dataclass
+class Browser:
+    """The customer's browser, asking for the JSON form of each screen."""
+
+    base: str
+    session: requests.Session = field(default_factory=requests.Session)
+    csrf: str = ""
+
+    def _answer(self, r: requests.Response) -> Answer:
+        body: dict[str, Any] = {}
+        if r.headers.get("Content-Type", "").startswith("application/json"):
+            parsed = r.json()
+            body = parsed if isinstance(parsed, dict) else {}
+        if body.get("csrf_token"):
+            self.csrf = body["csrf_token"]
+        return Answer(r.status_code, body, dict(r.headers), r.headers.get("Location"), r.text)
+
+    def open(self, url: str) -> Answer:
+        """Follow a link (absolute, or a path of the target)."""
+        full = url if url.startswith("http") else self.base + url
+        return self._answer(
+            self.session.get(full, headers=JSON, allow_redirects=False, timeout=TIMEOUT)
+        )
+
+    def get(self, path: str) -> Answer:
+        return self.open(path)
+
+    def post(self, path: str, data: dict[str, str] | None = None) -> Answer:
+        form = {"csrf_token": self.csrf, **(data or {})}
+        r = self.session.post(
+            self.base + path, data=form, headers=JSON, allow_redirects=False, timeout=TIMEOUT
+        )
+        return self._answer(r)
+
+    def html(self, path: str) -> requests.Response:
+        """A screen as the HTML a person sees."""
+        return self.session.get(self.base + path, timeout=TIMEOUT)
+
+
+@dataclass
+class PartnerApp:
+    """A registered partner app: PKCE S256 with a fresh verifier and ``state`` each time."""
+
+    base: str
+    client_id: str = "creco"
+    client_secret: str = "creco-secret"
+    redirect_uri: str = "http://127.0.0.1:8765/callback"
+    scope: str = "accounts transactions"
+
+    def __post_init__(self) -> None:
+        self.oauth = OAuth2Session(
+            self.client_id,
+            self.client_secret,
+            scope=self.scope,
+            redirect_uri=self.redirect_uri,
+            code_challenge_method="S256",
+            token_endpoint_auth_method="client_secret_basic",
+        )
+        self.verifier = secrets.token_urlsafe(48)
+        self.state = secrets.token_urlsafe(16)
+
+    def authorize_url(self) -> str:
+        url, _ = self.oauth.create_authorization_url(
+            self.base + "/oauth/authorize", state=self.state, code_verifier=self.verifier
+        )
+        return str(url)
+
+    def exchange(self, callback: str) -> dict[str, Any]:
+        """The code of ``callback`` for tokens; ``state`` is checked first."""
+        if query(callback).get("state") != self.state:
+            raise AssertionError(f"state does not match in {callback}")
+        token = self.oauth.fetch_token(
+            self.base + "/oauth/token",
+            authorization_response=callback,
+            code_verifier=self.verifier,
+            state=self.state,
+        )
+        return dict(token)
+
+    def token_request(self, **form: str) -> requests.Response:
+        return requests.post(
+            self.base + "/oauth/token",
+            data=form,
+            timeout=TIMEOUT,
+            auth=(self.client_id, self.client_secret),
+        )
+
+    def refresh(self, refresh_token: str) -> requests.Response:
+        return self.token_request(grant_type="refresh_token", refresh_token=refresh_token)
+
+    def api(self, access_token: str, path: str, **params: str) -> requests.Response:
+        return requests.get(
+            self.base + path,
+            params=params,
+            timeout=TIMEOUT,
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+
+
+@dataclass
+class Phone:
+    """The customer's phone: each call is reported to the telephony gateway (§4)."""
+
+    base: str
+    number: str
+
+    def call(self, dialled: str, caller_id: str = "shown") -> dict[str, Any]:
+        r = requests.post(
+            self.base + "/telephony/calls",
+            timeout=TIMEOUT,
+            json={"from": self.number, "to": dialled, "caller_id": caller_id},
+        )
+        r.raise_for_status()
+        body: dict[str, Any] = r.json()
+        return body
+
+
+@dataclass
+class Sandbox:
+    """The tester's controls (§6), with the admin token."""
+
+    base: str
+    token: str
+
+    def request(self, method: str, path: str, **json: Any) -> requests.Response:
+        return requests.request(
+            method,
+            self.base + path,
+            json=json if json else None,
+            timeout=TIMEOUT,
+            headers={"Authorization": f"Bearer {self.token}"},
+        )
+
+    def _ok(self, method: str, path: str, **json: Any) -> dict[str, Any]:
+        r = self.request(method, path, **json)
+        if r.status_code != 200:
+            raise AssertionError(f"{method} {path}: {r.status_code} {r.text}")
+        body: dict[str, Any] = r.json()
+        return body
+
+    def set_clock(self, now: str, frozen: bool = True) -> dict[str, Any]:
+        return self._ok("PUT", "/sandbox/clock", now=now, frozen=frozen)
+
+    def advance(self, seconds: float) -> dict[str, Any]:
+        return self._ok("POST", "/sandbox/clock/advance", seconds=seconds)
+
+    def faults(self, **switches: bool) -> dict[str, Any]:
+        base = {"congestion": False, "system_error": False, "service_suspended": False}
+        return self._ok("PUT", "/sandbox/faults", **{**base, **switches})
+
+    def maintenance(self, start: str, end: str) -> dict[str, Any]:
+        return self._ok("POST", "/sandbox/maintenance", start=start, end=end)
+
+    def reset(self) -> dict[str, Any]:
+        return self._ok("POST", "/sandbox/reset")
+
+    def unlock(self, account: str) -> None:
+        self.request("DELETE", f"/admin/locks/{account}")
+
+    def locks(self) -> list[dict[str, Any]]:
+        return list(self._ok("GET", "/admin/locks")["locks"])
+
+    def grants(self) -> list[dict[str, Any]]:
+        return list(self._ok("GET", "/admin/grants")["grants"])
+
+    def revoke(self, grant_id: str) -> dict[str, Any]:
+        return self._ok("POST", f"/admin/grants/{grant_id}/revoke")
+
+    def move(self, old: dict[str, str], new: dict[str, str]) -> dict[str, Any]:
+        return self._ok("POST", "/admin/accounts/move", **{"from": old, "to": new})
+
+    def mail(self) -> list[dict[str, Any]]:
+        return list(self._ok("GET", "/sandbox/mail")["mail"])
+
+    def oplog(self) -> list[dict[str, Any]]:
+        return list(self._ok("GET", "/sandbox/oplog")["entries"])
+
+
+def csrf_from_html(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    if not found:
+        raise AssertionError("no CSRF token in the page")
+    return found.group(1)

@@ -1,0 +1,98 @@
+"""The test customers the features use, read from a scenario file's ``personas``.
+
+The harness reads the YAML as data (it imports nothing of ``simulator``), so
+against another implementation a tester points ``--personas FILE`` at a file
+describing that bank's test customers in the same shape; the default is
+renkei's ``scenarios/default.yaml``. ``manual`` is the customer every
+implementation has (INTERFACE.md §8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_FILE = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
+
+
+@dataclass(frozen=True)
+class Persona:
+    id: str
+    branch_no: str
+    account_type: str
+    account_no: str
+    name_kana: str
+    birth: tuple[str, str, str]
+    phone: str
+    pin: str
+    #: Where the account moved (移管, R-ACCT-3), as BRANCH-TYPE-NUMBER.
+    moved_to: str | None = None
+    email: str = "customer@example.jp"
+
+    @property
+    def account(self) -> dict[str, str]:
+        return {
+            "branch_no": self.branch_no,
+            "account_type": self.account_type,
+            "account_no": self.account_no,
+        }
+
+    @property
+    def account_id(self) -> str:
+        return f"{self.branch_no}-{self.account_type}-{self.account_no}"
+
+    def details(self, **changes: str) -> dict[str, str]:
+        """The form of ② with this persona's answers, ``changes`` applied."""
+        year, month, day = self.birth
+        form = {
+            "name_kana": self.name_kana,
+            "birth_year": year,
+            "birth_month": month,
+            "birth_day": day,
+            "phone": self.phone,
+            "email": self.email,
+            "email_confirm": self.email,
+        }
+        return {**form, **changes}
+
+    def at(self, account_id: str) -> Persona:
+        """The same person answering for another of their accounts."""
+        branch, kind, number = account_id.split("-")
+        return Persona(
+            self.id,
+            branch,
+            kind,
+            number,
+            self.name_kana,
+            self.birth,
+            self.phone,
+            self.pin,
+            None,
+            self.email,
+        )
+
+
+def _persona(entry: dict[str, Any]) -> Persona:
+    account = entry["accounts"][0]
+    birth = str(entry["birth_date"])
+    year, month, day = birth.split("-")
+    card = account.get("card") or {}
+    return Persona(
+        id=str(entry["id"]),
+        branch_no=str(account["branch_no"]),
+        account_type=str(account["account_type"]),
+        account_no=str(account["account_no"]),
+        name_kana=str(entry["name_kana"]),
+        birth=(year, month, day),
+        phone=str(entry["phone"]),
+        pin=str(card.get("pin", "")),
+        moved_to=str(account["moved_to"]) if account.get("moved_to") else None,
+    )
+
+
+def load_personas(path: Path = DEFAULT_FILE) -> dict[str, Persona]:
+    data = yaml.safe_load(path.read_text("utf-8"))
+    return {p.id: p for p in map(_persona, data["personas"])}

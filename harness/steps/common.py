@@ -1,0 +1,366 @@
+"""Steps every feature uses: the sandbox's state, walking the screens, and
+checking what a screen shows (codes, statuses and messages, byte for byte)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox, query
+from harness.embedded import Target
+from harness.personas import Persona
+
+#: A Tuesday morning: open by every rule of R-HOURS.
+WEEKDAY = "2026-11-24T10:15:00+09:00"
+SCREEN_PATHS = {
+    "SOA201": "/connect/account",
+    "SOA202": "/connect/customer",
+    "SOA208": "/connect/phone",
+    "SOA209": "/connect/call",
+    "SOA211": "/connect/pin",
+    "SOA206": "/connect/consent",
+}
+ORDER = list(SCREEN_PATHS)
+
+
+@dataclass
+class Visit:
+    """One customer going through API連携認証 for one partner app."""
+
+    persona: Persona
+    browser: Browser
+    app: PartnerApp
+    phone: Phone
+    answer: Answer | None = None
+    #: Where 「連携元画面へ」 or 「許可する」 sent the browser.
+    returned: str | None = None
+    tokens: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def last(self) -> Answer:
+        assert self.answer is not None, "no screen has been shown yet"
+        return self.answer
+
+    @property
+    def screen_id(self) -> str | None:
+        return self.last.screen_id
+
+    def show(self, path: str) -> Answer:
+        self.answer = self.browser.get(path)
+        return self.answer
+
+    def press(self, path: str, data: dict[str, str] | None = None) -> Answer:
+        """POST a screen; follow a 303 to the next screen as a browser would."""
+        answer = self.browser.post(path, data)
+        if answer.status == 303 and answer.location and answer.location.startswith("/"):
+            answer = self.browser.get(answer.location)
+        elif answer.status in (302, 303) and answer.location:
+            self.returned = answer.location
+        self.answer = answer
+        return answer
+
+    def current_path(self) -> str:
+        screen = self.screen_id
+        assert screen in SCREEN_PATHS, f"not on a screen: {self.last.body}"
+        return SCREEN_PATHS[screen]
+
+
+@pytest.fixture
+def sandbox(target: Target) -> Sandbox:
+    """The controls, with faults off and the clock on a weekday morning (R-HOURS open)."""
+    controls = Sandbox(target.url, target.admin_token)
+    controls.faults()
+    controls.set_clock(WEEKDAY)
+    return controls
+
+
+@pytest.fixture
+def cleanup(sandbox: Sandbox) -> Any:
+    """Things a scenario changed in the bank, undone after it (locks, moves)."""
+    undo: list[Any] = []
+    yield undo
+    for action in reversed(undo):
+        action()
+
+
+def start_visit(target: Target, persona: Persona, client: str = "creco") -> Visit:
+    app = (
+        PartnerApp(target.url)
+        if client == "creco"
+        else PartnerApp(
+            target.url,
+            client_id=client,
+            client_secret=f"{client}-secret",
+            redirect_uri="http://127.0.0.1:8766/callback",
+            scope="accounts",
+        )
+    )
+    visit = Visit(persona, Browser(target.url), app, Phone(target.url, persona.phone))
+    answer = visit.browser.open(app.authorize_url())
+    if answer.status == 303 and answer.location:
+        answer = visit.browser.get(answer.location)
+    elif answer.status == 302 and answer.location:
+        visit.returned = answer.location
+    visit.answer = answer
+    return visit
+
+
+def walk_to(visit: Visit, screen: str) -> None:
+    """Right answers, screen by screen, until ``screen`` is shown."""
+    p = visit.persona
+    while visit.screen_id != screen:
+        here = visit.screen_id
+        assert here in ORDER and ORDER.index(here) < ORDER.index(screen), (
+            f"cannot walk from {here} to {screen}: {visit.last.body}"
+        )
+        if here == "SOA201":
+            visit.press("/connect/account", p.account)
+        elif here == "SOA202":
+            visit.press("/connect/customer", p.details())
+        elif here == "SOA208":
+            visit.press("/connect/phone")
+        elif here == "SOA209":
+            assert visit.phone.call(visit.last.body["call_to"])["verified"]
+            visit.press("/connect/call")
+        elif here == "SOA211":
+            visit.press("/connect/pin", {"pin": p.pin})
+        assert visit.last.status == 200, visit.last.body
+
+
+# -- 前提 (given) ------------------------------------------------------------------------------
+
+
+@given("営業時間内の平日である")
+def weekday(sandbox: Sandbox) -> None:
+    """The ``sandbox`` fixture has set it; the step says so in the feature."""
+
+
+@given(parsers.parse('時計が "{instant}" を指している'))
+def clock_at(sandbox: Sandbox, instant: str) -> None:
+    sandbox.set_clock(instant)
+
+
+@given(
+    parsers.parse('お客様 "{persona_id}" が連携元アプリから API連携認証を始める'),
+    target_fixture="visit",
+)
+def begin(
+    target: Target,
+    sandbox: Sandbox,
+    personas: dict[str, Persona],
+    persona_id: str,
+    cleanup: list[Any],
+) -> Visit:
+    persona = personas[persona_id]
+    cleanup.append(lambda: sandbox.unlock(persona.account_id))
+    return start_visit(target, persona)
+
+
+@given(parsers.parse('画面 "{screen}" まで正しく進む'))
+def walked(visit: Visit, screen: str) -> None:
+    walk_to(visit, screen)
+
+
+# -- もし (when) -------------------------------------------------------------------------------
+
+
+@when(
+    parsers.parse(
+        '画面①で店番 "{branch}" 科目 "{kind}" 口座番号 "{number}" を入力して「次へ」を押す'
+    )
+)
+def enter_account(visit: Visit, branch: str, kind: str, number: str) -> None:
+    visit.press(
+        "/connect/account", {"branch_no": branch, "account_type": kind, "account_no": number}
+    )
+
+
+@when("画面①で口座情報を正しく入力して「次へ」を押す")
+def enter_own_account(visit: Visit) -> None:
+    visit.press("/connect/account", visit.persona.account)
+
+
+@when("画面②でお客様情報を正しく入力して「次へ」を押す")
+def enter_details(visit: Visit) -> None:
+    visit.press("/connect/customer", visit.persona.details())
+
+
+@when(parsers.parse('画面②で "{name}" を "{value}" にして「次へ」を押す'))
+def enter_details_changed(visit: Visit, name: str, value: str) -> None:
+    visit.press("/connect/customer", visit.persona.details(**{name: value}))
+
+
+@when("「電話番号の決定」を押す")
+def decide_phone(visit: Visit) -> None:
+    visit.press("/connect/phone")
+
+
+@when("登録電話番号から認証先電話番号に電話する")
+def call_shown(visit: Visit) -> None:
+    visit.phone.call(visit.last.body["call_to"])
+
+
+@when("「確定する」を押す")
+def confirm(visit: Visit) -> None:
+    visit.press("/connect/call")
+
+
+@when(parsers.parse('暗証番号 "{pin}" を入力して「次へ」を押す'))
+def enter_pin(visit: Visit, pin: str) -> None:
+    visit.press("/connect/pin", {"pin": pin})
+
+
+@when("正しい暗証番号を入力して「次へ」を押す")
+def enter_right_pin(visit: Visit) -> None:
+    visit.press("/connect/pin", {"pin": visit.persona.pin})
+
+
+@when("同意にチェックして「許可する」を押す")
+def allow(visit: Visit) -> None:
+    visit.press("/connect/consent", {"decision": "allow", "agree": "1"})
+
+
+@when("同意にチェックせずに「許可する」を押す")
+def allow_unticked(visit: Visit) -> None:
+    visit.press("/connect/consent", {"decision": "allow"})
+
+
+@when("「拒否する」を押す")
+def deny(visit: Visit) -> None:
+    visit.press("/connect/consent", {"decision": "deny"})
+
+
+@when("「中止する」を押す")
+def cancel(visit: Visit) -> None:
+    visit.press("/connect/cancel")
+
+
+@when("「連携元画面へ」を押す")
+def back_to_app(visit: Visit) -> None:
+    url = visit.last.body.get("return_url")
+    assert url, f"no 「連携元画面へ」 on this screen: {visit.last.body}"
+    if url.startswith("/"):
+        answer = visit.browser.get(url)
+        assert answer.status in (302, 303) and answer.location, answer
+        url = answer.location
+    visit.returned = url
+
+
+@when(parsers.parse("{seconds:d} 秒待つ"))
+def wait(sandbox: Sandbox, seconds: int) -> None:
+    sandbox.advance(seconds)
+
+
+@when(parsers.parse('画面 "{screen}" を開こうとする'))
+def open_screen(visit: Visit, screen: str) -> None:
+    visit.show(SCREEN_PATHS[screen])
+
+
+# -- ならば (then) -----------------------------------------------------------------------------
+
+
+@then(parsers.parse('画面 "{screen}" が表示される'))
+def shows(visit: Visit, screen: str) -> None:
+    assert visit.last.status == 200, visit.last.body
+    assert visit.screen_id == screen, visit.last.body
+
+
+@then(parsers.parse('ステータス {status:d} でエラー "{code}" が表示される'))
+def shows_error(visit: Visit, status: int, code: str) -> None:
+    assert visit.last.status == status, visit.last.body
+    assert code in visit.last.codes, visit.last.body
+
+
+@then(parsers.parse('エラーメッセージ "{message}" が表示される'))
+def shows_message(visit: Visit, message: str) -> None:
+    messages = [e["message"] for e in visit.last.body.get("errors", [])]
+    assert message in messages, messages
+
+
+@then(parsers.parse('画面 "{screen}" のままである'))
+def stays(visit: Visit, screen: str) -> None:
+    assert visit.screen_id == screen, visit.last.body
+
+
+@then("連携元アプリに認可コードと state が返る")
+def code_returned(visit: Visit) -> None:
+    assert visit.returned, visit.last
+    back = query(visit.returned)
+    assert visit.returned.startswith(visit.app.redirect_uri)
+    assert back.get("code") and back.get("state") == visit.app.state, back
+
+
+@then(parsers.parse('連携元アプリに error "{error}" が返る'))
+def error_returned(visit: Visit, error: str) -> None:
+    assert visit.returned, visit.last
+    back = query(visit.returned)
+    assert back.get("error") == error and back.get("state") == visit.app.state, back
+
+
+@then(parsers.parse('連携元アプリに error "{error}" と error_description "{code}" が返る'))
+def error_described(visit: Visit, error: str, code: str) -> None:
+    error_returned(visit, error)
+    assert visit.returned is not None
+    assert query(visit.returned).get("error_description") == code
+
+
+@then(parsers.parse("「{text}」と表示され「連携元画面へ」がある"))
+def ended_with(visit: Visit, text: str) -> None:
+    assert visit.last.body.get("message") == text, visit.last.body
+    assert visit.last.body.get("return_url"), visit.last.body
+
+
+@then(parsers.parse('画面に口座 "{text}" が表示される'))
+def shows_account(visit: Visit, text: str) -> None:
+    a = visit.last.body["account"]
+    shown = f"店番 {a['branch_no']} {a['account_type_name']} {a['account_no']}"
+    assert shown == text, visit.last.body
+
+
+@then(parsers.parse('登録電話番号が "{masked}" と表示される'))
+def shows_masked(visit: Visit, masked: str) -> None:
+    assert visit.last.body["masked_phone"] == masked, visit.last.body
+
+
+@then(parsers.parse("認証先電話番号が番号群のどれかで、期限は表示から {seconds:d} 秒後である"))
+def shows_call(visit: Visit, sandbox: Sandbox, seconds: int) -> None:
+    body = visit.last.body
+    assert body["call_to"] in ("0120111111", "0120222222", "0120333333"), body
+    now = dt.datetime.fromisoformat(sandbox._ok("GET", "/sandbox/clock")["now"])
+    deadline = dt.datetime.fromisoformat(body["call_deadline"])
+    assert deadline - now == dt.timedelta(seconds=seconds), (now, deadline)
+
+
+@then(
+    parsers.parse(
+        '連携先 "{client}" と「口座情報・明細情報へのアクセス」「認可期間 30日」が表示される'
+    )
+)
+def shows_consent(visit: Visit, client: str) -> None:
+    body = visit.last.body
+    assert body["client_name"] == client, body
+    assert body["scope_label"] == "口座情報・明細情報へのアクセス", body
+    assert body["expires_in_days"] == 30, body
+
+
+@when("連携元アプリが認可コードをトークンに交換する")
+def exchange(visit: Visit) -> None:
+    assert visit.returned, visit.last
+    visit.tokens = visit.app.exchange(visit.returned)
+
+
+@then("口座照会ができる")
+def can_read(visit: Visit) -> None:
+    r = visit.app.api(visit.tokens["access_token"], "/v1/accounts")
+    assert r.status_code == 200, r.text
+    assert r.json()["accounts"][0]["accountId"] == visit.persona.account_id
+
+
+@then(parsers.parse('リフレッシュトークンは error "{error}" で断られる'))
+def refresh_refused(visit: Visit, error: str) -> None:
+    r = visit.app.refresh(visit.tokens["refresh_token"])
+    assert r.status_code == 400 and r.json()["error"] == error, r.text

@@ -1,0 +1,1 @@
+"""Steps of the features input_host_account (see features/*.feature)."""
