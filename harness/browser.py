@@ -1,0 +1,278 @@
+"""The browser run (issue 5): a real Chromium, driven by Playwright, through the
+screens as a customer sees them on a phone.
+
+Journeys: the happy path ① to ⑥, the empty-field dialog on ①, the identity
+error on ②, B84 after a lockout, and 「中止する」 on ③. A screenshot of every
+screen is kept (named by screen ID) for the conformance report. Debian's
+``chromium`` is used (``/usr/bin/chromium``), since Playwright cannot download
+its own browser here; ``fonts-ipafont-gothic`` makes the Japanese legible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, Route, ViewportSize, sync_playwright
+
+from harness.driver import PartnerApp, Phone, Sandbox, query
+from harness.embedded import Target
+from harness.personas import Persona
+
+CHROMIUM = "/usr/bin/chromium"
+#: A phone: the manual's figures are smartphone screens.
+VIEWPORT: ViewportSize = {"width": 390, "height": 844}
+WEEKDAY = "2026-11-24T10:15:00+09:00"
+# Chromium here must not reach out to the network on its own (see env docs).
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass
+class Journey:
+    """What one journey saw: screenshots (name → file) and checks that held."""
+
+    name: str
+    shots: dict[str, Path] = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BrowserRun:
+    target: Target
+    out: Path
+    personas: dict[str, Persona]
+    browser: Browser
+    journeys: list[Journey] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.sandbox = Sandbox(self.target.url, self.target.admin_token)
+
+    @contextmanager
+    def page(self, journey: Journey) -> Iterator[Page]:
+        context = self.browser.new_context(viewport=VIEWPORT, locale="ja-JP")
+        page = context.new_page()
+
+        # The partner app's callback: answered here, as the app would.
+        def app(route: Route) -> None:
+            route.fulfill(
+                status=200,
+                content_type="text/html; charset=utf-8",
+                body="<html><body><h1>連携元アプリ</h1></body></html>",
+            )
+
+        page.route(re.compile(r"http://127\.0\.0\.1:876[0-9]/.*"), app)
+        try:
+            yield page
+        finally:
+            context.close()
+            self.journeys.append(journey)
+
+    def shot(self, page: Page, journey: Journey, name: str) -> None:
+        path = self.out / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        journey.shots[name] = path
+
+    def expect(self, journey: Journey, ok: bool, what: str) -> None:
+        if not ok:
+            raise AssertionError(f"{journey.name}: {what}")
+        journey.checks.append(what)
+
+    def screen_id(self, page: Page) -> str | None:
+        meta = page.locator('meta[name="screen-id"]')
+        return meta.get_attribute("content") if meta.count() else None
+
+    def begin(self, page: Page, persona: Persona) -> PartnerApp:
+        app = PartnerApp(self.target.url)
+        page.goto(app.authorize_url())
+        return app
+
+    def fill_account(self, page: Page, p: Persona) -> None:
+        page.fill("#branch_no", p.branch_no)
+        page.select_option("#account_type", p.account_type)
+        page.fill("#account_no", p.account_no)
+        page.click('[data-action="next"]')
+
+    def fill_details(self, page: Page, p: Persona, **changes: str) -> None:
+        form = p.details(**changes)
+        page.fill("#name_kana", form["name_kana"])
+        page.fill("#birth_year", form["birth_year"])
+        page.select_option("#birth_month", form["birth_month"])
+        page.select_option("#birth_day", form["birth_day"])
+        page.fill("#phone", form["phone"])
+        page.fill("#email", form["email"])
+        page.fill("#email_confirm", form["email_confirm"])
+        page.click('[data-action="next"]')
+
+    # -- the journeys -----------------------------------------------------------------------
+
+    def happy_path(self) -> Journey:
+        """R-FLOW-1..6: every screen, then the app's callback with a code."""
+        j, p = Journey("happy path"), self.personas["manual"]
+        with self.page(j) as page:
+            app = self.begin(page, p)
+            self.expect(j, self.screen_id(page) == "SOA201", "① SOA201 shown")
+            self.expect(j, "画面ID : SOA201" in page.inner_text("footer"), "footer 画面ID")
+            self.expect(
+                j,
+                page.is_visible("text=免責事項") and page.is_visible("text=注意事項"),
+                "免責事項 and 注意事項 on ①",
+            )
+            self.shot(page, j, "SOA201")
+            self.fill_account(page, p)
+            self.expect(j, self.screen_id(page) == "SOA202", "② SOA202 shown")
+            self.expect(
+                j, "店番 115 普通預金 1100026" in page.inner_text(".account"), "the account on ②"
+            )
+            self.shot(page, j, "SOA202")
+            self.fill_details(page, p)
+            self.expect(j, self.screen_id(page) == "SOA208", "③ SOA208 shown")
+            self.expect(
+                j, page.inner_text("[data-masked-phone]") == "*******3333", "masked phone on ③"
+            )
+            self.shot(page, j, "SOA208")
+            page.click('[data-action="decide"]')
+            self.expect(j, self.screen_id(page) == "SOA209", "④ SOA209 shown")
+            to = page.inner_text("[data-call-to]")
+            self.expect(
+                j,
+                page.get_attribute("[data-call-to]", "href") == f"tel:{to}",
+                "認証先電話番号 as a tel: link",
+            )
+            self.shot(page, j, "SOA209")
+            Phone(self.target.url, p.phone).call(to)
+            page.click('[data-action="confirm"]')
+            self.expect(j, self.screen_id(page) == "SOA211", "⑤ SOA211 shown")
+            page.fill("#pin", p.pin)
+            self.shot(page, j, "SOA211")
+            page.click('[data-action="next"]')
+            self.expect(j, self.screen_id(page) == "SOA206", "⑥ SOA206 shown")
+            self.expect(j, "30日" in page.inner_text(".period"), "認可期間 30日 on ⑥")
+            self.shot(page, j, "SOA206")
+            page.check("#agree")
+            page.click('[data-action="allow"]')
+            page.wait_for_url(f"{app.redirect_uri}*")
+            back = query(page.url)
+            self.expect(
+                j,
+                bool(back.get("code")) and back.get("state") == app.state,
+                f"back to the app with code and state ({page.url})",
+            )
+        return j
+
+    def empty_fields(self) -> Journey:
+        """R-ERR-INPUT-1: the dialog and 「必ず入力して下さい。」 under each empty field."""
+        j = Journey("empty-field dialog")
+        with self.page(j) as page:
+            self.begin(page, self.personas["manual"])
+            page.click('[data-action="next"]')
+            dialog = page.inner_text("#dialog")
+            self.expect(
+                j,
+                "エラー" in dialog and "入力されていない項目があります。" in dialog,
+                "the エラー dialog",
+            )
+            self.expect(
+                j,
+                page.locator(".field-error", has_text="必ず入力して下さい。").count() == 2,
+                "必ず入力して下さい。 under 店番 and 口座番号",
+            )
+            self.shot(page, j, "SOA201-required")
+            page.click("#dialog .button")
+            self.expect(j, not page.is_visible("#dialog"), "OK closes the dialog")
+        return j
+
+    def identity_error(self) -> Journey:
+        """R-ERR-HOST-2 on ②."""
+        j, p = Journey("identity error"), self.personas["identity"]
+        with self.page(j) as page:
+            self.begin(page, p)
+            self.fill_account(page, p)
+            self.fill_details(page, p, birth_day="28" if p.birth[2] != "28" else "27")
+            text = page.inner_text('[data-error-code="identity_mismatch"]')
+            self.expect(
+                j,
+                text
+                == "本人認証情報が誤っています。 本人認証項目をご確認のうえ、再度入力して下さい。",
+                "the identity message, verbatim",
+            )
+            self.shot(page, j, "SOA202-identity_mismatch")
+        self.sandbox.unlock(p.account_id)
+        return j
+
+    def b84(self) -> Journey:
+        """R-ERR-HOST-3/4: five failures lock; the next attempt answers B84."""
+        j, p = Journey("B84"), self.personas["lockout"]
+        try:
+            with self.page(j) as page:
+                self.begin(page, p)
+                self.fill_account(page, p)
+                for _ in range(5):
+                    self.fill_details(page, p, phone="09000000000")
+                self.expect(j, page.is_visible('[data-error-code="locked_now"]'), "locked_now")
+                self.shot(page, j, "locked_now")
+                self.begin(page, p)
+                self.fill_account(page, p)
+                self.fill_details(page, p)
+                text = page.inner_text('[data-error-code="B84"]')
+                self.expect(j, text.endswith("理由コードはB84です。"), "B84 with its reason code")
+                self.shot(page, j, "B84")
+        finally:
+            self.sandbox.unlock(p.account_id)
+        return j
+
+    def cancel(self) -> Journey:
+        """R-FLOW-7: 「中止する」 on ③, then 「連携元画面へ」 with access_denied."""
+        j, p = Journey("cancel"), self.personas["manual"]
+        with self.page(j) as page:
+            app = self.begin(page, p)
+            self.fill_account(page, p)
+            self.fill_details(page, p)
+            page.click('[data-action="cancel"]')
+            self.expect(
+                j,
+                page.inner_text("[data-message]") == "API連携認証を中止しました。",
+                "「API連携認証を中止しました。」",
+            )
+            self.shot(page, j, "cancelled")
+            page.click('[data-action="return"]')
+            page.wait_for_url(f"{app.redirect_uri}*")
+            self.expect(
+                j,
+                page.url.startswith(app.redirect_uri) and "error=access_denied" in page.url,
+                "back to the app with access_denied",
+            )
+        return j
+
+    def all(self) -> list[Journey]:
+        self.sandbox.faults()
+        self.sandbox.set_clock(WEEKDAY)
+        journeys: list[Callable[[], Journey]] = [
+            self.happy_path,
+            self.empty_fields,
+            self.identity_error,
+            self.b84,
+            self.cancel,
+        ]
+        return [journey() for journey in journeys]
+
+
+def browser_run(target: Target, out: Path, personas: dict[str, Persona]) -> list[Journey]:
+    """Run every journey in Chromium; screenshots go to ``out``."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            return BrowserRun(target, out, personas, browser).all()
+        finally:
+            browser.close()
