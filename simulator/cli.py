@@ -4,8 +4,9 @@
 scenario check FILE`` loads a scenario, builds its host for a day (today unless
 ``--today``) and prints the bank's settings, the partner apps and the personas
 as tables. A bad file prints ``renkei: <file>: <field>: <problem>`` on stderr and
-exits 2, never a traceback. ``conform``, ``simulate`` and ``replay`` come with
-their issues.
+exits 2, never a traceback. ``renkei conform`` runs the Gherkin features and
+writes the conformance report (:mod:`harness.conform`, issue 5). ``simulate``
+and ``replay`` come with their issues.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Final, TextIO
 
 from tabulate import tabulate
 
+from harness import conform
 from simulator import __version__, serve
 from simulator.core.clock import SystemClock, jst_day
 from simulator.core.host import PinVault
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=check_scenario)
     serve.add_parser(commands)
+    conform.add_parser(commands)
     return parser
 
 

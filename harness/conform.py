@@ -1,0 +1,294 @@
+"""``renkei conform``: the Gherkin features against a target, then the report
+(issue 5, deliverables 4 and 5; INTERFACE.md §7).
+
+The features run in a pytest subprocess (so this process stays clean and a
+crash there cannot take the report with it), against the embedded sandbox or
+``--target URL``, with ``--strict-markers``, ``-m`` from ``--tags`` and pytest's
+own Cucumber JSON and JUnit XML. While it runs, one line per finished scenario
+is printed (from :mod:`harness.conform_plugin`); pytest's full output goes to
+``<out>/pytest.log``. Then :mod:`harness.report` reads the Cucumber JSON and
+the plugin's record, applies the expected deviations, and :mod:`harness.render`
+writes ``conformance.md`` and ``conformance.html`` beside ``junit.xml`` and
+``cucumber.json``: every requirement of REQUIREMENTS.md, with the scenarios
+that show it, their results and the browser run's screenshots
+(``<out>/screenshots/*.png``).
+
+Exit status: 0 when no requirement failed; 1 when one did (a failing scenario
+that no deviation entry expects), or with ``--strict`` when a requirement is not
+covered or a deviation entry is stale; 2 when the run could not be made (bad
+options or deviations file, pytest could not collect or start) or ran no
+scenario. Nothing here imports ``simulator``: the CLI imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from harness.conform_plugin import PREFIX
+from harness.plugin import feature_tags
+from harness.render import html_report, markdown, summary
+from harness.report import (
+    NO_RUN,
+    RunInfo,
+    build,
+    load_deviations,
+    read_junit,
+    read_results,
+)
+from harness.requirements import load
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+FEATURES: Final = ROOT / "features"
+#: Files a run writes into ``--out`` (removed first, so that a failed run never
+#: leaves the previous run's report looking current). Screenshots are kept.
+OUTPUTS: Final = ("conformance.md", "conformance.html", "junit.xml", "cucumber.json", "pytest.log")
+#: pytest's exit statuses that mean the features did not run (interrupted,
+#: internal error, usage error).
+PYTEST_BROKEN: Final = (2, 3, 4)
+PYTEST_NOTHING: Final = 5
+TAIL: Final = 40
+INTERRUPTED: Final = 130
+
+
+def marker_expression(tags: str, known: set[str] | None = None) -> str:
+    """A Gherkin tag expression (``@R-FLOW-7 and not @slow``) as a pytest ``-m``
+    expression: tags are pytest markers of the same name (harness.plugin), and
+    ``and``, ``or``, ``not`` and parentheses mean the same in both. With ``known``
+    (the features' tags), a tag that no feature has is refused."""
+    expression = re.sub(r"@(?=[^\s()@])", "", tags).strip()
+    if not expression:
+        raise ValueError("--tags is empty")
+    if "@" in expression:
+        raise ValueError(f"not a tag expression: {tags!r}")
+    if known is not None:
+        names = set(re.findall(r"[^\s()]+", expression)) - {"and", "or", "not"}
+        unknown = sorted(names - known)
+        if unknown:
+            raise ValueError(f"no feature has the tag(s) {', '.join('@' + t for t in unknown)}")
+    return expression
+
+
+def add_parser(commands: Any) -> None:
+    """``renkei conform`` on the CLI's subcommands (as simulator/serve.py's add_parser)."""
+    p = commands.add_parser(
+        "conform",
+        help="run the Gherkin features against a target and write the conformance report",
+        description="Run the conformance features (features/*.feature) against the embedded "
+        "sandbox or --target URL, then write a requirement-by-requirement report "
+        "(conformance.md and conformance.html, with junit.xml and cucumber.json) into --out. "
+        "Exit status: 0 no requirement failed; 1 a requirement failed (with --strict also: "
+        "one not covered or a stale deviation entry); 2 the run could not be made or ran "
+        "no scenario.",
+    )
+    p.add_argument(
+        "--target",
+        default=os.environ.get("RENKEI_TARGET"),
+        metavar="URL",
+        help="base URL of the implementation under test (also RENKEI_TARGET); "
+        "default: the embedded sandbox on a free loopback port",
+    )
+    p.add_argument(
+        "--admin-token",
+        default=os.environ.get("RENKEI_ADMIN_TOKEN"),
+        metavar="T",
+        help="the target's admin token, INTERFACE.md §6 (also RENKEI_ADMIN_TOKEN)",
+    )
+    p.add_argument(
+        "--tags",
+        metavar="EXPR",
+        help="only scenarios matching a tag expression, e.g. '@R-FLOW-7 and not @slow'",
+    )
+    p.add_argument(
+        "--deviations",
+        metavar="FILE",
+        help="expected deviations (JSON; see docs/conformance.md)",
+    )
+    p.add_argument(
+        "--out", default="reports", metavar="DIR", help="where the reports go (./reports)"
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="also fail when a requirement is not covered or a deviation entry is stale",
+    )
+    p.add_argument(
+        "--personas",
+        metavar="FILE",
+        help="the target's test customers as a scenario YAML (scenarios/default.yaml)",
+    )
+    p.add_argument(
+        "--requirements",
+        metavar="FILE",
+        help="REQUIREMENTS.md to report against (../shared/spec/REQUIREMENTS.md, "
+        "else the copy in the package)",
+    )
+    p.add_argument(
+        "--features",
+        default=str(FEATURES),
+        metavar="DIR",
+        help="the feature files and their conftest.py (features/ of the checkout)",
+    )
+    p.set_defaults(handler=run)
+
+
+def pytest_command(
+    args: argparse.Namespace, out: Path, record: Path, expression: str | None
+) -> list[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        str(Path(args.features).resolve()),
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "harness.conform_plugin",
+        "--strict-markers",
+        f"--cucumberjson={out / 'cucumber.json'}",
+        f"--junitxml={out / 'junit.xml'}",
+        "-o",
+        "junit_suite_name=renkei-conform",
+        f"--renkei-record={record}",
+    ]
+    if expression:
+        cmd += ["-m", expression]
+    if args.personas:
+        cmd += ["--personas", str(Path(args.personas).resolve())]
+    return cmd
+
+
+def _stream(cmd: list[str], cwd: Path, log: Path, out: TextIO, env: dict[str, str]) -> int:
+    """Run pytest; echo the progress lines; keep everything in ``log``."""
+    tail: deque[str] = deque(maxlen=TAIL)
+    with (
+        log.open("w", encoding="utf-8") as kept,
+        subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        ) as process,
+    ):
+        assert process.stdout is not None
+        try:
+            for raw in process.stdout:
+                line = raw.decode("utf-8", "replace")
+                kept.write(line)
+                tail.append(line)
+                at = line.find(PREFIX)
+                if at >= 0:
+                    print("  " + line[at + len(PREFIX) :].rstrip(), file=out, flush=True)
+        except KeyboardInterrupt:
+            process.terminate()
+            process.wait(timeout=30)
+            raise
+        status = process.wait()
+    if status in PYTEST_BROKEN:
+        print(f"renkei conform: pytest exited {status}; the end of {log}:", file=sys.stderr)
+        print("".join(tail).rstrip(), file=sys.stderr)
+    return status
+
+
+def _env(args: argparse.Namespace) -> dict[str, str]:
+    """The child's environment: the target and its token go to harness.plugin through
+    ``RENKEI_TARGET`` and ``RENKEI_ADMIN_TOKEN``, never on a command line that ``ps`` shows."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+    env.pop("RENKEI_TARGET", None)
+    env.pop("RENKEI_ADMIN_TOKEN", None)
+    if args.target:
+        env["RENKEI_TARGET"] = args.target
+        env["RENKEI_ADMIN_TOKEN"] = args.admin_token
+    return env
+
+
+def _usage(message: str) -> int:
+    print(f"renkei conform: {message}", file=sys.stderr)
+    return NO_RUN
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """``renkei conform``: run, report, print the summary; answers the exit status."""
+    if args.target and not args.admin_token:
+        return _usage("--target needs --admin-token (or RENKEI_ADMIN_TOKEN)")
+    for module in ("pytest", "pytest_bdd"):
+        if importlib.util.find_spec(module) is None:
+            return _usage(f"needs {module}: pip install 'pytest>=8' 'pytest-bdd>=8'")
+    features = Path(args.features).resolve()
+    if not any(features.glob("*.feature")):
+        return _usage(f"no feature files in {features} (run from a checkout, or --features DIR)")
+    try:
+        expression = marker_expression(args.tags, feature_tags(features)) if args.tags else None
+        requirements = load(Path(args.requirements) if args.requirements else None)
+        deviations = load_deviations(Path(args.deviations), requirements) if args.deviations else []
+    except OSError as e:
+        return _usage(f"{e.filename}: {e.strerror}")
+    except ValueError as e:  # a bad --tags, REQUIREMENTS.md or deviations file
+        return _usage(str(e))
+
+    folder = Path(args.out).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUTS:
+        (folder / name).unlink(missing_ok=True)
+    target = args.target or "the embedded sandbox (renkei serve, scenarios/default.yaml)"
+    print(f"renkei conform: {features} against {target}", file=out)
+    if args.tags:
+        print(f"  tags: {args.tags}  (pytest -m {expression!r})", file=out)
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="renkei-conform-") as scratch:
+        record_path = Path(scratch) / "record.json"
+        cmd = pytest_command(args, folder, record_path, expression)
+        try:
+            status = _stream(cmd, features.parent, folder / "pytest.log", out, _env(args))
+        except KeyboardInterrupt:
+            print("renkei conform: interrupted; no report written", file=sys.stderr)
+            return INTERRUPTED
+        if status in PYTEST_BROKEN:
+            return NO_RUN
+        record: dict[str, Any] = (
+            json.loads(record_path.read_text("utf-8")) if record_path.exists() else {}
+        )
+    cucumber_path = folder / "cucumber.json"
+    cucumber = json.loads(cucumber_path.read_text("utf-8")) if cucumber_path.exists() else []
+    started, seconds, tests = read_junit(folder / "junit.xml")
+    info = RunInfo(
+        target=target,
+        tags=args.tags,
+        deviations=args.deviations,
+        pytest_exit=status,
+        started=started,
+        seconds=seconds,
+        tests=tests,
+    )
+    results = read_results(cucumber, record.get("scenarios"))
+    report = build(requirements, results, deviations, folder / "screenshots", info)
+    (folder / "conformance.md").write_text(markdown(report, args.strict), "utf-8")
+    (folder / "conformance.html").write_text(html_report(report, args.strict), "utf-8")
+
+    code = report.exit_status(args.strict)
+    print("", file=out)
+    print(summary(report, args.strict), file=out)
+    if status == 1 and not any(s.outcome == "failed" for s in results):
+        print(
+            "renkei conform: pytest reported a failure outside the scenarios; "
+            f"see {folder / 'pytest.log'}",
+            file=sys.stderr,
+        )
+        code = max(code, 1)
+    if status == PYTEST_NOTHING:
+        print("renkei conform: no scenario was selected", file=sys.stderr)
+    elapsed = time.monotonic() - began
+    print(
+        f"\nReports in {folder}: conformance.md, conformance.html, junit.xml, cucumber.json "
+        f"({elapsed:.1f} s)",
+        file=out,
+    )
+    return code

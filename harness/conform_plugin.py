@@ -1,0 +1,179 @@
+"""The pytest plugin that ``renkei conform`` loads into its pytest run (issue 5, deliverable 4).
+
+pytest-bdd's Cucumber JSON lists only the scenarios whose steps ran: one that
+errors before its first step (the target unreachable, a fixture failing) or that
+``--tags`` deselected is not in it. So that such a scenario can never turn a
+requirement into "not covered" instead of "failed", this plugin records every
+collected scenario — selected or not — with its feature, name, tags (the
+markers made from its ``@tags``, feature and examples tags included) and the
+outcome pytest gave it, and writes them as JSON to ``--renkei-record PATH``.
+
+It also prints one progress line per finished scenario, prefixed with
+:data:`PREFIX` so that ``renkei conform`` can show them while the rest of
+pytest's output goes to ``pytest.log``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+#: The start of a progress line meant for the user of ``renkei conform``.
+PREFIX: Final = "renkei-conform> "
+#: Markers that pytest and pytest-bdd add themselves, not from the features' tags.
+NOT_TAGS: Final = frozenset(
+    {"parametrize", "usefixtures", "skip", "skipif", "xfail", "filterwarnings"}
+)
+#: The parameter pytest-bdd gives each row of a Scenario Outline's examples.
+EXAMPLE_PARAM: Final = "_pytest_bdd_example"
+MAX_DETAIL: Final = 8000
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("renkei-conform", "renkei conform's record")
+    group.addoption(
+        "--renkei-record",
+        metavar="PATH",
+        help="write every scenario's feature, tags and outcome to PATH (JSON)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--renkei-record")
+    if path:
+        config.pluginmanager.register(Recorder(Path(path), config), "renkei-conform-recorder")
+
+
+def _scenario(item: pytest.Item, root: Path) -> dict[str, Any]:
+    """Feature, scenario name (outline placeholders filled in) and tags of a pytest-bdd item.
+
+    pytest-bdd sets each scenario function's docstring to ``"<feature file>: <name>"``.
+    """
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or ""
+    feature, sep, name = doc.partition(": ")
+    if not sep:
+        feature, name = str(item.path), item.name
+    callspec = getattr(item, "callspec", None)
+    given = callspec.params.get(EXAMPLE_PARAM) if callspec is not None else None
+    example = {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
+    # The columns the outline's name does not show tell its rows apart in the report.
+    hidden = [f"{k}={v}" for k, v in example.items() if f"<{k}>" not in name]
+    for key, value in example.items():
+        name = name.replace(f"<{key}>", value)
+    with contextlib.suppress(ValueError):  # a feature outside the rootdir keeps its path
+        feature = Path(feature).resolve().relative_to(root).as_posix()
+    tags = sorted({m.name for m in item.iter_markers()} - NOT_TAGS)
+    return {
+        "id": item.name,
+        "nodeid": item.nodeid,
+        "feature": feature,
+        "scenario": name,
+        "example": example,
+        "label": f"{name} [{', '.join(hidden)}]" if hidden else name,
+        "line": None,
+        "tags": tags,
+        "selected": True,
+        "outcome": "not run",
+        "phase": "",
+        "message": "",
+        "detail": "",
+        "failed_step": "",
+    }
+
+
+def _short(report: pytest.TestReport) -> str:
+    """The one line that says why: the exception of a failure, the reason of a skip."""
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple):  # a skip: (file, line, reason)
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None:
+        return str(crash.message).strip().splitlines()[0] if crash.message else ""
+    text = report.longreprtext.strip()
+    return text.splitlines()[-1] if text else ""
+
+
+class Recorder:
+    """Records each scenario's outcome; prints progress; writes the record at the end."""
+
+    def __init__(self, path: Path, config: pytest.Config) -> None:
+        self.path = path
+        self.config = config
+        self.root = Path(config.rootpath)
+        self.scenarios: dict[str, dict[str, Any]] = {}
+        self.deselected: list[dict[str, Any]] = []
+        self.total = 0
+        self.done = 0
+
+    def _say(self, text: str) -> None:
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(PREFIX + text)
+            reporter.flush()
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            entry = _scenario(item, self.root)
+            entry["selected"] = False
+            self.deselected.append(entry)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            self.scenarios[item.nodeid] = _scenario(item, self.root)
+        self.total = len(session.items)
+        not_selected = f", {len(self.deselected)} not selected by --tags" if self.deselected else ""
+        self._say(f"{self.total} scenarios to run{not_selected}")
+
+    def pytest_bdd_before_scenario(self, request: pytest.FixtureRequest, scenario: Any) -> None:
+        entry = self.scenarios.get(request.node.nodeid)
+        if entry is not None:
+            entry["scenario"] = scenario.name
+            entry["line"] = scenario.line_number
+
+    def pytest_bdd_step_error(self, request: pytest.FixtureRequest, step: Any) -> None:
+        entry = self.scenarios.get(request.node.nodeid)
+        if entry is not None and not entry["failed_step"]:
+            entry["failed_step"] = f"{step.keyword} {step.name}".strip()
+            entry["failed_step_line"] = step.line_number
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        entry = self.scenarios.get(report.nodeid)
+        if entry is None:
+            return
+        if report.failed and entry["outcome"] != "failed":
+            entry.update(
+                outcome="failed",
+                phase=report.when,
+                message=_short(report),
+                detail=report.longreprtext[-MAX_DETAIL:],
+            )
+        elif report.skipped and entry["outcome"] == "not run":
+            entry.update(outcome="skipped", phase=report.when, message=_short(report))
+        elif report.when == "call" and report.passed and entry["outcome"] == "not run":
+            entry.update(outcome="passed", phase="call")
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        entry = self.scenarios.get(nodeid)
+        if entry is None:
+            return
+        self.done += 1
+        width = len(str(self.total))
+        where = Path(entry["feature"]).name + (f":{entry['line']}" if entry["line"] else "")
+        reqs = " ".join(t for t in entry["tags"] if t.startswith("R-"))
+        why = f" — {entry['message']}" if entry["outcome"] != "passed" and entry["message"] else ""
+        self._say(
+            f"[{self.done:>{width}}/{self.total}] {entry['outcome']:<7} {where} "
+            f"{entry['label']}" + (f"  ({reqs})" if reqs else "") + why
+        )
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        record = {
+            "exitstatus": int(exitstatus),
+            "scenarios": [*self.scenarios.values(), *self.deselected],
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(record, ensure_ascii=False, indent=1), "utf-8")

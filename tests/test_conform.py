@@ -1,0 +1,496 @@
+"""``renkei conform``'s report without running the features (issue 5, deliverables 4 and 5).
+
+The requirement list and its packaged copy, the translation of ``--tags``, the
+deviations file, how the Cucumber JSON and the plugin's record become
+scenario results, every requirement of REQUIREMENTS.md in the matrix (R-… not
+covered included), verdicts and exit statuses, screenshots beside their screen's
+requirement (R-FLOW-1..7) and the rendering. The runs against real servers are
+in ``test_conform_run.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness import requirements as reqmod
+from harness.conform import marker_expression
+from harness.render import html_report, markdown, summary
+from harness.report import (
+    FAILED,
+    NO_RUN,
+    OK,
+    Deviation,
+    DeviationError,
+    RunInfo,
+    build,
+    load_deviations,
+    read_results,
+    screenshot_requirements,
+)
+from harness.requirements import Requirements, load, parse
+from simulator.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "features" / "deviations.example.json"
+SPEC_IDS = 40
+
+SMALL = """\
+# Title
+
+## R-FLOW: screens
+
+| ID | screen | what |
+|---|---|---|
+| R-FLOW-1 | ① (SOA201) | account |
+| R-FLOW-2 | ② (SOA202) | customer |
+
+## R-ERR: errors
+
+| ID | message | when |
+|---|---|---|
+| R-ERR-HOST-2 | 本人認証情報が誤っています。 | wrong |
+| R-ERR-SYS-3 | 調整のため | system error |
+"""
+
+
+@pytest.fixture
+def small() -> Requirements:
+    return parse(SMALL, "small")
+
+
+def record(
+    name: str,
+    tags: list[str],
+    outcome: str = "passed",
+    *,
+    selected: bool = True,
+    message: str = "",
+    **more: Any,
+) -> dict[str, Any]:
+    """An entry as harness.conform_plugin writes it."""
+    return {
+        "id": f"test_{name}",
+        "nodeid": f"features/test_features.py::test_{name}",
+        "feature": "features/x.feature",
+        "scenario": name,
+        "label": name,
+        "example": {},
+        "line": 3 if selected else None,
+        "tags": tags,
+        "selected": selected,
+        "outcome": outcome,
+        "phase": "call",
+        "message": message,
+        "detail": message,
+        "failed_step": "",
+        **more,
+    }
+
+
+# -- the requirement list -------------------------------------------------------------------
+
+
+def test_the_packaged_copy_is_the_specification() -> None:
+    """Installs without shared/ report against the same 40 requirements."""
+    if not reqmod.SPEC.exists():
+        pytest.skip("shared/spec/REQUIREMENTS.md is not beside this checkout")
+    from harness.requirements_md import TEXT
+
+    assert reqmod.SPEC.read_text("utf-8") == TEXT, "run: python -m harness.requirements --write"
+    assert reqmod.copy_module(TEXT) == reqmod.COPY_MODULE.read_text("utf-8")
+
+
+def test_every_requirement_is_parsed_with_its_area() -> None:
+    reqs = load()
+    ids = reqs.ids()
+    assert len(ids) == SPEC_IDS
+    assert ids[0] == "R-FLOW-1" and ids[-1] == "R-AUTHZ-6"
+    assert [a for a, _ in reqs.areas] == ["R-FLOW", "R-ACCT", "R-ERR", "R-HOURS", "R-AUTHZ"]
+    by_id = reqs.by_id()
+    assert by_id["R-ERR-HOST-4"].area == "R-ERR"
+    assert by_id["R-ERR-HOST-4"].what.endswith("理由コードはB84です。")
+    assert by_id["R-FLOW-1"].what == "① ご利用口座情報入力 (SOA201)"
+    assert by_id["R-ERR-SYS-3"].detail == "system error"
+
+
+def test_without_the_specification_the_copy_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reqmod, "SPEC", Path("/nonexistent/REQUIREMENTS.md"))
+    reqs = load()
+    assert "harness/requirements_md.py" in reqs.source
+    assert len(reqs.ids()) == SPEC_IDS
+
+
+def test_a_requirements_file_must_have_rows_and_no_id_twice() -> None:
+    with pytest.raises(ValueError, match="no requirement rows"):
+        parse("# nothing\n")
+    with pytest.raises(ValueError, match="R-FLOW-1"):
+        parse(SMALL + "| R-FLOW-1 | again | x |\n")
+
+
+# -- --tags ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tags", "expression"),
+    [
+        ("@R-FLOW-7", "R-FLOW-7"),
+        ("@R-FLOW-7 and not @slow", "R-FLOW-7 and not slow"),
+        (
+            "(@R-ERR-SYS-1 or @R-ERR-SYS-2) and not @hours",
+            "(R-ERR-SYS-1 or R-ERR-SYS-2) and not hours",
+        ),
+        ("not(@call)", "not(call)"),
+        ("flow", "flow"),
+    ],
+)
+def test_gherkin_tag_expressions_become_marker_expressions(tags: str, expression: str) -> None:
+    assert marker_expression(tags) == expression
+
+
+@pytest.mark.parametrize("tags", ["", "  ", "@", "@@x", "a @ b"])
+def test_a_broken_tag_expression_is_refused(tags: str) -> None:
+    with pytest.raises(ValueError):
+        marker_expression(tags)
+
+
+def test_a_tag_no_feature_has_is_refused() -> None:
+    known = {"flow", "R-FLOW-7"}
+    assert marker_expression("@R-FLOW-7 and not @flow", known) == "R-FLOW-7 and not flow"
+    with pytest.raises(ValueError, match="@R-FLOW-99"):
+        marker_expression("@R-FLOW-7 or (@R-FLOW-99)", known)
+
+
+# -- the deviations file --------------------------------------------------------------------
+
+
+def test_the_documented_example_file_loads() -> None:
+    deviations = load_deviations(EXAMPLE, load())
+    assert [d.requirement for d in deviations] == ["R-FLOW-4", "R-FLOW-8"]
+    assert deviations[0].feature == "call.feature"
+    assert deviations[1].example == {"いる画面": "SOA211", "開く画面": "SOA202"}
+    assert all(d.expected == "failed" and d.comment for d in deviations)
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("{", "not JSON"),
+        ('{"scenario": "x"}', "JSON list"),
+        ("[1]", "expected an object"),
+        ('[{"scenario": "x"}]', "'comment' must be a non-empty string"),
+        ('[{"scenario": "", "comment": "c"}]', "'scenario' must be a non-empty string"),
+        ('[{"scenario": "x", "comment": "c", "why": 1}]', "unknown field"),
+        ('[{"scenario": "x", "comment": "c", "requirement": "R-FLOW-99"}]', "R-FLOW-99"),
+        ('[{"scenario": "x", "comment": "c", "expected": "passed"}]', "can only be"),
+        ('[{"scenario": "x", "comment": "c", "example": ["a"]}]', "'example'"),
+        ('[{"scenario": "x", "comment": "c", "feature": 3}]', "'feature' must be a string"),
+    ],
+)
+def test_a_malformed_deviations_file_is_refused(
+    tmp_path: Path, small: Requirements, content: str, problem: str
+) -> None:
+    path = tmp_path / "deviations.json"
+    path.write_text(content, "utf-8")
+    with pytest.raises(DeviationError, match=re.escape(problem)):
+        load_deviations(path, small)
+
+
+def test_a_missing_deviations_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(DeviationError, match=r"missing\.json"):
+        load_deviations(tmp_path / "missing.json")
+
+
+# -- reading the run ------------------------------------------------------------------------
+
+CUCUMBER = [
+    {
+        "uri": "features/x.feature",
+        "name": "機能X",
+        "tags": [{"name": "x", "line": 1}],
+        "elements": [
+            {
+                "id": "test_ok",
+                "name": "ok",
+                "line": 7,
+                "tags": [{"name": "R-FLOW-1", "line": 6}],
+                "steps": [
+                    {"keyword": "前提", "name": "a", "result": {"status": "passed"}},
+                ],
+            },
+            {
+                "id": "test_bad",
+                "name": "bad",
+                "line": 12,
+                "tags": [{"name": "R-ERR-HOST-2", "line": 11}],
+                "steps": [
+                    {"keyword": "前提", "name": "a", "result": {"status": "passed"}},
+                    {
+                        "keyword": "ならば",
+                        "name": "本人認証情報が誤っています。と表示される",
+                        "result": {"status": "failed", "error_message": "E   AssertionError: text"},
+                    },
+                ],
+            },
+        ],
+    }
+]
+
+
+def test_a_cucumber_json_alone_is_read_from_its_steps() -> None:
+    ok, bad = read_results(CUCUMBER)
+    assert (ok.outcome, ok.tags, ok.line, ok.feature_name) == (
+        "passed",
+        ("R-FLOW-1", "x"),
+        7,
+        "機能X",
+    )
+    assert bad.outcome == "failed"
+    assert bad.failed_step == "ならば 本人認証情報が誤っています。と表示される"
+    assert bad.message == "E   AssertionError: text"
+    assert [s.status for s in bad.steps] == ["passed", "failed"]
+
+
+def test_the_record_decides_and_adds_what_the_cucumber_json_leaves_out() -> None:
+    """A setup error never reaches Cucumber JSON: the record keeps it failed, not uncovered."""
+    rec = [
+        record("ok", ["R-FLOW-1", "x"]),
+        record("bad", ["R-ERR-HOST-2", "x"], "failed", message="AssertionError: text", line=None),
+        record("setup", ["R-ERR-SYS-3"], "failed", message="ConnectionError", phase="setup"),
+        record("skipped", ["R-FLOW-2"], "skipped"),
+        record("deselected", ["R-FLOW-2"], "not run", selected=False),
+    ]
+    results = {s.id: s for s in read_results(CUCUMBER, rec)}
+    assert set(results) == {"test_ok", "test_bad", "test_setup", "test_skipped", "test_deselected"}
+    assert len(results["test_bad"].steps) == 2 and results["test_bad"].line == 12
+    assert results["test_setup"].verdict == "failed" and not results["test_setup"].steps
+    assert results["test_skipped"].verdict == "not run"
+    assert results["test_deselected"].verdict == "not run"
+
+
+# -- the matrix, verdicts and exit statuses -------------------------------------------------
+
+
+def test_every_requirement_has_a_row_even_with_no_scenario() -> None:
+    reqs = load()
+    report = build(reqs, read_results(CUCUMBER))
+    assert [r.id for r in report.rows] == reqs.ids()
+    verdicts = {r.id: r.verdict for r in report.rows}
+    assert verdicts["R-FLOW-1"] == "passed"
+    assert verdicts["R-ERR-HOST-2"] == "failed"
+    assert verdicts["R-HOURS-3"] == "not covered"
+    md = markdown(report)
+    html = html_report(report)
+    for rid in reqs.ids():
+        assert f"| {rid} |" in md
+        assert f'id="{rid}"' in html
+    assert md.count("⬜ not covered") == SPEC_IDS - 2
+
+
+def test_the_strongest_verdict_of_a_requirements_scenarios_wins(small: Requirements) -> None:
+    rec = [
+        record("a", ["R-FLOW-1"]),
+        record("b", ["R-FLOW-1"], "failed"),
+        record("c", ["R-FLOW-2"]),
+        record("d", ["R-FLOW-2"], "not run", selected=False),
+        record("e", ["R-ERR-HOST-2"], "skipped"),
+    ]
+    report = build(small, read_results([], rec))
+    assert [r.verdict for r in report.rows] == ["failed", "passed", "not run", "not covered"]
+    totals = report.area_summary()
+    assert [t["area"] for t in totals] == ["R-FLOW", "R-ERR", "total"]
+    assert totals[-1] == {
+        "area": "total",
+        "requirements": 4,
+        "covered": 3,
+        "passed": 1,
+        "deviation": 0,
+        "failed": 1,
+        "not run": 1,
+        "not covered": 1,
+    }
+    assert report.exit_status() == FAILED
+    assert report.verdict_line().startswith("FAILED: 1 requirement(s) failed: R-FLOW-1")
+
+
+def test_not_covered_fails_the_run_only_with_strict(small: Requirements) -> None:
+    report = build(small, read_results([], [record("a", ["R-FLOW-1"])]))
+    assert report.exit_status() == OK
+    assert report.exit_status(strict=True) == FAILED
+    assert report.verdict_line() == "PASSED (3 not covered)"
+
+
+def test_a_run_with_no_scenario_is_no_run(small: Requirements) -> None:
+    report = build(small, read_results([], [record("a", ["R-FLOW-1"], "not run", selected=False)]))
+    assert report.exit_status() == NO_RUN
+    assert report.verdict_line() == "NOT RUN: no scenario ran"
+
+
+def test_an_expected_failure_is_a_deviation_and_does_not_fail(small: Requirements) -> None:
+    rec = [
+        record("slow call", ["R-FLOW-1"], "failed", message="AssertionError: 90 s"),
+        record("other", ["R-FLOW-2"], "failed", message="AssertionError"),
+    ]
+    deviation = Deviation("slow call", "vendor gives 90 s", requirement="R-FLOW-1")
+    report = build(small, read_results([], rec), [deviation])
+    rows = {r.id: r for r in report.rows}
+    assert rows["R-FLOW-1"].verdict == "deviation"
+    assert rows["R-FLOW-2"].verdict == "failed"  # a failure with no entry still fails
+    assert report.exit_status() == FAILED
+    assert report.deviations[0].state == "expected"
+    md = markdown(report)
+    assert "⚠️ deviation (expected)" in md and "vendor gives 90 s" in md
+
+    only_expected = build(small, read_results([], rec[:1]), [deviation])
+    assert only_expected.exit_status() == OK
+    assert only_expected.verdict_line() == "PASSED (1 with expected deviations; 3 not covered)"
+
+
+def test_a_deviation_must_match_name_requirement_feature_and_example(small: Requirements) -> None:
+    rec = [
+        record("row", ["R-FLOW-1"], "failed", example={"画面": "SOA201"}),
+        record("row", ["R-FLOW-1"], "failed", example={"画面": "SOA202"}),
+    ]
+    rec[1]["id"] = "test_row_2"
+    deviations = [
+        Deviation("row", "one row", example={"画面": "SOA202"}),
+        Deviation("row", "wrong requirement", requirement="R-FLOW-2"),
+        Deviation("row", "wrong feature", feature="y.feature"),
+    ]
+    report = build(small, read_results([], rec), deviations)
+    assert [s.verdict for s in report.scenarios] == ["failed", "deviation"]
+    assert [u.state for u in report.deviations] == ["expected", "unknown", "unknown"]
+    matching = Deviation("row", "by file", feature="x.feature")
+    assert matching.matches(report.scenarios[0])
+
+
+def test_stale_and_unknown_deviation_entries_are_reported(small: Requirements) -> None:
+    rec = [record("fixed", ["R-FLOW-1"]), record("later", ["R-FLOW-2"], "not run", selected=False)]
+    deviations = [
+        Deviation("fixed", "was broken"),
+        Deviation("later", "not selected"),
+        Deviation("renamed", "gone"),
+    ]
+    report = build(small, read_results([], rec), deviations)
+    assert [u.state for u in report.deviations] == ["stale", "not run", "unknown"]
+    assert report.exit_status() == OK
+    assert report.exit_status(strict=True) == FAILED
+    text = summary(report)
+    assert "stale deviation: fixed passed" in text
+    assert "deviation entry names no scenario: renamed" in text
+
+
+def test_tags_that_name_no_requirement_are_listed(small: Requirements) -> None:
+    report = build(small, read_results([], [record("typo", ["R-FLOW-10", "flow"])]))
+    assert list(report.unknown_tags) == ["R-FLOW-10"]
+    assert "@R-FLOW-10 is not a requirement" in summary(report)
+    assert "`@R-FLOW-10`" in markdown(report)
+
+
+# -- screenshots ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "requirements"),
+    [
+        ("SOA201.png", ["R-FLOW-1"]),
+        ("SOA201-required.png", ["R-FLOW-1", "R-ERR-INPUT-1"]),
+        ("SOA202-identity_mismatch.png", ["R-FLOW-2", "R-ERR-HOST-2"]),
+        ("SOA208.png", ["R-FLOW-3"]),
+        ("SOA209.png", ["R-FLOW-4"]),
+        ("SOA211.png", ["R-FLOW-5"]),
+        ("SOA206.png", ["R-FLOW-6"]),
+        ("cancelled.png", ["R-FLOW-7"]),
+        ("cancel.png", ["R-FLOW-7"]),
+        ("B84.png", ["R-ERR-HOST-4"]),
+        ("locked_now.png", ["R-ERR-HOST-3"]),
+        ("R-ACCT-5.png", ["R-ACCT-5"]),
+        ("home.png", []),
+    ],
+)
+def test_a_screenshot_stands_beside_its_screens_requirement(
+    name: str, requirements: list[str]
+) -> None:
+    assert screenshot_requirements(name) == requirements
+
+
+def test_the_html_report_shows_screenshots_beside_their_requirement(tmp_path: Path) -> None:
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    for name in ("SOA201.png", "SOA209.png", "cancelled.png", "home.png"):
+        (shots / name).write_bytes(b"\x89PNG")
+    report = build(load(), read_results(CUCUMBER), screenshots=shots)
+    rows = {r.id: r for r in report.rows}
+    assert rows["R-FLOW-1"].screenshots == ["screenshots/SOA201.png"]
+    assert rows["R-FLOW-4"].screenshots == ["screenshots/SOA209.png"]
+    assert rows["R-FLOW-7"].screenshots == ["screenshots/cancelled.png"]
+    assert report.other_screenshots == ["screenshots/home.png"]
+    html = html_report(report)
+    row = re.search(r'<tr class="[^"]*" id="R-FLOW-1">.*?</tr>', html)
+    assert row is not None and 'src="screenshots/SOA201.png"' in row.group(0)
+    assert "[SOA209.png](screenshots/SOA209.png)" in markdown(report)
+
+
+def test_names_are_escaped_in_html_and_markdown(small: Requirements) -> None:
+    rec = [record("<script>x</script> | a", ["R-FLOW-1"], "failed", message="<b>")]
+    report = build(small, read_results([], rec), run=RunInfo(target="http://x/?a=<1>"))
+    html = html_report(report)
+    assert "<script>x" not in html and "&lt;script&gt;x" in html
+    assert "&lt;b&gt;" in html and "?a=&lt;1&gt;" in html
+    assert "\\| a" in markdown(report)
+
+
+# -- the command ----------------------------------------------------------------------------
+
+
+def test_conform_is_a_renkei_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["conform", "--help"]) == 0
+    out = capsys.readouterr().out
+    for option in ("--target", "--admin-token", "--tags", "--deviations", "--out", "--strict"):
+        assert option in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "problem"),
+    [
+        (["--target", "http://127.0.0.1:9"], "--target needs --admin-token"),
+        (["--tags", "@"], "not a tag expression"),
+        (["--tags", "@R-FLOW-99 or @flow"], "no feature has the tag(s) @R-FLOW-99"),
+        (["--deviations", "missing.json"], "missing.json"),
+        (["--features", "."], "no feature files"),
+    ],
+)
+def test_bad_options_stop_before_running(
+    argv: list[str],
+    problem: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RENKEI_ADMIN_TOKEN", raising=False)
+    assert main(["conform", "--out", str(tmp_path / "out"), *argv]) == NO_RUN
+    assert problem in capsys.readouterr().err
+    assert not (tmp_path / "out" / "pytest.log").exists()
+
+
+def test_the_harness_imports_nothing_of_the_simulator() -> None:
+    """The harness speaks to any implementation through HTTP only (INTERFACE.md)."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "harness").rglob("*.py")
+        if re.search(r"^\s*(from|import)\s+simulator\b", path.read_text("utf-8"), re.M)
+    ]
+    assert offenders == []
+
+
+def test_the_record_matches_what_the_report_reads() -> None:
+    """The fields harness.conform_plugin writes are those read_results reads."""
+    plugin = (ROOT / "harness" / "conform_plugin.py").read_text("utf-8")
+    for key in record("x", []):
+        assert f'"{key}"' in plugin, key
+    json.dumps(record("x", []))  # plain JSON
