@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Final
 
@@ -90,11 +91,16 @@ def _short(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     if isinstance(longrepr, tuple):  # a skip: (file, line, reason)
         return str(longrepr[2]).removeprefix("Skipped: ")
+    errorstring = getattr(longrepr, "errorstring", None)  # a fixture lookup error
+    if errorstring:
+        return str(errorstring).strip().splitlines()[0]
     crash = getattr(longrepr, "reprcrash", None)
-    if crash is not None:
-        return str(crash.message).strip().splitlines()[0] if crash.message else ""
-    text = report.longreprtext.strip()
-    return text.splitlines()[-1] if text else ""
+    message = str(crash.message).strip() if crash is not None and crash.message else ""
+    if message and not re.search(r"\.py:\d+$", message):
+        return message.splitlines()[0]
+    lines = report.longreprtext.strip().splitlines()
+    marked = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return marked[0] if marked else (lines[-1] if lines else "")
 
 
 class Recorder:
