@@ -1,0 +1,259 @@
+"""``renkei conform`` against real servers (issue 5, second acceptance item).
+
+A deliberately broken target: ``renkei serve --scenario`` with a copy of
+``scenarios/default.yaml`` whose bank gives 60 s for the call of screen ④
+instead of the manual's 120 s (R-FLOW-4). No test hook in the server: only
+its settings differ. Against it, ``renkei conform`` on a few scenarios of
+flow.feature (``--tags``) must exit non-zero and mark R-FLOW-4 failed (screen ④
+shows a deadline 60 s on, not 120 s), while R-FLOW-7 (cancelling) still
+passes; against a normal server the same scenarios exit 0. The
+expected-deviations file turns the same failures into deviations (exit 0);
+against the normal server the same entries are stale.
+
+And with features of its own (``--features``), no server at all: a scenario that
+errors before its first step — absent from pytest-bdd's Cucumber JSON — still
+fails its requirement rather than leaving it "not covered".
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness.embedded import Target, embedded_sandbox
+from simulator.cli import main
+
+DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
+#: flow.feature's walk through ① to ⑥ (R-FLOW-1..6, the call deadline of R-FLOW-4 among
+#: them) and its cancellations (R-FLOW-7): six scenarios.
+TAGS = "@flow and (@R-FLOW-4 or @R-FLOW-7)"
+
+
+@pytest.fixture(scope="module")
+def normal() -> Iterator[Target]:
+    with embedded_sandbox() as target:
+        yield target
+
+
+@pytest.fixture(scope="module")
+def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    text = DEFAULT.read_text("utf-8")
+    changed, n = re.subn(r"(?m)^(\s*call_window_seconds:)\s*120\b", r"\1 60", text)
+    assert n == 1, "scenarios/default.yaml no longer sets call_window_seconds: 120"
+    scenario = tmp_path_factory.mktemp("broken") / "call-window-60.yaml"
+    scenario.write_text(changed, "utf-8")
+    with embedded_sandbox(extra=("--scenario", str(scenario))) as target:
+        yield target
+
+
+@dataclass
+class Run:
+    status: int
+    out: Path
+    printed: str
+
+
+def conform(target: Target, out: Path, *more: str) -> int:
+    return main(
+        [
+            "conform",
+            "--target",
+            target.url,
+            "--admin-token",
+            target.admin_token,
+            "--tags",
+            TAGS,
+            "--out",
+            str(out),
+            *more,
+        ]
+    )
+
+
+def verdicts(out: Path) -> dict[str, str]:
+    """Requirement → verdict, from the matrix of conformance.md."""
+    found: dict[str, str] = {}
+    for line in (out / "conformance.md").read_text("utf-8").splitlines():
+        cells = [c.strip() for c in line.strip("|").split(" | ")]
+        if len(cells) == 5 and cells[0].startswith("R-"):
+            found[cells[0]] = cells[2].split(" ", 1)[1].removesuffix(" (expected)")
+    return found
+
+
+def failing_scenarios(out: Path) -> list[dict[str, str]]:
+    """The scenarios the Cucumber JSON shows failing, as deviation entries."""
+    entries = []
+    for feature in json.loads((out / "cucumber.json").read_text("utf-8")):
+        for element in feature["elements"]:
+            if any(s["result"]["status"] == "failed" for s in element["steps"]):
+                entries.append(
+                    {
+                        "scenario": element["name"],
+                        "feature": Path(feature["uri"]).name,
+                        "comment": "this bank gives 60 s for the call (test)",
+                    }
+                )
+    return entries
+
+
+@pytest.fixture(scope="module")
+def broken_run(broken: Target, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    out = tmp_path_factory.mktemp("broken-run")
+    with redirect_stdout(io.StringIO()) as printed:
+        status = conform(broken, out)
+    return Run(status, out, printed.getvalue())
+
+
+def test_a_broken_target_fails_the_run_and_its_requirement(broken_run: Run) -> None:
+    assert broken_run.status == 1
+    out, printed = broken_run.out, broken_run.printed
+    assert re.search(r"\[ ?1/\d+\] (passed|failed)", printed), "a progress line per scenario"
+    assert "FAILED:" in printed and "R-FLOW-4" in printed
+
+    found = verdicts(out)
+    assert len(found) == 40, "every requirement of REQUIREMENTS.md is listed"
+    assert found["R-FLOW-4"] == "failed"
+    assert found["R-FLOW-7"] == "passed"  # the rest of the flow is unaffected
+    assert found["R-FLOW-8"] == "not run"  # not selected
+    assert found["R-HOURS-3"] in ("not run", "not covered")
+    html = (out / "conformance.html").read_text("utf-8")
+    assert '<tr class="r-failed" id="R-FLOW-4">' in html
+    junit = (out / "junit.xml").read_text("utf-8")
+    assert re.search(r'failures="[1-9]', junit)
+    assert failing_scenarios(out)
+
+
+def test_the_same_scenarios_pass_against_a_normal_target(
+    normal: Target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "reports"
+    assert conform(normal, out) == 0
+    assert capsys.readouterr().out.rstrip().splitlines()[-3].startswith("PASSED")
+    found = verdicts(out)
+    assert found["R-FLOW-4"] == "passed" and found["R-FLOW-7"] == "passed"
+    assert not failing_scenarios(out)
+
+
+def test_expected_deviations_pass_the_broken_target_and_are_stale_on_a_normal_one(
+    broken: Target,
+    broken_run: Run,
+    normal: Target,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    deviations = tmp_path / "deviations.json"
+    entries = failing_scenarios(broken_run.out)
+    deviations.write_text(json.dumps(entries, ensure_ascii=False), "utf-8")
+
+    expected = tmp_path / "expected"
+    assert conform(broken, expected, "--deviations", str(deviations)) == 0
+    assert verdicts(expected)["R-FLOW-4"] == "deviation"
+    assert "deviation (expected)" in (expected / "conformance.html").read_text("utf-8")
+
+    stale = tmp_path / "stale"
+    capsys.readouterr()
+    assert conform(normal, stale, "--deviations", str(deviations), "--strict") == 1
+    printed = capsys.readouterr().out
+    assert "stale deviation:" in printed
+    assert verdicts(stale)["R-FLOW-4"] == "passed"
+    assert "| stale |" in (stale / "conformance.md").read_text("utf-8")
+
+
+SELF_FEATURES = {
+    "conftest.py": """
+import pytest
+from pytest_bdd import given, then
+
+TAGS = ("R-FLOW-1", "R-FLOW-2", "R-FLOW-3", "R-FLOW-5", "own")
+
+
+def pytest_configure(config):
+    for tag in TAGS:
+        config.addinivalue_line("markers", f"{tag}: test")
+
+
+@pytest.fixture(autouse=True)
+def _broken_before_any_step(request):
+    if request.node.get_closest_marker("R-FLOW-3"):
+        raise ConnectionError("the target is down")
+
+
+@given("何もしない")
+def nothing():
+    pass
+
+
+@then("うまくいく")
+def works():
+    pass
+
+
+@then("うまくいかない")
+def fails():
+    raise AssertionError("expected 1, got 2")
+
+
+@then("足りないものがある")
+def lacks(no_such_fixture):
+    pass
+""",
+    "test_features.py": "from pytest_bdd import scenarios\n\nscenarios('.')\n",
+    "own.feature": """# language: ja
+@own
+機能: 自前の機能
+
+  @R-FLOW-1
+  シナリオ: 通る
+    前提 何もしない
+    ならば うまくいく
+
+  @R-FLOW-2
+  シナリオ: 手順で落ちる
+    前提 何もしない
+    ならば うまくいかない
+
+  @R-FLOW-3
+  シナリオ: 手順の前に落ちる
+    前提 何もしない
+    ならば うまくいく
+
+  @R-FLOW-5
+  シナリオ: 手順に要るものがない
+    前提 何もしない
+    ならば 足りないものがある
+""",
+}
+
+
+def test_a_scenario_failing_before_its_first_step_fails_its_requirement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    features = tmp_path / "features"
+    features.mkdir()
+    for name, text in SELF_FEATURES.items():
+        (features / name).write_text(text.lstrip("\n"), "utf-8")
+    out = tmp_path / "reports"
+    assert main(["conform", "--features", str(features), "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "手順の前に落ちる" in printed and "ConnectionError: the target is down" in printed
+    assert "fixture 'no_such_fixture' not found" in printed
+
+    cucumber = json.loads((out / "cucumber.json").read_text("utf-8"))
+    in_cucumber = {e["name"] for f in cucumber for e in f["elements"]}
+    assert "手順の前に落ちる" not in in_cucumber  # pytest-bdd leaves it out
+    found = verdicts(out)
+    assert (found["R-FLOW-1"], found["R-FLOW-2"], found["R-FLOW-3"]) == (
+        "passed",
+        "failed",
+        "failed",
+    )
+    assert (found["R-FLOW-4"], found["R-FLOW-5"]) == ("not covered", "failed")
+    md = (out / "conformance.md").read_text("utf-8")
+    assert "failed at: ならば うまくいかない" in md
