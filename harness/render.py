@@ -129,6 +129,8 @@ def markdown(report: Report, strict: bool = False) -> str:
             out += [f"### {s.label}", "", f"`{s.where}` — {', '.join(s.tags)}", ""]
             if s.failed_step:
                 out += [f"failed at: {s.failed_step}", ""]
+            if s.message:
+                out += [f"why: {s.message}", ""]
             out += ["```", (s.detail or s.message).strip()[-3000:], "```", ""]
     if report.deviations:
         out += ["", "## Expected deviations", ""]
