@@ -98,7 +98,7 @@ def load(path: Path | None = None) -> Requirements:
     if path is not None:
         return parse(path.read_text("utf-8"), str(path))
     if SPEC.exists():
-        return parse(SPEC.read_text("utf-8"), str(SPEC))
+        return parse(SPEC.read_text("utf-8"), "../shared/spec/REQUIREMENTS.md")
     from harness.requirements_md import TEXT  # noqa: PLC0415 (only without the spec)
 
     return parse(TEXT, "the copy in harness/requirements_md.py")
