@@ -583,3 +583,20 @@ def test_screens_take_a_json_body(weekday_morning: RunningBank) -> None:
                                 data="[1, 2", headers={"Content-Type": "application/json",
                                                        "Accept": "application/json"})  # fmt: skip
     assert bad.status_code == 403 and bad.json()["errors"][0]["code"] == "csrf_failed"
+
+
+def test_authorize_without_scope_gets_the_clients_scopes(weekday_morning: RunningBank) -> None:
+    """RFC 6749 §3.3: a request without ``scope`` starts a flow with the client's scopes."""
+    bank = weekday_morning
+    params = {
+        "response_type": "code",
+        "client_id": "creco",
+        "redirect_uri": REDIRECT,
+        "state": "s",
+        "code_challenge": "a" * 43,
+        "code_challenge_method": "S256",
+    }
+    r = requests.get(
+        bank.url + "/oauth/authorize", params=params, allow_redirects=False, timeout=10
+    )
+    assert r.status_code == 303 and r.headers["Location"] == "/connect/account"

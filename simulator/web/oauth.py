@@ -48,8 +48,12 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
     def get_default_redirect_uri(self) -> str:
         return str(self.client.redirect_uris[0])
 
-    def get_allowed_scope(self, scope: str) -> str:
+    def get_allowed_scope(self, scope: str | None) -> str:
+        """The asked scopes this client may have; none asked means all of its own
+        (RFC 6749 §3.3: scope is optional)."""
         allowed = set(self.client.scopes)
+        if not scope:
+            return " ".join(self.client.scopes)
         return " ".join(s for s in scope.split() if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
