@@ -34,7 +34,8 @@ def free_port() -> int:
 @contextmanager
 def embedded_sandbox(extra: tuple[str, ...] = (), start_seconds: float = 30) -> Iterator[Target]:
     """Start the sandbox bank on 127.0.0.1; stop it afterwards, whatever happened."""
-    token = secrets.token_urlsafe(16)
+    # Hex, so the token can never start with "-" and be read as an option.
+    token = secrets.token_hex(16)
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="renkei-conform-") as data:
         process = subprocess.Popen(
@@ -47,8 +48,7 @@ def embedded_sandbox(extra: tuple[str, ...] = (), start_seconds: float = 30) -> 
                 str(port),
                 "--data-dir",
                 data,
-                "--admin-token",
-                token,
+                f"--admin-token={token}",
                 *extra,
             ],
             stdout=subprocess.PIPE,

@@ -95,7 +95,7 @@ def config_from(args: argparse.Namespace) -> BankConfig:
         token_file = data / "admin-token"
         if not token_file.exists():
             token_file.touch(mode=0o600)
-            token_file.write_text(secrets.token_urlsafe(24))
+            token_file.write_text(secrets.token_hex(20))  # hex: never starts with "-"
         token = token_file.read_text().strip()
     smtp_host, smtp_port = _smtp(args.smtp)
     return BankConfig(
