@@ -109,25 +109,37 @@ def start_visit(target: Target, persona: Persona, client: str = "creco") -> Visi
     return visit
 
 
+def press_right(visit: Visit, *, check_call: bool = False) -> None:
+    """The button of the screen shown, with this customer's right answers; with
+    ``check_call`` the gateway must also answer that the call verified."""
+    p = visit.persona
+    here = visit.screen_id
+    if here == "SOA201":
+        visit.press("/connect/account", p.account)
+    elif here == "SOA202":
+        visit.press("/connect/customer", p.details())
+    elif here == "SOA208":
+        visit.press("/connect/phone")
+    elif here == "SOA209":
+        answer = visit.phone.call(visit.last.body["call_to"])
+        assert answer["verified"] or not check_call, answer
+        visit.press("/connect/call")
+    elif here == "SOA211":
+        visit.press("/connect/pin", {"pin": p.pin})
+    elif here == "SOA206":
+        visit.press("/connect/consent", {"decision": "allow", "agree": "1"})
+    else:
+        raise AssertionError(f"not on a screen: {visit.last.body}")
+
+
 def walk_to(visit: Visit, screen: str) -> None:
     """Right answers, screen by screen, until ``screen`` is shown."""
-    p = visit.persona
     while visit.screen_id != screen:
         here = visit.screen_id
         assert here in ORDER and ORDER.index(here) < ORDER.index(screen), (
             f"cannot walk from {here} to {screen}: {visit.last.body}"
         )
-        if here == "SOA201":
-            visit.press("/connect/account", p.account)
-        elif here == "SOA202":
-            visit.press("/connect/customer", p.details())
-        elif here == "SOA208":
-            visit.press("/connect/phone")
-        elif here == "SOA209":
-            assert visit.phone.call(visit.last.body["call_to"])["verified"]
-            visit.press("/connect/call")
-        elif here == "SOA211":
-            visit.press("/connect/pin", {"pin": p.pin})
+        press_right(visit, check_call=True)
         assert visit.last.status == 200, visit.last.body
 
 

@@ -25,7 +25,7 @@ from pytest_bdd import given, parsers, then, when
 from harness.driver import TIMEOUT, Answer, Browser, PartnerApp, Phone, Sandbox
 from harness.embedded import Target
 from harness.personas import Persona
-from harness.steps.common import SCREEN_PATHS, Visit, start_visit
+from harness.steps.common import SCREEN_PATHS, Visit, press_right, start_visit
 
 #: R-ERR-SYS-1, verbatim (INTERFACE.md §3).
 OUT_OF_HOURS = "ただ今の時間はサービスを行っておりません。ご了承ください。"
@@ -95,27 +95,6 @@ def marks_now(sandbox: Sandbox) -> Marks:
     mail = [int(m["id"]) for m in sandbox.mail()]
     log = [int(e["id"]) for e in sandbox.oplog()]
     return Marks(max(mail, default=0), max(log, default=0))
-
-
-def press_right(visit: Visit) -> None:
-    """The button of the screen shown, with this customer's right answers."""
-    p = visit.persona
-    here = visit.screen_id
-    if here == "SOA201":
-        visit.press("/connect/account", p.account)
-    elif here == "SOA202":
-        visit.press("/connect/customer", p.details())
-    elif here == "SOA208":
-        visit.press("/connect/phone")
-    elif here == "SOA209":
-        visit.phone.call(visit.last.body["call_to"])
-        visit.press("/connect/call")
-    elif here == "SOA211":
-        visit.press("/connect/pin", {"pin": p.pin})
-    elif here == "SOA206":
-        visit.press("/connect/consent", {"decision": "allow", "agree": "1"})
-    else:
-        raise AssertionError(f"not on a screen: {visit.last.body}")
 
 
 def values(data: Any) -> Iterator[Any]:
