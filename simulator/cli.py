@@ -20,13 +20,14 @@ from typing import Final, TextIO
 
 from tabulate import tabulate
 
-from harness import conform
+from harness import conform, replay
 from simulator import __version__, serve
 from simulator.core.clock import SystemClock, jst_day
 from simulator.core.host import PinVault
 from simulator.core.memory import MemoryHost
 from simulator.scenario import Scenario, ScenarioError, load_scenario
 from simulator.scenario_model import AccountSpec
+from simulator.twin import command as simulate
 
 #: Exit status for a bad scenario file, as for a usage error (argparse's 2).
 BAD_INPUT: Final = 2
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=check_scenario)
     serve.add_parser(commands)
     conform.add_parser(commands)
+    simulate.add_parser(commands)
+    replay.add_parser(commands)
     return parser
 
 

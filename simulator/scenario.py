@@ -23,7 +23,7 @@ from simulator.core.bank import BankRules
 from simulator.core.host import Branch, PinVault
 from simulator.core.memory import MemoryHost
 from simulator.fields import Node, ScenarioError, load_yaml
-from simulator.population import add_population, populate
+from simulator.population import BulkCustomer, add_population, populate
 from simulator.scenario_model import (
     AccountSpec,
     CardSpec,
@@ -86,6 +86,13 @@ class Scenario:
         a build is repeatable; the population is drawn from its own seed plus
         ``seed``. Cards hash their PIN with ``vault`` (R-AUTHZ-2).
         """
+        return self.build_with_population(vault, today, seed)[0]
+
+    def build_with_population(
+        self, vault: PinVault, today: dt.date, seed: int = 0
+    ) -> tuple[MemoryHost, list[BulkCustomer]]:
+        """:meth:`build_host`, and the bulk customers with their plain PINs, which
+        the load tools need to play the customers (the host keeps only hashes)."""
         host = MemoryHost()
         for i, persona in enumerate(self.personas):
             host.add(*persona.materialise(vault, today, seed, self.source, f"personas[{i}]"))
@@ -93,6 +100,7 @@ class Scenario:
             for spec in persona.accounts:
                 if spec.moved_to is not None:
                     host.move(spec.key, spec.moved_to, today)  # 移管, R-ACCT-3
+        people: list[BulkCustomer] = []
         if self.population is not None and self.population.customers:
             people = populate(
                 self.population.customers,
@@ -104,7 +112,7 @@ class Scenario:
                 per_month=self.population.per_month,
             )
             add_population(host, vault, people)
-        return host
+        return host, people
 
 
 def parse_scenario(data: object, source: str) -> Scenario:

@@ -101,6 +101,18 @@ class FlowState:
     def finished(self) -> bool:
         return self.end is not None
 
+    def holds_slot(self, now: dt.datetime, timeout: dt.timedelta) -> bool:
+        """Whether the flow holds one of the host's slots at ``now`` (R-ERR-SYS-2):
+        from its start until it ends, or until ``timeout`` after it was last
+        touched, when it is lost (R-ERR-CALL-4). The store counts the same in SQL
+        (``SqlFlows.in_progress``); the twin frees the slot at :meth:`slot_freed_at`.
+        """
+        return not self.finished and now - self.touched_at <= timeout
+
+    def slot_freed_at(self, timeout: dt.timedelta) -> dt.datetime:
+        """When an unfinished flow nobody touches again stops holding its slot."""
+        return self.touched_at + timeout
+
     def oauth_return(self) -> dict[str, str]:
         """The query 「連携元画面へ」 returns to the app with (INTERFACE.md §1), less the code."""
         params: dict[str, str] = {}

@@ -162,6 +162,7 @@ class ServiceCalendar:
     windows: tuple[Window, ...] = DEFAULT_WINDOWS
     maintenance: list[Closure] = field(default_factory=list)
     _days: dict[dt.date, list[Closure]] = field(default_factory=dict, repr=False)
+    _overlapping: dict[dt.date, list[Closure]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         longest = max((w.length for w in self.windows), default=dt.timedelta(0))
@@ -194,13 +195,25 @@ class ServiceCalendar:
             self._days[day] = cached
         return cached
 
+    def _touching(self, day: dt.date) -> list[Closure]:
+        """The windows that may be in force on ``day``: those starting on it or on
+        the days before that a window is long enough to reach over from (cached
+        per day, as every request of the flow asks)."""
+        cached = self._overlapping.get(day)
+        if cached is None:
+            cached = [
+                c
+                for back in range(self._lookback + 1)
+                for c in self._starting_on(day - dt.timedelta(days=back))
+            ]
+            if len(self._overlapping) > 4096:
+                self._overlapping.clear()
+            self._overlapping[day] = cached
+        return cached
+
     def _containing(self, t: dt.datetime) -> list[Closure]:
-        day = t.date()
         found = [c for c in self.maintenance if c.start <= t < c.until]
-        for back in range(self._lookback + 1):
-            for c in self._starting_on(day - dt.timedelta(days=back)):
-                if c.start <= t < c.until:
-                    found.append(c)
+        found.extend(c for c in self._touching(t.date()) if c.start <= t < c.until)
         return found
 
     def closure_at(self, instant: dt.datetime) -> Closure | None:

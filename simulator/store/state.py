@@ -59,7 +59,8 @@ class SqlFlows:
             return [FlowState.from_record(r) for r in c.execute(query).scalars()]
 
     def in_progress(self, now: dt.datetime, timeout: dt.timedelta) -> int:
-        """Flows holding a host slot: not finished and touched within ``timeout``.
+        """Flows holding a host slot: not finished and touched within ``timeout``
+        (:meth:`FlowState.holds_slot`, counted in SQL).
 
         ISO text with one fixed offset (+09:00) sorts as time does.
         """
@@ -119,6 +120,11 @@ class SqlSettings:
         with self.engine.connect() as c:
             value = c.execute(select(settings.c.value).where(settings.c.name == name)).scalar()
         return default if value is None else value
+
+    def all(self) -> dict[str, Any]:
+        """Every named value, in one query (a request reads them all at once)."""
+        with self.engine.connect() as c:
+            return {r.name: r.value for r in c.execute(select(settings.c.name, settings.c.value))}
 
     def put(self, name: str, value: Any) -> None:
         with self.engine.begin() as c:

@@ -171,10 +171,11 @@ class Bank:
 
     # -- sandbox controls -----------------------------------------------------------------
 
-    def reset(self) -> None:
-        """Back to the scenario's data; clock, faults and windows back to default."""
+    def reset(self, today: dt.date | None = None) -> None:
+        """Back to the scenario's data (as on ``today``, by default the real day);
+        clock, faults and windows back to default."""
         self.settings.clear()
         for part in (self.flows, self.grants, self.tokens, self.log, self.mailbox):
             part.clear()
-        today = self.clock().now().date()
+        today = today or self.clock().now().date()
         self.host.load(self.scenario.build_host(self.vault, today))

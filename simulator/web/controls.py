@@ -167,7 +167,19 @@ def list_maintenance() -> Response:
 
 @sandbox.post("/reset")
 def reset() -> Response:
-    bank().reset()
+    """Back to the scenario. renkei's extension: ``{"today": "YYYY-MM-DD"}`` builds
+    the scenario's data as on that day instead of the real one, so that a replayed
+    trace (``renkei replay``) meets the host the twin simulated."""
+    today = body().get("today")
+    day: dt.date | None = None
+    if today is not None:
+        try:
+            day = dt.date.fromisoformat(today) if isinstance(today, str) else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise BadRequest("'today' must be a date YYYY-MM-DD")
+    bank().reset(day)
     return jsonify({"reset": True, "clock": clock_state(), "faults": faults_state(Faults())})
 
 

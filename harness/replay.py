@@ -1,0 +1,381 @@
+"""``renkei replay``: play a twin's trace against a live server and compare (issue 6).
+
+Each journey of the trace gets its own customer's browser (cookies), partner
+app (PKCE and ``state``) and phone, from :mod:`harness.driver`, so the server
+is spoken to only through the public interface (INTERFACE.md §1–§6) and any
+implementation with the sandbox controls can be replayed against.
+
+**Clock steering.** The server's sandbox clock is one for all customers, so the
+steps are sent in the trace's order of simulated time, and before each step
+the clock is set, frozen, to the step's instant (``PUT /sandbox/clock``): the
+server then sees exactly the instants the twin saw, and the answers must be
+the same for the same inputs (DESIGN.md "One core, two clocks"). ``--speed N``
+paces the steps at N simulated seconds per wall second (0, the default: no
+waiting). Steps at one instant go out together, up to ``--concurrency`` at a
+time; steps at different instants cannot share a frozen clock, so a replay is
+mostly sequential — concurrent load is the Locust file's job.
+
+Before the first step the sandbox is reset to the scenario as on the trace's
+``host_day`` (renkei's ``{"today": ...}`` extension of ``POST /sandbox/reset``).
+
+**Comparison.** Every answer is the screen shown next, ``granted``,
+``cancelled``, ``verified``/``not_verified`` or the machine code; the counts per
+answer are printed beside the twin's, with the difference. The exit status is
+1 when a count differs by more than ``--tolerance`` (a fraction of the twin's
+count; 0, the default, wants them equal), 2 when the run could not be made.
+``--max-seconds`` and ``--max-steps`` bound a run; an unfinished replay
+compares only the steps it sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TextIO
+from urllib.parse import urlsplit
+
+import requests
+from tabulate import tabulate
+
+from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox, query
+from harness.trace import Step, Trace, TraceError, read
+
+#: The path of each button of the trace (INTERFACE.md §1).
+PATHS: Final = {
+    "account": "/connect/account",
+    "customer": "/connect/customer",
+    "phone": "/connect/phone",
+    "confirm": "/connect/call",
+    "pin": "/connect/pin",
+    "consent": "/connect/consent",
+    "cancel": "/connect/cancel",
+}
+SHOWN_MISMATCHES: Final = 10
+
+
+class ReplayError(Exception):
+    """The replay cannot go on (the target refused a control, or is not reachable)."""
+
+
+@dataclass
+class Customer:
+    """One journey's parties on the live server."""
+
+    browser: Browser
+    app: PartnerApp
+    base: str
+    call_to: str = ""
+
+    def read(self, answer: Answer) -> str:
+        """What the twin would have recorded for this answer."""
+        if answer.body.get("call_to"):
+            self.call_to = str(answer.body["call_to"])
+        if answer.codes:
+            return answer.codes[0]
+        location = answer.location or ""
+        if answer.status in (302, 303) and urlsplit(location).netloc:  # back to the app
+            back = query(location)
+            if "code" in back:
+                return "granted"
+            if back.get("error") == "access_denied":
+                return "cancelled"
+            return back.get("error_description", back.get("error", "redirect"))
+        if answer.screen_id:
+            return answer.screen_id
+        if answer.body.get("screen_id", "") is None and answer.body.get("message"):
+            return "cancelled"  # the 中止 page (R-FLOW-7)
+        return f"http_{answer.status}"
+
+    def follow(self, answer: Answer) -> Answer:
+        """A browser follows a 303 to the next screen (but not back to the app)."""
+        if answer.status == 303 and answer.location and answer.location.startswith("/"):
+            return self.browser.get(answer.location)
+        return answer
+
+    def act(self, step: Step) -> str:
+        if step.do == "authorize":
+            return self.read(self.follow(self.browser.open(self.app.authorize_url())))
+        if step.do == "call":
+            phone = Phone(self.base, step.inputs.get("from", ""))
+            answer = phone.call(step.inputs.get("prefix", "") + self.call_to)
+            return "verified" if answer.get("verified") else "not_verified"
+        return self.read(self.follow(self.browser.post(PATHS[step.do], step.inputs)))
+
+
+@dataclass
+class Result:
+    predicted: Counter[str] = field(default_factory=Counter)
+    observed: Counter[str] = field(default_factory=Counter)
+    mismatches: list[tuple[Step, str]] = field(default_factory=list)
+    sent: int = 0
+    complete: bool = True
+    wall: float = 0.0
+
+    def table(self) -> str:
+        rows = []
+        for code in sorted(set(self.predicted) | set(self.observed)):
+            p, o = self.predicted[code], self.observed[code]
+            rows.append((code, p, o, o - p))
+        return tabulate(rows, headers=("answer", "twin", "server", "difference"), tablefmt="github")
+
+    def beyond(self, tolerance: float) -> list[str]:
+        """The answers whose count differs by more than ``tolerance`` of the twin's."""
+        codes = set(self.predicted) | set(self.observed)
+        return sorted(
+            c
+            for c in codes
+            if abs(self.observed[c] - self.predicted[c]) > tolerance * self.predicted[c]
+        )
+
+
+def _instants(steps: list[Step]) -> Iterator[list[Step]]:
+    """The steps grouped by instant (consecutive, as the trace is in time order)."""
+    group: list[Step] = []
+    for step in steps:
+        if group and step.t != group[0].t:
+            yield group
+            group = []
+        group.append(step)
+    if group:
+        yield group
+
+
+class Replayer:
+    def __init__(
+        self,
+        trace: Trace,
+        target: str,
+        admin_token: str,
+        speed: float = 0.0,
+        max_seconds: float = 600.0,
+        max_steps: int | None = None,
+        concurrency: int = 4,
+    ) -> None:
+        self.trace, self.target = trace, target.rstrip("/")
+        self.sandbox = Sandbox(self.target, admin_token)
+        self.speed, self.max_seconds, self.max_steps = speed, max_seconds, max_steps
+        self.concurrency = concurrency
+        self.customers: dict[int, Customer] = {}
+        clients = trace.header.get("clients")
+        self.clients: dict[str, Any] = clients if isinstance(clients, dict) else {}
+
+    def customer(self, journey: int, step: Step) -> Customer:
+        found = self.customers.get(journey)
+        if found is None or step.do == "authorize":
+            client_id = step.inputs.get("client_id", "creco")
+            client = self.clients.get(client_id)
+            if not isinstance(client, dict):
+                raise ReplayError(f"the trace's header has no partner app {client_id!r}")
+            app = PartnerApp(
+                self.target,
+                client_id=client_id,
+                client_secret=str(client.get("client_secret", "")),
+                redirect_uri=str(client.get("redirect_uri", "")),
+                scope=str(client.get("scope", "")),
+            )
+            # A retry after a refusal is a new authorization request in the same
+            # browser, as a person's would be.
+            browser = found.browser if found else Browser(self.target)
+            found = Customer(browser, app, self.target)
+            self.customers[journey] = found
+        return found
+
+    def prepare(self) -> None:
+        day = self.trace.header.get("host_day")
+        r = self.sandbox.request("POST", "/sandbox/reset", **({"today": day} if day else {}))
+        if r.status_code != 200:
+            raise ReplayError(f"POST /sandbox/reset: {r.status_code} {r.text[:200]}")
+
+    def set_clock(self, instant: str) -> None:
+        r = self.sandbox.request("PUT", "/sandbox/clock", now=instant, frozen=True)
+        if r.status_code != 200:
+            raise ReplayError(f"PUT /sandbox/clock: {r.status_code} {r.text[:200]}")
+
+    def run(self, progress: TextIO | None = None) -> Result:
+        result = Result()
+        self.prepare()
+        steps = self.trace.steps[: self.max_steps] if self.max_steps else self.trace.steps
+        began = time.perf_counter()
+        first = _seconds(steps[0].t) if steps else 0.0
+        total = len(steps)
+        last_step = {step.journey: step for step in steps}
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            for group in _instants(steps):
+                elapsed = time.perf_counter() - began
+                if elapsed > self.max_seconds:
+                    result.complete = False
+                    break
+                if self.speed > 0:
+                    due = (_seconds(group[0].t) - first) / self.speed
+                    if due > elapsed:
+                        time.sleep(min(due - elapsed, self.max_seconds - elapsed))
+                self.set_clock(group[0].t)
+                outs = self.send(pool, group)
+                for step in group:
+                    if last_step[step.journey] is step:
+                        # The journey is over: free its connection (a server has a
+                        # limit on open ones, and a day has many journeys).
+                        self.customers.pop(step.journey).browser.session.close()
+                for step, out in zip(group, outs, strict=True):
+                    result.predicted[step.out] += 1
+                    result.observed[out] += 1
+                    if out != step.out:
+                        result.mismatches.append((step, out))
+                    result.sent += 1
+                if progress is not None and progress.isatty():
+                    progress.write(f"\rreplayed {result.sent:,}/{total:,} steps")
+                    progress.flush()
+        if progress is not None and progress.isatty():
+            progress.write("\n")
+        if result.sent < len(self.trace.steps):
+            result.complete = False
+        result.wall = time.perf_counter() - began
+        return result
+
+    def send(self, pool: ThreadPoolExecutor, group: list[Step]) -> list[str]:
+        """The steps of one instant: together when they are of different journeys
+        (the steps of one journey stay in order)."""
+        customers = [self.customer(s.journey, s) for s in group]
+        if len(group) > 1 and len({s.journey for s in group}) == len(group):
+            return list(pool.map(Customer.act, customers, group))
+        return [c.act(s) for c, s in zip(customers, group, strict=True)]
+
+
+def _seconds(instant: str) -> float:
+    return dt.datetime.fromisoformat(instant).timestamp()
+
+
+# -- the command -------------------------------------------------------------------------------
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {text})")
+    return value
+
+
+def add_parser(commands: Any) -> None:
+    p = commands.add_parser(
+        "replay",
+        help="play a twin's traffic trace against a live server and compare",
+        description=(
+            "Send the steps of a trace written by `renkei simulate --trace` to a live "
+            "server, steering its sandbox clock to each step's instant, and print the "
+            "twin's predicted answers beside the server's. Exit 1 when they differ "
+            "beyond --tolerance."
+        ),
+    )
+    p.add_argument("trace", metavar="FILE", help="a trace from renkei simulate --trace")
+    p.add_argument(
+        "--target", required=True, metavar="URL", help="the server, e.g. http://127.0.0.1:8000"
+    )
+    p.add_argument("--admin-token", required=True, metavar="T", help="its admin token")
+    p.add_argument(
+        "--speed",
+        type=_positive_float,
+        default=0.0,
+        metavar="N",
+        help="simulated seconds per wall second (default 0: as fast as the server answers)",
+    )
+    p.add_argument(
+        "--max-seconds",
+        type=_positive_float,
+        default=600.0,
+        metavar="S",
+        help="stop after S wall seconds (default 600)",
+    )
+    p.add_argument("--max-steps", type=_positive_int, metavar="N", help="send at most N steps")
+    p.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="requests in flight for steps at one instant (default 4)",
+    )
+    p.add_argument(
+        "--tolerance",
+        type=_positive_float,
+        default=0.0,
+        metavar="F",
+        help="allowed difference per answer, as a fraction of the twin's count (default 0)",
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        trace = read(Path(args.trace))
+    except TraceError as e:
+        print(f"renkei replay: {e}", file=sys.stderr)
+        return 2
+    replayer = Replayer(
+        trace,
+        args.target,
+        args.admin_token,
+        speed=args.speed,
+        max_seconds=args.max_seconds,
+        max_steps=args.max_steps,
+        concurrency=args.concurrency,
+    )
+    try:
+        result = replayer.run(progress=sys.stderr)
+    except ReplayError as e:
+        print(f"renkei replay: {e}", file=sys.stderr)
+        return 2
+    except requests.RequestException as e:
+        print(f"renkei replay: cannot reach {args.target}: {e}", file=sys.stderr)
+        return 2
+    print(report(trace, result, args.target), file=out)
+    beyond = result.beyond(args.tolerance)
+    if beyond:
+        print(
+            f"renkei replay: {len(beyond)} answer(s) beyond the tolerance of "
+            f"{args.tolerance:g}: {', '.join(beyond)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def report(trace: Trace, result: Result, target: str) -> str:
+    h = trace.header
+    lines = [
+        f"renkei replay — trace of profile {h.get('profile')!r} (seed {h.get('seed')}) "
+        f"against {target}",
+        f"{result.sent:,} of {len(trace.steps):,} steps in {result.wall:.1f} s"
+        + ("" if result.complete else " (stopped early: only the steps sent are compared)"),
+        "",
+        result.table(),
+    ]
+    if result.mismatches:
+        lines += ["", f"first steps that differ ({len(result.mismatches)} in all):"]
+        rows = [
+            (s.t, s.journey, s.do, s.out, got) for s, got in result.mismatches[:SHOWN_MISMATCHES]
+        ]
+        lines.append(
+            tabulate(
+                rows, headers=("instant", "journey", "step", "twin", "server"), tablefmt="github"
+            )
+        )
+    return "\n".join(lines)

@@ -1,0 +1,11 @@
+"""The SimPy twin (``renkei simulate``, issue 6): the server's rules in simulated time.
+
+* :mod:`~simulator.twin.profile` — traffic profiles (``scenarios/traffic/*.yaml``);
+* :mod:`~simulator.twin.model` — the environment, the host, the slots, the tallies;
+* :mod:`~simulator.twin.journey` — arrivals and each customer's journey;
+* :mod:`~simulator.twin.report` — tables, CSV and plots;
+* :mod:`~simulator.twin.command` — the command line.
+
+DESIGN.md "One core, two clocks": the twin runs :mod:`simulator.core` on a
+clock that reads SimPy's ``env.now``; it adds behaviour, never a rule.
+"""

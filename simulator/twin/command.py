@@ -1,0 +1,177 @@
+"""``renkei simulate``: a day of partner-app traffic in simulated time (issue 6).
+
+``renkei simulate PROFILE`` loads a traffic profile (a path, or the name of a
+file in ``scenarios/traffic/``) and the scenario whose customers play it
+(``scenarios/load.yaml`` unless ``--scenario``), runs the twin, prints the
+summary tables and writes ``summary.txt``, ``hourly.csv``, ``codes.csv`` and
+``day.png`` into ``--out`` (``reports/twin/<profile>`` by default). ``--trace
+FILE`` also writes every step as JSON lines for ``renkei replay``. The same
+``--seed`` gives the same files, byte for byte; the wall time and the progress
+bar go to stderr only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from harness import trace
+from simulator.scenario import load_scenario
+from simulator.twin.journey import run as run_twin
+from simulator.twin.model import Twin
+from simulator.twin.profile import load_profile
+from simulator.twin.report import shown_path, summary, write_outputs
+
+ROOT: Final = Path(__file__).resolve().parents[2]
+TRAFFIC: Final = ROOT / "scenarios" / "traffic"
+LOAD_SCENARIO: Final = ROOT / "scenarios" / "load.yaml"
+
+
+def profile_path(name: str) -> Path:
+    """A path as given, or ``scenarios/traffic/<name>.yaml``."""
+    given = Path(name)
+    if given.exists() or given.suffix in (".yaml", ".yml"):
+        return given
+    return TRAFFIC / f"{name}.yaml"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {value})")
+    return value
+
+
+def add_parser(commands: Any) -> None:
+    known = ", ".join(sorted(p.stem for p in TRAFFIC.glob("*.yaml")))
+    p = commands.add_parser(
+        "simulate",
+        help="the SimPy twin: a day of partner-app traffic in simulated time",
+        description=(
+            "Run a traffic profile through the same rules as the server, in simulated "
+            "time: prints attempts, completions and every answer code per hour, and "
+            "writes CSV and a PNG plot. Profiles: " + known
+        ),
+    )
+    p.add_argument("profile", metavar="PROFILE", help=f"a profile file, or one of: {known}")
+    p.add_argument(
+        "--scenario",
+        default=str(LOAD_SCENARIO),
+        metavar="FILE",
+        help="the bank and its customers (default: scenarios/load.yaml)",
+    )
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--days", type=_positive, default=1, help="days to simulate (default 1)")
+    p.add_argument(
+        "--customers",
+        type=_count,
+        metavar="N",
+        help="override the profile's arrivals per day (surges are scaled alike)",
+    )
+    p.add_argument("--trace", metavar="FILE", help="write every step as JSON lines (for replay)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default reports/twin/PROFILE)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plot")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no tables")
+    p.set_defaults(handler=run)
+
+
+class ProgressBar:
+    """A one-line bar on stderr, redrawn each simulated hour (only on a terminal)."""
+
+    def __init__(self, stream: TextIO, label: str) -> None:
+        self.stream, self.label = stream, label
+        self.live = stream.isatty()
+
+    def __call__(self, fraction: float) -> None:
+        if not self.live:
+            return
+        width = 30
+        done = int(fraction * width)
+        bar = "#" * done + "." * (width - done)
+        self.stream.write(f"\r{self.label} [{bar}] {fraction:4.0%}")
+        self.stream.flush()
+        if fraction >= 1:
+            self.stream.write("\n")
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """Raises ScenarioError for a bad profile or scenario (the CLI prints it, exit 2)."""
+    profile = load_profile(profile_path(args.profile))
+    if args.customers is not None:
+        profile = profile.scaled(args.customers)
+    scenario = load_scenario(args.scenario)
+    try:
+        twin = Twin(scenario, profile, args.seed, args.days, trace=args.trace is not None)
+    except ValueError as e:
+        print(f"renkei simulate: {e}", file=sys.stderr)
+        return 2
+    unknown = [c for c in profile.clients if scenario.client(c) is None]
+    if unknown:
+        print(
+            f"renkei simulate: {profile.source}: clients {unknown} are not in {scenario.source}",
+            file=sys.stderr,
+        )
+        return 2
+    if not args.quiet:
+        twin.progress = ProgressBar(sys.stderr, f"simulating {profile.name}")
+    began = time.perf_counter()
+    run_twin(twin)
+    wall = time.perf_counter() - began
+    target = Path(args.out) if args.out else ROOT / "reports" / "twin" / profile.name
+    written = write_outputs(twin, target, plots=not args.no_plots)
+    if args.trace:
+        trace.write(Path(args.trace), trace_header(twin), twin.steps or [])
+        written.append(Path(args.trace))
+    if not args.quiet:
+        print(summary(twin), file=out)
+        print("wrote " + ", ".join(str(p) for p in written), file=out)
+    rate = twin.tally.attempts / wall if wall > 0 else 0.0
+    print(
+        f"renkei simulate: {twin.tally.attempts:,} attempts, {len(twin.steps or []) or ''}"
+        f"{' steps, ' if twin.steps else ''}{wall:.2f} s wall ({rate:,.0f} attempts/s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def trace_header(twin: Twin) -> dict[str, Any]:
+    """What the replayer needs besides the steps: the day, the host and the apps."""
+    clients = {}
+    for client_id in twin.profile.clients:
+        client = twin.scenario.client(client_id)
+        assert client is not None
+        clients[client_id] = {
+            "client_secret": client.client_secret,
+            "redirect_uri": client.redirect_uris[0],
+            "scope": " ".join(client.scopes),
+        }
+    t = twin.tally
+    return {
+        "profile": twin.profile.name,
+        "seed": twin.seed,
+        "scenario": shown_path(twin.scenario.source),
+        "host_day": twin.profile.day.isoformat(),
+        "start": twin.start.isoformat(),
+        "days": twin.days,
+        "journeys": t.journeys,
+        "steps": len(twin.steps or []),
+        "clients": clients,
+        "predicted": dict(sorted(t.codes.items())),
+        "outcomes": dict(sorted(t.outcomes.items())),
+    }
