@@ -163,6 +163,8 @@ class ServiceCalendar:
     maintenance: list[Closure] = field(default_factory=list)
     _days: dict[dt.date, list[Closure]] = field(default_factory=dict, repr=False)
     _overlapping: dict[dt.date, list[Closure]] = field(default_factory=dict, repr=False)
+    #: An interval known to be open (the last one found): most questions fall in it.
+    _open: tuple[dt.datetime, dt.datetime] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         longest = max((w.length for w in self.windows), default=dt.timedelta(0))
@@ -177,10 +179,12 @@ class ServiceCalendar:
             raise ValueError("a maintenance window must end after it starts")
         closure = Closure("R-HOURS-6", label, start, end)
         self.maintenance.append(closure)
+        self._open = None
         return closure
 
     def clear_maintenance(self) -> None:
         self.maintenance.clear()
+        self._open = None
 
     def _starting_on(self, day: dt.date) -> list[Closure]:
         cached = self._days.get(day)
@@ -226,8 +230,12 @@ class ServiceCalendar:
         that started together, the longer (which contains the other).
         """
         t = to_jst(instant)
+        known = self._open
+        if known is not None and known[0] <= t < known[1]:
+            return None
         hits = self._containing(t)
         if not hits:
+            self._open = self._open_around(t)
             return None
         first = min(hits, key=lambda c: (c.start, c.start - c.until, c.rule))
         until = max(c.until for c in hits)
@@ -237,6 +245,18 @@ class ServiceCalendar:
         while until < horizon and (more := self._containing(until)):
             until = max(c.until for c in more)
         return Closure(first.rule, first.label, first.start, until)
+
+    def _open_around(self, t: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """The open interval around ``t`` (which no closure contains), cut at the
+        JST day's bounds: every closure that touches the day is in ``_touching``."""
+        lo = dt.datetime.combine(t.date(), dt.time(0), tzinfo=JST)
+        hi = lo + dt.timedelta(days=1)
+        for c in (*self.maintenance, *self._touching(t.date())):
+            if c.until <= t:
+                lo = max(lo, c.until)
+            elif c.start > t:
+                hi = min(hi, c.start)
+        return lo, hi
 
     def is_open(self, instant: dt.datetime) -> bool:
         return self.closure_at(instant) is None

@@ -121,13 +121,6 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except ValueError as e:
         print(f"renkei simulate: {e}", file=sys.stderr)
         return 2
-    unknown = [c for c in profile.clients if scenario.client(c) is None]
-    if unknown:
-        print(
-            f"renkei simulate: {profile.source}: clients {unknown} are not in {scenario.source}",
-            file=sys.stderr,
-        )
-        return 2
     if not args.quiet:
         twin.progress = ProgressBar(sys.stderr, f"simulating {profile.name}")
     began = time.perf_counter()

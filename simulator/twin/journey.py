@@ -103,9 +103,7 @@ def come_back(twin: Twin, delay: float, person: BulkCustomer, client_id: str) ->
 def journey(twin: Twin, number: int, person: BulkCustomer, client_id: str) -> Process:
     """One customer linking one account for one partner app."""
     b = twin.profile.behaviour
-    client = twin.scenario.client(client_id)
-    if client is None:
-        raise ValueError(f"the profile names client {client_id!r}, not in {twin.scenario.source}")
+    client = twin.clients[client_id]
     tries = 0
     while True:
         twin.tally.attempts += 1

@@ -105,6 +105,12 @@ class Twin:
                 f"{scenario.source} has no population: the twin plays bulk customers "
                 "(add a population section, e.g. scenarios/load.yaml)"
             )
+        unknown = [c for c in profile.clients if scenario.client(c) is None]
+        if unknown:
+            raise ValueError(
+                f"{profile.source}: clients {unknown} are not partner apps of {scenario.source}"
+            )
+        self.clients = {c.client_id: c for c in scenario.clients}
         self.rules = scenario.rules
         self.engine = ConnectFlow(
             self.rules, self.host, self.host, vault, self.clock, random.Random(seed * 2 + 1)
@@ -125,7 +131,7 @@ class Twin:
         return int(self.env.now // 3600)
 
     def record(self, journey: int, do: str, inputs: dict[str, str], out: str) -> str:
-        self.tally.add(self.hour(), do, out, self.slots.count)
+        self.tally.add(int(self.env.now // 3600), do, out, len(self.slots.users))
         if self.steps is not None:
             self.steps.append(Step(self.clock.now().isoformat(), journey, do, inputs, out))
         return out
