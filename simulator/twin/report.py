@@ -159,6 +159,7 @@ def plot(twin: Twin, path: Path) -> None:
     slot_axis.plot(hours, slots, color="#c0392b", marker=".", label="peak slots in use")
     slot_axis.axhline(twin.rules.capacity.flows, color="#c0392b", linestyle=":", label="capacity")
     slot_axis.set_ylabel("host slots (flows in progress)")
+    slot_axis.set_ylim(0, twin.rules.capacity.flows * 1.25)
     load.set_title(f"{twin.profile.name}: load on the host (seed {twin.seed})")
     handles = load.get_legend_handles_labels()
     extra = slot_axis.get_legend_handles_labels()
