@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
+from pathlib import Path
 
 import pytest
 from helpers import CLOSED, CURRENT, MANUAL, MOVED_FROM, MOVED_TO, NEW, NO_CARD, OPEN_INSTANT, OTHER
+from sqlalchemy import create_engine
 
 from simulator.core.bank import BankRules
 from simulator.core.clock import FixedClock
@@ -14,6 +17,7 @@ from simulator.core.flow import ConnectFlow, Event, FlowState
 from simulator.core.history import Transaction
 from simulator.core.host import Account, AccountStatus, Customer, PinVault
 from simulator.core.memory import MemoryHost
+from simulator.store.schema import metadata
 
 
 @pytest.fixture
@@ -113,3 +117,27 @@ def new_flow(engine: ConnectFlow) -> FlowState:
     return engine.start(
         "creco", "http://127.0.0.1:8765/callback", ("accounts", "transactions"), "xyz", "challenge"
     )
+
+
+# -- the databases the store runs on (issue 7: SQLite and PostgreSQL) -------------------------
+
+#: Set by scripts/test when it could start PostgreSQL (scripts/postgres.sh).
+POSTGRES_URL = os.environ.get("RENKEI_TEST_DATABASE_URL", "")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a new SQLite file, or the test PostgreSQL database with
+    every table dropped (the tests that use it run one at a time)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'renkei.db'}"
+    if not POSTGRES_URL:
+        pytest.skip(
+            "no PostgreSQL: scripts/test starts one as root, or set RENKEI_TEST_DATABASE_URL"
+        )
+    engine = create_engine(POSTGRES_URL)
+    try:
+        metadata.drop_all(engine)
+    finally:
+        engine.dispose()
+    return POSTGRES_URL

@@ -96,7 +96,8 @@ def test_max_steps_bounds_a_replay(server: Target, trace_file: Path) -> None:
         ('{"kind": "renkei-trace", "version": 9}\n', "trace version 9"),
         ('{"kind": "renkei-trace", "version": 1}\nnot json\n', ":2: not JSON"),
         (
-            '{"kind": "renkei-trace", "version": 1}\n{"t": "x", "j": 1, "do": "fly", "in": {}, "out": ""}\n',
+            '{"kind": "renkei-trace", "version": 1}\n'
+            '{"t": "x", "j": 1, "do": "fly", "in": {}, "out": ""}\n',
             "'do' must be one of",
         ),
     ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from helpers import MANUAL, MOVED_FROM, MOVED_TO, OPEN_INSTANT
@@ -19,8 +19,10 @@ DAY = OPEN_INSTANT.date()
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    return open_database(f"sqlite:///{tmp_path / 'renkei.db'}")
+def engine(database_url: str) -> Iterator[Engine]:
+    opened = open_database(database_url)
+    yield opened
+    opened.dispose()
 
 
 @pytest.fixture
@@ -90,8 +92,8 @@ def test_r_acct_3_move_in_sql(sql_host: SqlHost) -> None:
         sql_host.move(AccountKey("999", "1", "0000000"), AccountKey("998", "1", "0000000"), DAY)
 
 
-def test_the_data_survives_reopening(tmp_path: Path, host: MemoryHost) -> None:
-    url = f"sqlite:///{tmp_path / 'keep.db'}"
+def test_the_data_survives_reopening(database_url: str, host: MemoryHost) -> None:
+    url = database_url
     first = SqlHost(open_database(url))
     first.load(host)
     first.add_failure(MANUAL, DAY)
