@@ -27,8 +27,9 @@ class LockLedger(Protocol):
 
     def failures(self, account: AccountKey, day: dt.date) -> int: ...
 
-    def add_failure(self, account: AccountKey, day: dt.date) -> int:
-        """Count one more failure and answer the day's count after it."""
+    def add_failure(self, account: AccountKey, day: dt.date, ceiling: int) -> int | None:
+        """Count one more failure unless the day's count has reached ``ceiling``:
+        answer the count after it, or None when it was not counted."""
         ...
 
     def clear(self, account: AccountKey, day: dt.date) -> None: ...
@@ -62,13 +63,15 @@ class Lockout:
         """Record one identity failure and answer the error to show for it.
 
         R-ERR-HOST-2 below the threshold, R-ERR-HOST-3 for the failure that
-        reaches it, and B84 for one that a concurrent request pushed past it.
-        The count comes from the ledger's atomic increment, never from a read
-        before it, so no number of concurrent failures can slip through.
+        reaches it, and B84 for one that found the account locked by a
+        concurrent request (it passed :meth:`refuse_if_locked` before the lock).
+        The count comes from the ledger's atomic, capped increment, never from a
+        read before it: whatever the number of concurrent failures, exactly the
+        threshold is counted, one answers ``locked_now`` and none slips through.
         """
-        count = ledger.add_failure(account, jst_day(now))
+        count = ledger.add_failure(account, jst_day(now), self.threshold)
+        if count is None:
+            return B84(retry_after=next_jst_midnight(now))
         if count < self.threshold:
             return IdentityMismatch()
-        if count == self.threshold:
-            return LockedNow(retry_after=next_jst_midnight(now))
-        return B84(retry_after=next_jst_midnight(now))
+        return LockedNow(retry_after=next_jst_midnight(now))

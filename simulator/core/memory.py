@@ -41,7 +41,9 @@ class MemoryHost:
     def failures(self, account: AccountKey, day: dt.date) -> int:
         return self._failures.get((account, day), 0)
 
-    def add_failure(self, account: AccountKey, day: dt.date) -> int:
+    def add_failure(self, account: AccountKey, day: dt.date, ceiling: int) -> int | None:
+        if self._failures[(account, day)] >= ceiling:
+            return None
         self._failures[(account, day)] += 1
         return self._failures[(account, day)]
 

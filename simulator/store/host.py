@@ -111,17 +111,21 @@ class SqlHost:
         with self.engine.connect() as c:
             return c.execute(query).scalar() or 0
 
-    def add_failure(self, account: AccountKey, day: dt.date) -> int:
-        """One atomic INSERT … ON CONFLICT DO UPDATE … RETURNING: the database, not
-        this process, adds one, so concurrent failures are each counted once."""
+    def add_failure(self, account: AccountKey, day: dt.date, ceiling: int) -> int | None:
+        """One atomic INSERT … ON CONFLICT DO UPDATE … WHERE failed < ceiling
+        RETURNING: the database, not this process, adds one, so concurrent failures
+        are each counted once and never past the ceiling (no row comes back then)."""
         statement = upsert(self.engine, failures).values(
             account_key=str(account), day=day.isoformat(), failed=1
         )
         statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=["account_key", "day"], set_={"failed": failures.c.failed + 1}
+            index_elements=["account_key", "day"],
+            set_={"failed": failures.c.failed + 1},
+            where=failures.c.failed < ceiling,
         ).returning(failures.c.failed)
         with self.engine.begin() as c:
-            return int(c.execute(statement).scalar_one())
+            count = c.execute(statement).scalar_one_or_none()
+        return None if count is None else int(count)
 
     def clear(self, account: AccountKey, day: dt.date) -> None:
         with self.engine.begin() as c:
