@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from simulator.core.errors import SystemError_
+from simulator.web import security
 from simulator.web.api import api
 from simulator.web.bank import Bank
 from simulator.web.connect import connect
@@ -39,6 +40,7 @@ def create_app(bank: Bank) -> Flask:
     init_oauth(app, bank)
     for blueprint in (oauth, connect, api, telephony, sandbox, admin, openapi):
         app.register_blueprint(blueprint)
+    security.install(app)
 
     @app.get("/")
     def home() -> str:

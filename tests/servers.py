@@ -1,0 +1,84 @@
+"""A ``renkei serve`` process the tests control: started, killed and started again on
+the same data directory (crash and secrets tests, issue 7)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+TOKEN = "0123456789abcdef0123456789abcdef"
+
+
+class Server:
+    """``renkei serve`` in its own process group, so that a kill takes every worker."""
+
+    def __init__(
+        self, data: Path, port: int, scenario: Path, workers: int = 1, log: Path | None = None
+    ) -> None:
+        self.data, self.port, self.scenario, self.workers = data, port, scenario, workers
+        self.log = log
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        out = self.log.open("ab") if self.log else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "simulator.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data),
+                "--scenario",
+                str(self.scenario),
+                "--workers",
+                str(self.workers),
+                f"--admin-token={TOKEN}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        if not isinstance(out, int):
+            out.close()  # the child has its own copy
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(self.url + "/.well-known/oauth-authorization-server", timeout=1)
+                return
+            except requests.ConnectionError:
+                assert self.process.poll() is None, "the server exited at start"
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+
+    def kill(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        # The workers are in the same group; wait until the port is free again.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(self.url, timeout=0.5)
+            except requests.ConnectionError:
+                return
+            time.sleep(0.1)
+        raise AssertionError("a server process survived SIGKILL of its group")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=15)
