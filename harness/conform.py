@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from harness.conform_plugin import PREFIX
-from harness.plugin import feature_tags
 from harness.render import html_report, markdown, summary
 from harness.report import (
     NO_RUN,
@@ -47,6 +46,7 @@ from harness.report import (
     read_results,
 )
 from harness.requirements import load
+from harness.tags import feature_tags
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 FEATURES: Final = ROOT / "features"

@@ -19,9 +19,10 @@ import contextlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import pytest
+if TYPE_CHECKING:  # only for the types: ``renkei conform`` imports PREFIX without pytest
+    import pytest
 
 #: The start of a progress line meant for the user of ``renkei conform``.
 PREFIX: Final = "renkei-conform> "

@@ -6,6 +6,12 @@ customer's browser (the screens in JSON, or in HTML form posts) and the
 customer's phone (the telephony gateway), plus the tester's hand on the
 sandbox controls (§6). It imports nothing of ``simulator``: the same driver
 runs against the embedded sandbox or any ``--target`` URL.
+
+Each party keeps one HTTP session (keep-alive connections) for all its calls,
+as a real client would; ``close()`` ends it. Only the customer's browser keeps
+cookies (the flow cookie of the screens, §2); the partner app's server, the
+phone network and the tester's controls send none, as when every call had a
+session of its own.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +28,42 @@ from authlib.integrations.requests_client import OAuth2Session
 
 TIMEOUT = 10
 JSON = {"Accept": "application/json"}
+#: The switches of PUT /sandbox/faults (INTERFACE.md §6).
+FAULTS = ("congestion", "system_error", "service_suspended")
+
+
+class Party(requests.Session):
+    """One party's keep-alive session.
+
+    requests reads the proxy variables and the CA bundle from the environment
+    again for every call; a party talks to one target, so they are read once per
+    origin here (the same values: the environment does not change during a run).
+    ``cookies=False`` refuses every cookie (an empty list of allowed domains).
+    """
+
+    def __init__(self, *, cookies: bool = True) -> None:
+        super().__init__()
+        if not cookies:
+            self.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
+        self._environment: dict[str, dict[str, Any]] = {}
+
+    def merge_environment_settings(
+        self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> dict[str, Any]:
+        if proxies or stream is not None or verify is not None or cert is not None:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        origin = "{}://{}".format(*urlsplit(url)[:2])
+        if origin not in self._environment:
+            self._environment[origin] = super().merge_environment_settings(
+                url, {}, None, None, None
+            )
+        settings = self._environment[origin]
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
+def cookieless_session() -> requests.Session:
+    """A keep-alive session for a party that keeps no cookies."""
+    return Party(cookies=False)
 
 
 def query(url: str) -> dict[str, str]:
@@ -53,7 +96,7 @@ class Browser:
     """The customer's browser, asking for the JSON form of each screen."""
 
     base: str
-    session: requests.Session = field(default_factory=requests.Session)
+    session: requests.Session = field(default_factory=Party)
     csrf: str = ""
 
     def _answer(self, r: requests.Response) -> Answer:
@@ -86,6 +129,9 @@ class Browser:
         """A screen as the HTML a person sees."""
         return self.session.get(self.base + path, timeout=TIMEOUT)
 
+    def close(self) -> None:
+        self.session.close()
+
 
 @dataclass
 class PartnerApp:
@@ -108,6 +154,13 @@ class PartnerApp:
         )
         self.verifier = secrets.token_urlsafe(48)
         self.state = secrets.token_urlsafe(16)
+        #: The app server's own calls (token endpoint with a form, account API with
+        #: a given token); Authlib's session would put its own token on them.
+        self.http = cookieless_session()
+
+    def close(self) -> None:
+        self.oauth.close()
+        self.http.close()
 
     def authorize_url(self) -> str:
         url, _ = self.oauth.create_authorization_url(
@@ -128,7 +181,7 @@ class PartnerApp:
         return dict(token)
 
     def token_request(self, **form: str) -> requests.Response:
-        return requests.post(
+        return self.http.post(
             self.base + "/oauth/token",
             data=form,
             timeout=TIMEOUT,
@@ -139,7 +192,7 @@ class PartnerApp:
         return self.token_request(grant_type="refresh_token", refresh_token=refresh_token)
 
     def api(self, access_token: str, path: str, **params: str) -> requests.Response:
-        return requests.get(
+        return self.http.get(
             self.base + path,
             params=params,
             timeout=TIMEOUT,
@@ -153,9 +206,10 @@ class Phone:
 
     base: str
     number: str
+    session: requests.Session = field(default_factory=cookieless_session)
 
     def call(self, dialled: str, caller_id: str = "shown") -> dict[str, Any]:
-        r = requests.post(
+        r = self.session.post(
             self.base + "/telephony/calls",
             timeout=TIMEOUT,
             json={"from": self.number, "to": dialled, "caller_id": caller_id},
@@ -164,6 +218,20 @@ class Phone:
         body: dict[str, Any] = r.json()
         return body
 
+    def close(self) -> None:
+        self.session.close()
+
+
+def _all_off(r: requests.Response) -> bool:
+    """Whether an answer of PUT /sandbox/faults (the switches) or POST /sandbox/reset
+    (the switches under ``faults``) shows every fault off; False when it does not say."""
+    try:
+        body = r.json()
+    except ValueError:
+        return False
+    state = body.get("faults", body) if isinstance(body, dict) else None
+    return isinstance(state, dict) and all(state.get(name) is False for name in FAULTS)
+
 
 @dataclass
 class Sandbox:
@@ -171,15 +239,28 @@ class Sandbox:
 
     base: str
     token: str
+    session: requests.Session = field(default_factory=cookieless_session)
+    #: Whether the target's last answer about the faults (PUT /sandbox/faults or
+    #: POST /sandbox/reset, through this object) said all were off.
+    faults_known_off: bool = False
+
+    def close(self) -> None:
+        self.session.close()
 
     def request(self, method: str, path: str, **json: Any) -> requests.Response:
-        return requests.request(
+        changes_faults = method != "GET" and path in ("/sandbox/faults", "/sandbox/reset")
+        if changes_faults:
+            self.faults_known_off = False  # until the answer says so: it may never come
+        r = self.session.request(
             method,
             self.base + path,
             json=json if json else None,
             timeout=TIMEOUT,
             headers={"Authorization": f"Bearer {self.token}"},
         )
+        if changes_faults and r.status_code == 200:
+            self.faults_known_off = _all_off(r)
+        return r
 
     def _ok(self, method: str, path: str, **json: Any) -> dict[str, Any]:
         r = self.request(method, path, **json)
@@ -195,8 +276,14 @@ class Sandbox:
         return self._ok("POST", "/sandbox/clock/advance", seconds=seconds)
 
     def faults(self, **switches: bool) -> dict[str, Any]:
-        base = {"congestion": False, "system_error": False, "service_suspended": False}
+        base = dict.fromkeys(FAULTS, False)
         return self._ok("PUT", "/sandbox/faults", **{**base, **switches})
+
+    def faults_off(self) -> None:
+        """Every fault off, as :meth:`faults` with no switch; without a call when the
+        target's last answer about them, to this object, already said so."""
+        if not self.faults_known_off:
+            self.faults()
 
     def maintenance(self, start: str, end: str) -> dict[str, Any]:
         return self._ok("POST", "/sandbox/maintenance", start=start, end=end)

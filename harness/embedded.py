@@ -2,6 +2,12 @@
 
 A separate process, not an import, so that the harness speaks to renkei only
 through HTTP exactly as it would to any other implementation.
+
+Starting takes a second or two (the child imports Flask, SQLAlchemy and the
+scenario and builds the bank), so :class:`EmbeddedSandbox` splits it in two:
+making one launches the child and returns at once, and
+:meth:`~EmbeddedSandbox.ready` waits until it answers. The pytest plugin starts
+it while pytest is still collecting the features (harness.plugin).
 """
 
 from __future__ import annotations
@@ -15,8 +21,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
+
+#: How often to ask a starting child whether it answers yet.
+POLL_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -31,48 +41,83 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class EmbeddedSandbox:
+    """One ``renkei serve`` child with a data directory of its own, removed on stop."""
+
+    def __init__(self, extra: tuple[str, ...] = ()) -> None:
+        """Launch the child (``extra``: more ``renkei serve`` options); do not wait for it."""
+        # Hex, so the token can never start with "-" and be read as an option.
+        self.target = Target(f"http://127.0.0.1:{free_port()}", secrets.token_hex(16))
+        self._data = tempfile.TemporaryDirectory(prefix="renkei-conform-")
+        # The child's output goes to a file, not a pipe: nobody reads a pipe while
+        # the features run, and a full one would stop the server mid-run.
+        self._log_path = Path(self._data.name) / "serve.log"
+        self._answered = False
+        port = self.target.url.rsplit(":", 1)[1]
+        with self._log_path.open("wb") as log:
+            self._process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "simulator.cli",
+                    "serve",
+                    "--port",
+                    port,
+                    "--data-dir",
+                    self._data.name,
+                    f"--admin-token={self.target.admin_token}",
+                    *extra,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def _output(self) -> str:
+        try:
+            return self._log_path.read_text("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def ready(self, start_seconds: float = 30) -> Target:
+        """The target, once the child answers on its port (OAuth metadata, RFC 8414);
+        RuntimeError with the child's output when it exits or does not answer in time."""
+        if self._answered:
+            return self.target
+        deadline = time.monotonic() + start_seconds
+        url = self.target.url + "/.well-known/oauth-authorization-server"
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the embedded sandbox exited:\n{self._output()}")
+            try:
+                requests.get(url, timeout=1)
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"the embedded sandbox did not start on {self.target.url}:\n"
+                        f"{self._output()}"
+                    ) from None
+                time.sleep(POLL_SECONDS)
+                continue
+            self._answered = True
+            return self.target
+
+    def stop(self) -> None:
+        """Stop the child (SIGTERM, then SIGKILL after 10 s) and remove its data; idempotent."""
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+        self._data.cleanup()
+
+
 @contextmanager
 def embedded_sandbox(extra: tuple[str, ...] = (), start_seconds: float = 30) -> Iterator[Target]:
     """Start the sandbox bank on 127.0.0.1; stop it afterwards, whatever happened."""
-    # Hex, so the token can never start with "-" and be read as an option.
-    token = secrets.token_hex(16)
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="renkei-conform-") as data:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "simulator.cli",
-                "serve",
-                "--port",
-                str(port),
-                "--data-dir",
-                data,
-                f"--admin-token={token}",
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + start_seconds
-            while True:
-                if process.poll() is not None:
-                    out = process.stdout.read().decode() if process.stdout else ""
-                    raise RuntimeError(f"the embedded sandbox exited:\n{out}")
-                try:
-                    requests.get(url + "/.well-known/oauth-authorization-server", timeout=1)
-                    break
-                except requests.ConnectionError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"the embedded sandbox did not start on {url}") from None
-                    time.sleep(0.1)
-            yield Target(url, token)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    child = EmbeddedSandbox(extra)
+    try:
+        yield child.ready(start_seconds)
+    finally:
+        child.stop()

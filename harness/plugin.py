@@ -2,7 +2,9 @@
 
 * ``--target URL`` and ``--admin-token T`` (or ``RENKEI_TARGET`` and
   ``RENKEI_ADMIN_TOKEN``) point the features at an implementation; without
-  them the embedded sandbox is started on a free loopback port.
+  them the embedded sandbox is started on a free loopback port — launched when
+  the plugin is configured, so that it boots while pytest collects, and
+  stopped after the last scenario (or when pytest ends, if none used it).
 * ``--personas FILE``: the test customers (a scenario YAML's ``personas``).
 * Every ``@tag`` of the feature files is registered as a marker, so the run
   can use ``--strict-markers`` and select with ``-m`` or ``--tags``.
@@ -11,27 +13,17 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness.embedded import Target, embedded_sandbox
+from harness.embedded import EmbeddedSandbox, Target
 from harness.personas import DEFAULT_FILE, Persona, load_personas
+from harness.tags import feature_tags
 
-FEATURES = Path(__file__).resolve().parents[1] / "features"
-TAG = re.compile(r"(?<!\S)@([^\s@]+)")
-
-
-def feature_tags(folder: Path = FEATURES) -> set[str]:
-    """Every tag written in the feature files of ``folder``."""
-    tags: set[str] = set()
-    for path in folder.glob("*.feature"):
-        for line in path.read_text("utf-8").splitlines():
-            if line.strip().startswith("@"):
-                tags.update(TAG.findall(line))
-    return tags
+#: The embedded sandbox launched at configure time, if any.
+EMBEDDED = pytest.StashKey[EmbeddedSandbox]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,6 +48,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for tag in sorted(feature_tags()):
         config.addinivalue_line("markers", f"{tag}: a requirement or area of the features")
+    # Nothing runs with --collect-only or --help; otherwise launch the sandbox
+    # now, so its second or two of start-up overlaps collection.
+    if not (config.getoption("--target") or config.option.collectonly or config.option.help):
+        config.stash[EMBEDDED] = EmbeddedSandbox()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    embedded = config.stash.get(EMBEDDED, None)
+    if embedded is not None:
+        embedded.stop()
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +69,11 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             raise pytest.UsageError("--target needs --admin-token (or RENKEI_ADMIN_TOKEN)")
         yield Target(url.rstrip("/"), token)
         return
-    with embedded_sandbox() as embedded:
-        yield embedded
+    embedded = request.config.stash.get(EMBEDDED, None) or EmbeddedSandbox()
+    try:
+        yield embedded.ready()
+    finally:
+        embedded.stop()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ checking what a screen shows (codes, statuses and messages, byte for byte)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,12 +69,43 @@ class Visit:
         assert screen in SCREEN_PATHS, f"not on a screen: {self.last.body}"
         return SCREEN_PATHS[screen]
 
+    def close(self) -> None:
+        """Close the HTTP sessions of the browser, the partner app and the phone."""
+        self.browser.close()
+        self.app.close()
+        self.phone.close()
+
+
+def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
+    """After every scenario of every feature (passed or not), close its ``visit``.
+
+    pytest-bdd keeps every injected fixture value for the whole run (with pytest
+    ≥ 9.1 ``target_fixture`` registers a fixture that is never removed), so each
+    scenario's keep-alive connections would stay open to the end; a server's
+    connection limit (waitress: 100) is then reached half-way through the run
+    and every later request waits for its timeout. A visit that a step replaced
+    (a second start, a closed browser) is closed by that step.
+    """
+    try:
+        visit = request.getfixturevalue("visit")
+    except pytest.FixtureLookupError:
+        return
+    if isinstance(visit, Visit):
+        visit.close()
+
+
+@pytest.fixture(scope="session")
+def controls(target: Target) -> Iterator[Sandbox]:
+    """The tester's controls (INTERFACE.md §6) for the whole run, on one keep-alive session."""
+    hand = Sandbox(target.url, target.admin_token)
+    yield hand
+    hand.close()
+
 
 @pytest.fixture
-def sandbox(target: Target) -> Sandbox:
+def sandbox(controls: Sandbox) -> Sandbox:
     """The controls, with faults off and the clock on a weekday morning (R-HOURS open)."""
-    controls = Sandbox(target.url, target.admin_token)
-    controls.faults()
+    controls.faults_off()
     controls.set_clock(WEEKDAY)
     return controls
 

@@ -93,13 +93,6 @@ def field_errors(answer: Answer) -> list[dict[str, Any]]:
     return [e for e in answer.body.get("errors", []) if e.get("field") is not None]
 
 
-def close(visit: Visit) -> None:
-    """Drop the visit's keep-alive connections now rather than whenever the garbage
-    collector finds them (a server may cap its open connections)."""
-    visit.browser.session.close()
-    visit.app.oauth.close()
-
-
 def lock(target: Target, persona: Persona, failures: int) -> None:
     """``failures`` identity failures on ② in a browser of its own; the last must
     answer R-ERR-HOST-3 (403 locked_now), the ones before it R-ERR-HOST-2."""
@@ -111,7 +104,7 @@ def lock(target: Target, persona: Persona, failures: int) -> None:
             expected = (403, ["locked_now"]) if n == failures else (422, ["identity_mismatch"])
             assert (answer.status, answer.codes) == expected, (n, answer.status, answer.body)
     finally:
-        close(visit)
+        visit.close()
 
 
 def lock_of(sandbox: Sandbox, account_id: str) -> dict[str, Any] | None:
@@ -158,9 +151,7 @@ def begin_with_account(
     account moved to)."""
     persona = personas[persona_id].at(account_id)
     unlock_after(sandbox, cleanup, unlocks, persona.account_id)
-    visit = start_visit(target, persona)
-    cleanup.append(lambda: close(visit))
-    return visit
+    return start_visit(target, persona)
 
 
 @given(parsers.parse('口座 "{persona_id}" が本人認証の誤り {failures:d} 回でロックされている'))
@@ -198,12 +189,10 @@ def begin_again(
 ) -> Visit:
     """A new flow in a new browser; the one before, if any, is closed."""
     with contextlib.suppress(pytest.FixtureLookupError):
-        close(request.getfixturevalue("visit"))
+        request.getfixturevalue("visit").close()
     persona = personas[persona_id]
     unlock_after(sandbox, cleanup, unlocks, persona.account_id)
-    again = start_visit(target, persona)
-    cleanup.append(lambda: close(again))
-    return again
+    return start_visit(target, persona)
 
 
 @when(parsers.parse('正しい入力で画面 "{screen}" まで進む'))

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import pytest
 import requests
 from pytest_bdd import given, parsers, then, when
 
@@ -66,31 +65,6 @@ def retry_after_is(answer: Answer | requests.Response, expected: str) -> None:
         assert value == expected, f"Retry-After: {value}, expected {expected}"
 
 
-def close(visit: Visit) -> None:
-    """Close the visit's HTTP sessions (browser and partner app), so that their
-    keep-alive connections do not pile up on the server."""
-    visit.browser.session.close()
-    visit.app.oauth.close()
-
-
-def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
-    """After every scenario (passed or not), close the sessions of its ``visit``.
-
-    pytest-bdd keeps every injected fixture value for the whole run (with pytest
-    ≥ 9.1 ``target_fixture`` registers a fixture that is never removed), so each
-    scenario's browser and partner-app sessions would keep a connection open to
-    the end; a server's connection limit (waitress: 100) is then reached
-    half-way through the run and every later request waits for its timeout.
-    This belongs in ``common`` (or the driver); it is here until it moves.
-    """
-    try:
-        visit = request.getfixturevalue("visit")
-    except pytest.FixtureLookupError:
-        return
-    if isinstance(visit, Visit):
-        close(visit)
-
-
 def marks_now(sandbox: Sandbox) -> Marks:
     mail = [int(m["id"]) for m in sandbox.mail()]
     log = [int(e["id"]) for e in sandbox.oplog()]
@@ -117,7 +91,7 @@ def pin_in(text: str, pin: str) -> bool:
 
 def introspect(visit: Visit, token: str) -> dict[str, Any]:
     app = visit.app
-    r = requests.post(
+    r = app.http.post(
         app.base + "/oauth/introspect",
         data={"token": token},
         auth=(app.client_id, app.client_secret),
@@ -200,7 +174,8 @@ def call(visit: Visit, caller: str, dialled: str, mode: str) -> dict[str, Any]:
     }
     phones = {"登録電話番号": visit.persona.phone, "別の電話": OTHER_PHONE}
     modes = {"通知": "shown", "非通知": "withheld"}
-    phone = Phone(visit.phone.base, phones[caller])
+    # The same phone network (session) as the visit's phone, whoever calls.
+    phone = Phone(visit.phone.base, phones[caller], visit.phone.session)
     return phone.call(numbers[dialled], modes[mode])
 
 
@@ -208,13 +183,13 @@ def call(visit: Visit, caller: str, dialled: str, mode: str) -> dict[str, Any]:
 def close_browser(visit: Visit) -> None:
     """R-ERR-CALL-4: the browser session (and its cookie) is gone; the flow stays
     on the server."""
-    visit.browser.session.close()
+    visit.browser.close()
     visit.browser = Browser(visit.browser.base)
 
 
 @when("お客様がもう一度連携元アプリから API連携認証を始める")
 def begin_again(target: Target, visit: Visit) -> None:
-    close(visit)
+    visit.close()
     again = start_visit(target, visit.persona)
     visit.browser, visit.app, visit.answer = again.browser, again.app, again.answer
     visit.returned, visit.tokens = again.returned, {}

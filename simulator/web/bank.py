@@ -2,7 +2,8 @@
 
 Several server processes may serve one database, so nothing that two requests
 must agree on lives in a process: the sandbox clock's setting, the faults and
-the maintenance windows are read from the database on each request.
+the maintenance windows are read from the database on each request — once per
+request, in one query, however often the request asks for them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from flask import g, has_request_context
 
 from simulator.core.clock import ClockSetting, SandboxClock, SystemClock, to_jst
 from simulator.core.faults import Faults
@@ -84,8 +87,35 @@ class Bank:
 
     # -- shared sandbox state -----------------------------------------------------------
 
+    def _setting(self, name: str, default: Any) -> Any:
+        """A setting as the database has it when the request being served first asks
+        for any (outside a request, such as in the mail sink's thread: as it has it now).
+
+        A screen asks for the clock, the faults and the windows several times
+        (gate, flow engine, footer); one read keeps them consistent within the
+        request and spares the repeated queries. Another process's change shows
+        from the next request on, as it would have a moment later anyway.
+        """
+        if not has_request_context():
+            rows: dict[str, Any] = self.settings.all()
+        elif "renkei_settings" in g:
+            rows = g.renkei_settings
+        else:
+            rows = g.renkei_settings = self.settings.all()
+        value = rows.get(name)
+        return default if value is None else value
+
+    def _put_setting(self, name: str, value: Any) -> None:
+        self.settings.put(name, value)
+        self._forget_settings()
+
+    def _forget_settings(self) -> None:
+        """After a change, the request reads the settings again (it shows what it set)."""
+        if has_request_context():
+            g.pop("renkei_settings", None)
+
     def clock(self) -> SandboxClock:
-        stored = self.settings.get("clock", {})
+        stored = self._setting("clock", {})
         frozen = stored.get("frozen_at")
         setting = ClockSetting(
             offset=dt.timedelta(seconds=stored.get("offset_seconds", 0.0)),
@@ -95,7 +125,7 @@ class Bank:
 
     def save_clock(self, clock: SandboxClock) -> None:
         s = clock.setting
-        self.settings.put(
+        self._put_setting(
             "clock",
             {
                 "offset_seconds": s.offset.total_seconds(),
@@ -104,10 +134,10 @@ class Bank:
         )
 
     def faults(self) -> Faults:
-        return Faults(**self.settings.get("faults", {}))
+        return Faults(**self._setting("faults", {}))
 
     def save_faults(self, faults: Faults) -> None:
-        self.settings.put(
+        self._put_setting(
             "faults",
             {
                 "congestion": faults.congestion,
@@ -117,7 +147,7 @@ class Bank:
         )
 
     def maintenance(self) -> list[dict[str, Any]]:
-        return list(self.settings.get("maintenance", []))
+        return list(self._setting("maintenance", []))
 
     def add_maintenance(self, start: dt.datetime, end: dt.datetime, label: str) -> None:
         # Validated by the calendar first, so a bad window is refused, not stored.
@@ -126,7 +156,7 @@ class Bank:
         windows.append(
             {"start": to_jst(start).isoformat(), "end": to_jst(end).isoformat(), "label": label}
         )
-        self.settings.put("maintenance", windows)
+        self._put_setting("maintenance", windows)
 
     def calendar(self) -> ServiceCalendar:
         calendar = ServiceCalendar(self.rules.windows)
@@ -175,6 +205,7 @@ class Bank:
         """Back to the scenario's data (as on ``today``, by default the real day);
         clock, faults and windows back to default."""
         self.settings.clear()
+        self._forget_settings()
         for part in (self.flows, self.grants, self.tokens, self.log, self.mailbox):
             part.clear()
         today = today or self.clock().now().date()
