@@ -78,6 +78,15 @@ flows = Table(
 Index("flows_waiting", flows.c.waiting_phone)
 Index("flows_open", flows.c.finished, flows.c.touched_at)
 
+# The carrier's id of each inbound call seen by the gateway: a report sent twice
+# (a replayed request) is recognised and verifies nothing (issue 7).
+calls = Table(
+    "calls",
+    metadata,
+    Column("call_id", String(64), primary_key=True),
+    Column("at", String(40), nullable=False),
+)
+
 oplog = Table(
     "oplog",
     metadata,

@@ -15,7 +15,8 @@ from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from simulator.core.flow import Event, FlowState
 from simulator.core.mail import Mail
 from simulator.core.screens import Screen
-from simulator.store.schema import flows, mails, oplog, settings
+from simulator.store.database import upsert
+from simulator.store.schema import calls, flows, mails, oplog, settings
 
 
 class SqlFlows:
@@ -178,3 +179,21 @@ class SqlMailbox:
     def clear(self) -> None:
         with self.engine.begin() as c:
             c.execute(delete(mails))
+
+
+class SqlCalls:
+    """The call ids the telephony gateway has seen (INTERFACE.md §4, renkei's ``call_id``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def first_report(self, call_id: str, at: dt.datetime) -> bool:
+        """Record ``call_id``; False when it was reported before (one atomic insert,
+        so two copies of one report racing cannot both be first)."""
+        statement = (
+            upsert(self.engine, calls)
+            .values(call_id=call_id, at=at.isoformat())
+            .on_conflict_do_nothing(index_elements=["call_id"])  # type: ignore[attr-defined]
+        )
+        with self.engine.begin() as c:
+            return bool(c.execute(statement).rowcount)

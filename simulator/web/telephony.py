@@ -4,6 +4,11 @@
 line is never answered and hangs up after 2–3 rings; the core judges whether
 the call verifies a pending screen-④ challenge. Outside the sandbox the
 carrier must present the gateway's shared secret.
+
+renkei's extension of §4: an optional ``call_id``, the carrier's own id of the
+call. A report whose ``call_id`` was seen before is a replayed request: it is
+answered ``{"verified": false, "replayed": true}``, verifies nothing and is
+logged (``call_replayed``).
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from simulator.core.telephony import InboundCall
+from simulator.store.state import SqlCalls
 from simulator.web.bank import Bank
 from simulator.web.responses import api_error
 
 telephony = Blueprint("telephony", __name__, url_prefix="/telephony")
 DIGITS = re.compile(r"[0-9]{4,20}")
+#: The carrier's own id of a call (optional): a report seen twice verifies nothing.
+CALL_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 @telephony.post("/calls")
@@ -42,14 +50,22 @@ def inbound_call() -> Response:
     ]
     if caller_id not in ("shown", "withheld"):
         problems.append("caller_id")
+    call_id = body.get("call_id")
+    if call_id is not None and not (isinstance(call_id, str) and CALL_ID.fullmatch(call_id)):
+        problems.append("call_id")
     if problems:
         return api_error(
             "invalid_parameter",
-            f"bad field(s): {', '.join(problems)} (from/to: digits; caller_id: shown|withheld)",
+            f"bad field(s): {', '.join(problems)} (from/to: digits; caller_id: shown|withheld; "
+            "call_id: up to 64 letters, digits and ._:-)",
             400,
         )
     assert isinstance(caller, str) and isinstance(dialled, str)
     engine = bank.connect_flow()
+    if call_id is not None and not SqlCalls(bank.db).first_report(call_id, engine.clock.now()):
+        # The same call reported again (a replayed request): it verifies nothing.
+        bank.note("call_replayed", call_id=call_id, to=dialled)
+        return jsonify({"rings": 0, "answered": False, "verified": False, "replayed": True})
     waiting = bank.flows.waiting_for_call_from(caller)
     answer = engine.receive_call(InboundCall(caller, dialled, caller_id), waiting)
     for flow in waiting:
