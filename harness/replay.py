@@ -66,12 +66,26 @@ class ReplayError(Exception):
 
 @dataclass
 class Customer:
-    """One journey's parties on the live server."""
+    """One journey's parties on the live server: the browser (with the flow's
+    cookie), the partner app of its latest authorization request, the phone."""
 
     browser: Browser
     app: PartnerApp
     base: str
+    phones: dict[str, Phone] = field(default_factory=dict)
     call_to: str = ""
+
+    def phone(self, number: str) -> Phone:
+        """The phone with ``number``; it shares the browser's connections (the
+        gateway reads no cookie), so a journey holds one keep-alive connection."""
+        found = self.phones.get(number)
+        if found is None:
+            found = self.phones[number] = Phone(self.base, number, self.browser.session)
+        return found
+
+    def close(self) -> None:
+        self.app.close()
+        self.browser.close()
 
     def read(self, answer: Answer) -> str:
         """What the twin would have recorded for this answer."""
@@ -103,7 +117,7 @@ class Customer:
         if step.do == "authorize":
             return self.read(self.follow(self.browser.open(self.app.authorize_url())))
         if step.do == "call":
-            phone = Phone(self.base, step.inputs.get("from", ""))
+            phone = self.phone(step.inputs.get("from", ""))
             answer = phone.call(step.inputs.get("prefix", "") + self.call_to)
             return "verified" if answer.get("verified") else "not_verified"
         return self.read(self.follow(self.browser.post(PATHS[step.do], step.inputs)))
@@ -163,6 +177,9 @@ class Replayer:
         self.speed, self.max_seconds, self.max_steps = speed, max_seconds, max_steps
         self.concurrency = concurrency
         self.customers: dict[int, Customer] = {}
+        self.result = Result()
+        #: The index of the first step not yet answered.
+        self.position = 0
         clients = trace.header.get("clients")
         self.clients: dict[str, Any] = clients if isinstance(clients, dict) else {}
 
@@ -182,8 +199,11 @@ class Replayer:
             )
             # A retry after a refusal is a new authorization request in the same
             # browser, as a person's would be.
-            browser = found.browser if found else Browser(self.target)
-            found = Customer(browser, app, self.target)
+            if found is None:
+                found = Customer(Browser(self.target), app, self.target)
+            else:
+                found.app.close()
+                found.app = app
             self.customers[journey] = found
         return found
 
@@ -198,19 +218,23 @@ class Replayer:
         if r.status_code != 200:
             raise ReplayError(f"PUT /sandbox/clock: {r.status_code} {r.text[:200]}")
 
-    def run(self, progress: TextIO | None = None) -> Result:
-        result = Result()
-        self.prepare()
+    def run(self, progress: TextIO | None = None, resume: bool = False) -> Result:
+        """Send the steps; :attr:`result` grows as they are answered, so a run that
+        stops on an error (the server went away) keeps what was acknowledged, and
+        ``resume=True`` goes on from the first step not acknowledged, without a reset
+        and with the same browsers (cookies)."""
+        if not resume:
+            self.result, self.position = Result(), 0
+            self.prepare()
+        result = self.result
         steps = self.trace.steps[: self.max_steps] if self.max_steps else self.trace.steps
         began = time.perf_counter()
-        first = _seconds(steps[0].t) if steps else 0.0
-        total = len(steps)
+        first = _seconds(steps[self.position].t) if self.position < len(steps) else 0.0
         last_step = {step.journey: step for step in steps}
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            for group in _instants(steps):
+            for group in _instants(steps[self.position :]):
                 elapsed = time.perf_counter() - began
                 if elapsed > self.max_seconds:
-                    result.complete = False
                     break
                 if self.speed > 0:
                     due = (_seconds(group[0].t) - first) / self.speed
@@ -218,11 +242,12 @@ class Replayer:
                         time.sleep(min(due - elapsed, self.max_seconds - elapsed))
                 self.set_clock(group[0].t)
                 outs = self.send(pool, group)
+                self.position += len(group)
                 for step in group:
                     if last_step[step.journey] is step:
                         # The journey is over: free its connection (a server has a
                         # limit on open ones, and a day has many journeys).
-                        self.customers.pop(step.journey).browser.session.close()
+                        self.customers.pop(step.journey).close()
                 for step, out in zip(group, outs, strict=True):
                     result.predicted[step.out] += 1
                     result.observed[out] += 1
@@ -230,13 +255,12 @@ class Replayer:
                         result.mismatches.append((step, out))
                     result.sent += 1
                 if progress is not None and progress.isatty():
-                    progress.write(f"\rreplayed {result.sent:,}/{total:,} steps")
+                    progress.write(f"\rreplayed {result.sent:,}/{len(steps):,} steps")
                     progress.flush()
         if progress is not None and progress.isatty():
             progress.write("\n")
-        if result.sent < len(self.trace.steps):
-            result.complete = False
-        result.wall = time.perf_counter() - began
+        result.complete = self.position >= len(self.trace.steps)
+        result.wall += time.perf_counter() - began
         return result
 
     def send(self, pool: ThreadPoolExecutor, group: list[Step]) -> list[str]:

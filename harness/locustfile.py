@@ -1,0 +1,207 @@
+"""Locust: the twin's journeys as load on a live server, from one or many machines.
+
+Each simulated Locust user plays journeys of a trace written by ``renkei
+simulate --trace`` — the same steps, with the same inputs, through the same
+driver as ``renkei replay`` (:class:`harness.replay.Customer` on
+:mod:`harness.driver`) — one after the other, waiting between steps the
+trace's own gaps divided by ``RENKEI_SPEED``. Unlike the replayer it does not
+steer the server's clock: this is load on the server's running clock, so the
+answers are not compared with the twin's (``renkei replay`` does that).
+
+Settings (environment, as Locust's own options are taken by Locust):
+
+* ``RENKEI_TRACE`` — the trace file (required; copy it to every worker);
+* ``RENKEI_SPEED`` — simulated seconds per wall second for the pauses (default 10);
+* ``RENKEI_RESET`` — ``1`` to reset the sandbox (with ``RENKEI_ADMIN_TOKEN``) to
+  the trace's host day once at the start, from the master or a single process,
+  and set its clock running from the trace's first instant.
+
+A journey follows its trace while the server answers as the twin did; at the
+first other answer (the server's own clock may say closed, its own state
+congested) the customer stops, and the journey is counted as ``JOURNEY ended
+early at <step> (<answer>)``; a journey played to its end counts as ``JOURNEY
+completed as traced``. Each HTTP answer is reported to Locust as ``METHOD /path [status]``, so the
+statistics show how many ② answers were 422 or how many authorization requests
+met 503 (congested); only an answer 500 or above other than 503 (the bank's
+"try later" answers) and a failed connection count as failures. Run::
+
+    RENKEI_TRACE=t.jsonl locust -f harness/locustfile.py --host http://127.0.0.1:8000
+
+(README "Load from many machines" has the master/worker form). This file is
+not collected by pytest (its name is not ``test_*``), and pytest runs with
+``-p no:locust`` so that Locust's plugin and gevent's patching stay out of the
+test process; ``tests/test_locust.py`` runs Locust headless in a child process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import gevent
+import requests
+from locust import User, between, events, task
+from locust.env import Environment
+
+from harness.driver import Browser, PartnerApp, Sandbox
+from harness.replay import Customer
+from harness.trace import Step, Trace, read
+
+#: Answers that are the bank's own "come back later" and not a server failure.
+BANK_ANSWERS = (503,)
+
+
+class Journeys:
+    """The trace's journeys, handed out in turn to the users of this process."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self._cycle: Iterator[list[Step]] = itertools.cycle(list(trace.journeys().values()))
+        self._lock = threading.Lock()
+
+    def next(self) -> list[Step]:
+        with self._lock:
+            return next(self._cycle)
+
+
+_journeys: Journeys | None = None
+
+
+def journeys() -> Journeys:
+    global _journeys  # noqa: PLW0603 - one trace per Locust process, read once
+    if _journeys is None:
+        path = os.environ.get("RENKEI_TRACE")
+        if not path:
+            raise RuntimeError("set RENKEI_TRACE to a trace from `renkei simulate --trace`")
+        _journeys = Journeys(read_trace(path))
+    return _journeys
+
+
+def read_trace(path: str) -> Trace:
+    trace = read(Path(path))
+    if not trace.steps:
+        raise RuntimeError(f"{path}: the trace has no steps")
+    return trace
+
+
+def speed() -> float:
+    value = float(os.environ.get("RENKEI_SPEED", "10"))
+    if value <= 0:
+        raise RuntimeError("RENKEI_SPEED must be above 0")
+    return value
+
+
+def _reset(environment: Environment, **_: Any) -> None:
+    """Reset the sandbox to the trace's day once, if asked (not on workers)."""
+    if os.environ.get("RENKEI_RESET") != "1" or environment.host is None:
+        return
+    if environment.parsed_options is not None and getattr(
+        environment.parsed_options, "worker", False
+    ):
+        return
+    trace = journeys().trace
+    sandbox = Sandbox(environment.host, os.environ.get("RENKEI_ADMIN_TOKEN", ""))
+    day = trace.header.get("host_day")
+    sandbox.request("POST", "/sandbox/reset", **({"today": day} if day else {})).raise_for_status()
+    # The clock runs on from the first traced instant: the load meets the day's
+    # calendar (closed windows) as the twin's customers did.
+    sandbox.request("PUT", "/sandbox/clock", now=trace.steps[0].t, frozen=False).raise_for_status()
+
+
+events.test_start.add_listener(_reset)  # type: ignore[no-untyped-call]
+
+
+class JourneyUser(User):
+    """A stream of customers, one journey of the trace after another."""
+
+    wait_time = between(1, 3)
+    #: The partner apps of the trace header, by client_id.
+    clients: ClassVar[dict[str, Any]] = {}
+
+    def on_start(self) -> None:
+        self.session = requests.Session()
+        self.session.hooks["response"].append(self._report)
+
+    def on_stop(self) -> None:
+        self.session.close()
+
+    def _report(self, response: requests.Response, *_: Any, **__: Any) -> None:
+        request = response.request
+        path = urlsplit(request.url or "").path
+        status = response.status_code
+        failed = status >= 500 and status not in BANK_ANSWERS
+        self.environment.events.request.fire(
+            request_type=request.method or "GET",
+            name=f"{path} [{status}]",
+            response_time=response.elapsed.total_seconds() * 1000,
+            response_length=len(response.content or b""),
+            exception=RuntimeError(f"{status} {response.text[:120]}") if failed else None,
+            context={},
+        )
+
+    def _journey(self, name: str, began: float, error: Exception | None = None) -> None:
+        """A journey's end in the statistics (type JOURNEY)."""
+        self.environment.events.request.fire(
+            request_type="JOURNEY",
+            name=name,
+            response_time=(time.perf_counter() - began) * 1000,
+            response_length=0,
+            exception=error,
+            context={},
+        )
+
+    def customer(self, step: Step, clear: bool = True) -> Customer:
+        header = journeys().trace.header.get("clients") or {}
+        client_id = step.inputs.get("client_id", "creco")
+        client = header.get(client_id, {})
+        app = PartnerApp(
+            self.host or "",
+            client_id=client_id,
+            client_secret=str(client.get("client_secret", "")),
+            redirect_uri=str(client.get("redirect_uri", "")),
+            scope=str(client.get("scope", "")),
+        )
+        if clear:
+            self.session.cookies.clear()  # a new customer: no flow cookie of the last one
+        return Customer(Browser(self.host or "", self.session), app, self.host or "")
+
+    @task
+    def journey(self) -> None:
+        steps = journeys().next()
+        pace = speed()
+        customer: Customer | None = None
+        previous: float | None = None
+        for step in steps:
+            at = dt.datetime.fromisoformat(step.t).timestamp()
+            if previous is not None and at > previous:
+                gevent.sleep((at - previous) / pace)
+            previous = at
+            if customer is None:
+                customer = self.customer(step)
+            elif step.do == "authorize":  # a retry: the same browser, a new request
+                customer.app.close()
+                customer.app = self.customer(step, clear=False).app
+            began = time.perf_counter()
+            try:
+                out = customer.act(step)
+            except requests.RequestException as error:
+                # The connection failed: a failure; the customer gives up.
+                self._journey(f"failed at {step.do}", began, error)
+                break
+            if out != step.out:
+                # The server's clock and state are its own, so it may answer
+                # otherwise than the twin did (refused, closed, ...): the rest of
+                # the trace's journey no longer applies, and the customer stops.
+                self._journey(f"ended early at {step.do} ({out})", began)
+                break
+        else:
+            self._journey("completed as traced", time.perf_counter())
+        if customer is not None:
+            customer.app.close()

@@ -1,0 +1,121 @@
+"""Lockout under concurrency, over HTTP, across several server processes (issue 7, item 1).
+
+200 customers' browsers — 100 on ② and 100 already on ⑤, all for the
+``lockout`` persona's one account — press 「次へ」 with a wrong phone or a wrong
+PIN at the same moment, against ``renkei serve --workers 3``. The manual's
+rule (R-ERR-HOST-2/3/4) must hold exactly: four ``identity_mismatch``, one
+``locked_now``, 195 ``B84``; the day's count is exactly the threshold; nothing
+else is answered. Run on SQLite and, when scripts/test started it, PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox
+from harness.embedded import Target, embedded_sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCOUNT = {"branch_no": "115", "account_type": "1", "account_no": "3000003"}
+PHONE = "09044445555"
+DETAILS = {
+    "name_kana": "ｺﾊﾞﾔｼ ﾏｺﾄ",
+    "birth_year": "1983",
+    "birth_month": "3",
+    "birth_day": "3",
+    "phone": PHONE,
+    "email": "kobayashi@example.jp",
+    "email_confirm": "kobayashi@example.jp",
+}
+ON_CUSTOMER = 100  # browsers that fail on ②
+ON_PIN = 100  # browsers that fail on ⑤
+OPEN = "2026-12-02T10:00:00+09:00"  # a Wednesday morning: open
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str) -> Iterator[Target]:
+    # Room for 200 flows at once (the default host congests at 200).
+    text = (ROOT / "scenarios" / "default.yaml").read_text(encoding="utf-8")
+    scenario = tmp_path / "roomy.yaml"
+    scenario.write_text(text.replace("capacity_flows: 200", "capacity_flows: 1000"), "utf-8")
+    extra = ("--scenario", str(scenario), "--workers", "3", "--database-url", database_url)
+    with embedded_sandbox(extra, start_seconds=60) as target:
+        Sandbox(target.url, target.admin_token).set_clock(OPEN, frozen=False)
+        yield target
+
+
+def follow(browser: Browser, answer: Answer) -> Answer:
+    if answer.status == 303 and answer.location and answer.location.startswith("/"):
+        return browser.get(answer.location)
+    return answer
+
+
+def to_customer(target: Target) -> Browser:
+    """A new customer's browser on ②, for the lockout persona's account."""
+    browser = Browser(target.url)
+    app = PartnerApp(target.url)
+    answer = follow(browser, browser.open(app.authorize_url()))
+    assert answer.screen_id == "SOA201", answer.body
+    answer = follow(browser, browser.post("/connect/account", ACCOUNT))
+    assert answer.screen_id == "SOA202", answer.body
+    app.close()
+    return browser
+
+
+def to_call(target: Target) -> tuple[Browser, str]:
+    """On ④, with the number it shows."""
+    browser = to_customer(target)
+    answer = follow(browser, browser.post("/connect/customer", DETAILS))
+    assert answer.screen_id == "SOA208", answer.body
+    answer = follow(browser, browser.post("/connect/phone"))
+    assert answer.screen_id == "SOA209", answer.body
+    return browser, str(answer.body["call_to"])
+
+
+def test_r_err_host_3_200_concurrent_failures_lock_exactly_once(server: Target) -> None:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        on_customer = list(pool.map(lambda _: to_customer(server), range(ON_CUSTOMER)))
+        waiting = list(pool.map(lambda _: to_call(server), range(ON_PIN)))
+    # One call to each number shown verifies every flow that drew it (R-FLOW-4).
+    phone = Phone(server.url, PHONE)
+    for number in sorted({n for _, n in waiting}):
+        assert phone.call(number)["verified"]
+    phone.close()
+    on_pin = []
+    for browser, _ in waiting:
+        answer = follow(browser, browser.post("/connect/call"))
+        assert answer.screen_id == "SOA211", answer.body
+        on_pin.append(browser)
+
+    start = threading.Barrier(ON_CUSTOMER + ON_PIN, timeout=60)
+    codes: list[str] = []
+    lock = threading.Lock()
+
+    def press(browser: Browser, path: str, form: dict[str, str]) -> None:
+        start.wait()
+        answer = browser.post(path, form)
+        with lock:
+            codes.extend(answer.codes or [f"no error: {answer.status} {answer.body}"])
+
+    wrong_phone = {**DETAILS, "phone": "09000000000"}
+    threads = [
+        threading.Thread(target=press, args=(b, "/connect/customer", wrong_phone))
+        for b in on_customer
+    ] + [threading.Thread(target=press, args=(b, "/connect/pin", {"pin": "0000"})) for b in on_pin]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for browser in on_customer + on_pin:
+        browser.close()
+
+    assert Counter(codes) == {"identity_mismatch": 4, "locked_now": 1, "B84": 195}
+    locks = Sandbox(server.url, server.admin_token).locks()
+    mine = [entry for entry in locks if entry["account"] == "115-1-3000003"]
+    assert [entry["failures"] for entry in mine] == [5], locks
