@@ -15,11 +15,14 @@ import os
 import secrets
 import signal
 import socket
+import ssl
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from cheroot import wsgi as cheroot_wsgi
+from cheroot.ssl.builtin import BuiltinSSLAdapter
 from tabulate import tabulate
 from waitress import create_server
 
@@ -28,6 +31,11 @@ from simulator.web.app import create_app
 from simulator.web.bank import Bank, BankConfig, load_or_create_key
 from simulator.web.mail import free_port, start_sink
 from simulator.web.server import build
+
+#: Open connections per process before waitress stops accepting: well above its
+#: default of 100, since every customer's browser keeps one alive (keep-alive) and
+#: load tests open many; idle ones are closed after waitress's channel timeout.
+CONNECTION_LIMIT = 1000
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
 
@@ -69,6 +77,19 @@ def add_parser(commands: Any) -> None:
         metavar="HOST:PORT",
         help="send the completion mail to this SMTP server (embedded sink)",
     )
+    serve.add_argument(
+        "--telephony-secret",
+        default=os.environ.get("RENKEI_TELEPHONY_SECRET"),
+        metavar="SECRET",
+        help="the shared secret the telephony gateway requires in the X-Telephony-Secret "
+        "header (also RENKEI_TELEPHONY_SECRET); without it the sandbox's gateway is open",
+    )
+    serve.add_argument(
+        "--certfile",
+        metavar="PEM",
+        help="serve HTTPS with this certificate chain (with --keyfile; one process)",
+    )
+    serve.add_argument("--keyfile", metavar="PEM", help="the private key of --certfile")
     serve.add_argument("--threads", type=int, default=8, help="threads per process (8)")
     serve.add_argument(
         "--workers",
@@ -99,6 +120,7 @@ def config_from(args: argparse.Namespace) -> BankConfig:
             token_file.write_text(secrets.token_hex(20))  # hex: never starts with "-"
         token = token_file.read_text().strip()
     smtp_host, smtp_port = _smtp(args.smtp)
+    scheme = "https" if tls_context(args) is not None else "http"
     return BankConfig(
         database_url=args.database_url or f"sqlite:///{(data / 'renkei.db').resolve()}",
         admin_token=token,
@@ -106,8 +128,29 @@ def config_from(args: argparse.Namespace) -> BankConfig:
         secret_key=load_or_create_key(data / "secret.key"),
         smtp_host=smtp_host,
         smtp_port=smtp_port,
-        issuer=f"http://{args.host}:{args.port}",
+        issuer=f"{scheme}://{args.host}:{args.port}",
+        telephony_secret=args.telephony_secret or None,
     )
+
+
+def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
+    """The TLS context of --certfile/--keyfile (R-AUTHZ-2), or None for plain HTTP.
+
+    A missing or unreadable file, or a key that does not match, is a ValueError
+    with a clear message rather than a traceback."""
+    if not args.certfile and not args.keyfile:
+        return None
+    if not (args.certfile and args.keyfile):
+        raise ValueError("--certfile and --keyfile go together")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(args.certfile, args.keyfile)
+    except (OSError, ssl.SSLError) as error:
+        raise ValueError(
+            f"cannot use --certfile {args.certfile} / --keyfile {args.keyfile}: {error}"
+        ) from None
+    return context
 
 
 def banner(url: str, config: BankConfig, scenario: Any) -> str:
@@ -151,18 +194,32 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         config = config_from(args)
         if args.workers < 1 or args.threads < 1:
             raise ValueError("--workers and --threads must be at least 1")
+        tls = tls_context(args)
+        if tls is not None and args.workers > 1:
+            raise ValueError(
+                "HTTPS is served by one process; for more, run --workers behind a TLS proxy"
+            )
     except (ScenarioError, ValueError, OSError) as error:
         print(f"renkei: {error}", file=sys.stderr)
         return 2
     if args.workers > 1:
         return run_workers(args, config, scenario, out)
     bank, sink = build(config, scenario)
-    server = create_server(create_app(bank), host=args.host, port=args.port, threads=args.threads)
-    url = f"http://{args.host}:{server.effective_port}"
-    print(banner(url, bank.config, scenario), file=out, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        server.run()
+        if tls is not None:
+            serve_tls(args, bank, scenario, tls, out)
+        else:
+            server = create_server(
+                create_app(bank),
+                host=args.host,
+                port=args.port,
+                threads=args.threads,
+                connection_limit=CONNECTION_LIMIT,
+            )
+            url = f"http://{args.host}:{server.effective_port}"
+            print(banner(url, bank.config, scenario), file=out, flush=True)
+            server.run()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
@@ -174,6 +231,23 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         # free memory of a process that is ending; the harness waits for it.
         gc.freeze()
     return 0
+
+
+def serve_tls(
+    args: argparse.Namespace, bank: Bank, scenario: Any, tls: ssl.SSLContext, out: TextIO
+) -> None:
+    """HTTPS (R-AUTHZ-2: 通信はTLSで暗号化) with cheroot, as waitress has no TLS."""
+    server = cheroot_wsgi.Server((args.host, args.port), create_app(bank), numthreads=args.threads)
+    adapter = BuiltinSSLAdapter(args.certfile, args.keyfile)
+    adapter.context = tls  # TLS 1.2 at least, as tls_context set it
+    server.ssl_adapter = adapter
+    server.prepare()
+    port = server.bind_addr[1] if isinstance(server.bind_addr, tuple) else args.port
+    print(banner(f"https://{args.host}:{port}", bank.config, scenario), file=out, flush=True)
+    try:
+        server.serve()
+    finally:
+        server.stop()
 
 
 def run_workers(args: argparse.Namespace, config: BankConfig, scenario: Any, out: TextIO) -> int:
@@ -195,7 +269,9 @@ def run_workers(args: argparse.Namespace, config: BankConfig, scenario: Any, out
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             app = create_app(Bank(config, scenario))
-            create_server(app, sockets=[listener], threads=args.threads).run()
+            create_server(
+                app, sockets=[listener], threads=args.threads, connection_limit=CONNECTION_LIMIT
+            ).run()
             os._exit(0)
         children.append(pid)
     listener.close()
