@@ -6,11 +6,17 @@ error on ②, B84 after a lockout, and 「中止する」 on ③. A screenshot o
 screen is kept (named by screen ID) for the conformance report. Debian's
 ``chromium`` is used (``/usr/bin/chromium``), since Playwright cannot download
 its own browser here; ``fonts-ipafont-gothic`` makes the Japanese legible.
+
+Every journey runs even when one before it failed; a failed journey keeps its
+error (and a screenshot of the page it failed on, ``failed-<journey>.png``), so
+that ``renkei conform --browser`` can report it beside the requirements it shows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,13 +44,39 @@ ARGS = [
 ]
 
 
+#: R-ERR-HOST-2, verbatim (INTERFACE.md §3).
+IDENTITY_MISMATCH = "本人認証情報が誤っています。 本人認証項目をご確認のうえ、再度入力して下さい。"
+#: Each journey and the requirements of REQUIREMENTS.md it shows, in the order they run.
+JOURNEYS: dict[str, tuple[str, ...]] = {
+    "happy path": ("R-FLOW-1", "R-FLOW-2", "R-FLOW-3", "R-FLOW-4", "R-FLOW-5", "R-FLOW-6"),
+    "empty-field dialog": ("R-ERR-INPUT-1",),
+    "identity error": ("R-ERR-HOST-2",),
+    "B84": ("R-ERR-HOST-3", "R-ERR-HOST-4"),
+    "cancel": ("R-FLOW-7",),
+}
+
+
 @dataclass
 class Journey:
-    """What one journey saw: screenshots (name → file) and checks that held."""
+    """What one journey saw: screenshots (name → file), the checks that held and,
+    if it failed, why (one line) with the traceback."""
 
     name: str
+    #: The requirements of REQUIREMENTS.md that the journey shows.
+    requirements: tuple[str, ...] = ()
     shots: dict[str, Path] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
+    error: str = ""
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.error
+
+    def fail(self, error: BaseException) -> None:
+        lines = str(error).strip().splitlines()
+        self.error = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        self.detail = "".join(traceback.format_exception(error))
 
 
 @dataclass
@@ -53,7 +85,6 @@ class BrowserRun:
     out: Path
     personas: dict[str, Persona]
     browser: Browser
-    journeys: list[Journey] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -75,9 +106,14 @@ class BrowserRun:
         page.route(re.compile(r"http://127\.0\.0\.1:876[0-9]/.*"), app)
         try:
             yield page
+        except Exception:
+            # The page as it was when the journey failed, for whoever reads the report.
+            slug = re.sub(r"[^0-9A-Za-z]+", "-", journey.name).strip("-")
+            with contextlib.suppress(Exception):
+                self.shot(page, journey, f"failed-{slug}")
+            raise
         finally:
             context.close()
-            self.journeys.append(journey)
 
     def shot(self, page: Page, journey: Journey, name: str) -> None:
         path = self.out / f"{name}.png"
@@ -117,9 +153,9 @@ class BrowserRun:
 
     # -- the journeys -----------------------------------------------------------------------
 
-    def happy_path(self) -> Journey:
+    def happy_path(self, j: Journey) -> None:
         """R-FLOW-1..6: every screen, then the app's callback with a code."""
-        j, p = Journey("happy path"), self.personas["manual"]
+        p = self.personas["manual"]
         with self.page(j) as page:
             app = self.begin(page, p)
             self.expect(j, self.screen_id(page) == "SOA201", "① SOA201 shown")
@@ -169,11 +205,9 @@ class BrowserRun:
                 bool(back.get("code")) and back.get("state") == app.state,
                 f"back to the app with code and state ({page.url})",
             )
-        return j
 
-    def empty_fields(self) -> Journey:
+    def empty_fields(self, j: Journey) -> None:
         """R-ERR-INPUT-1: the dialog and 「必ず入力して下さい。」 under each empty field."""
-        j = Journey("empty-field dialog")
         with self.page(j) as page:
             self.begin(page, self.personas["manual"])
             page.click('[data-action="next"]')
@@ -191,29 +225,25 @@ class BrowserRun:
             self.shot(page, j, "SOA201-required")
             page.click("#dialog .button")
             self.expect(j, not page.is_visible("#dialog"), "OK closes the dialog")
-        return j
 
-    def identity_error(self) -> Journey:
+    def identity_error(self, j: Journey) -> None:
         """R-ERR-HOST-2 on ②."""
-        j, p = Journey("identity error"), self.personas["identity"]
-        with self.page(j) as page:
-            self.begin(page, p)
-            self.fill_account(page, p)
-            self.fill_details(page, p, birth_day="28" if p.birth[2] != "28" else "27")
-            text = page.inner_text('[data-error-code="identity_mismatch"]')
-            self.expect(
-                j,
-                text
-                == "本人認証情報が誤っています。 本人認証項目をご確認のうえ、再度入力して下さい。",
-                "the identity message, verbatim",
-            )
-            self.shot(page, j, "SOA202-identity_mismatch")
-        self.sandbox.unlock(p.account_id)
-        return j
+        p = self.personas["identity"]
+        try:
+            with self.page(j) as page:
+                self.begin(page, p)
+                self.fill_account(page, p)
+                self.fill_details(page, p, birth_day="28" if p.birth[2] != "28" else "27")
+                text = page.inner_text('[data-error-code="identity_mismatch"]')
+                self.expect(j, text == IDENTITY_MISMATCH, "the identity message, verbatim")
+                self.shot(page, j, "SOA202-identity_mismatch")
+        finally:
+            # The failure counts toward the lockout of the day (R-ERR-HOST-3).
+            self.sandbox.unlock(p.account_id)
 
-    def b84(self) -> Journey:
+    def b84(self, j: Journey) -> None:
         """R-ERR-HOST-3/4: five failures lock; the next attempt answers B84."""
-        j, p = Journey("B84"), self.personas["lockout"]
+        p = self.personas["lockout"]
         try:
             with self.page(j) as page:
                 self.begin(page, p)
@@ -230,11 +260,10 @@ class BrowserRun:
                 self.shot(page, j, "B84")
         finally:
             self.sandbox.unlock(p.account_id)
-        return j
 
-    def cancel(self) -> Journey:
+    def cancel(self, j: Journey) -> None:
         """R-FLOW-7: 「中止する」 on ③, then 「連携元画面へ」 with access_denied."""
-        j, p = Journey("cancel"), self.personas["manual"]
+        p = self.personas["manual"]
         with self.page(j) as page:
             app = self.begin(page, p)
             self.fill_account(page, p)
@@ -253,23 +282,33 @@ class BrowserRun:
                 page.url.startswith(app.redirect_uri) and "error=access_denied" in page.url,
                 "back to the app with access_denied",
             )
-        return j
 
     def all(self) -> list[Journey]:
+        """Every journey of :data:`JOURNEYS`, each whether or not the one before it passed."""
         self.sandbox.faults()
         self.sandbox.set_clock(WEEKDAY)
-        journeys: list[Callable[[], Journey]] = [
-            self.happy_path,
-            self.empty_fields,
-            self.identity_error,
-            self.b84,
-            self.cancel,
-        ]
-        return [journey() for journey in journeys]
+        runs: dict[str, Callable[[Journey], None]] = {
+            "happy path": self.happy_path,
+            "empty-field dialog": self.empty_fields,
+            "identity error": self.identity_error,
+            "B84": self.b84,
+            "cancel": self.cancel,
+        }
+        journeys = []
+        for name, requirements in JOURNEYS.items():
+            journey = Journey(name, requirements)
+            try:
+                runs[name](journey)
+            except Exception as error:  # a failed check, or Playwright timing out
+                journey.fail(error)
+            journeys.append(journey)
+        self.sandbox.close()
+        return journeys
 
 
 def browser_run(target: Target, out: Path, personas: dict[str, Persona]) -> list[Journey]:
-    """Run every journey in Chromium; screenshots go to ``out``."""
+    """Run every journey in Chromium; screenshots go to ``out``. A journey that fails
+    says so in its :class:`Journey`; Chromium failing to start raises."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:

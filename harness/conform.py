@@ -31,22 +31,32 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from harness.conform_plugin import PREFIX
+from harness.personas import DEFAULT_FILE, load_personas
 from harness.render import html_report, markdown, summary
 from harness.report import (
     NO_RUN,
+    Deviation,
     RunInfo,
+    ScenarioResult,
+    browser_not_run,
+    browser_results,
     build,
     load_deviations,
     read_junit,
     read_results,
 )
-from harness.requirements import load
+from harness.requirements import Requirements, load
 from harness.tags import feature_tags
+
+if TYPE_CHECKING:
+    from harness.embedded import Target
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 FEATURES: Final = ROOT / "features"
@@ -134,6 +144,12 @@ def add_parser(commands: Any) -> None:
         "else the copy in the package)",
     )
     p.add_argument(
+        "--browser",
+        action="store_true",
+        help="after the features, also run the browser journeys in Chromium "
+        "(/usr/bin/chromium) against the same target; screenshots into <out>/screenshots/",
+    )
+    p.add_argument(
         "--features",
         default=str(FEATURES),
         metavar="DIR",
@@ -198,15 +214,15 @@ def _stream(cmd: list[str], cwd: Path, log: Path, out: TextIO, env: dict[str, st
     return status
 
 
-def _env(args: argparse.Namespace) -> dict[str, str]:
+def _env(target: Target | None) -> dict[str, str]:
     """The child's environment: the target and its token go to harness.plugin through
     ``RENKEI_TARGET`` and ``RENKEI_ADMIN_TOKEN``, never on a command line that ``ps`` shows."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
     env.pop("RENKEI_TARGET", None)
     env.pop("RENKEI_ADMIN_TOKEN", None)
-    if args.target:
-        env["RENKEI_TARGET"] = args.target
-        env["RENKEI_ADMIN_TOKEN"] = args.admin_token
+    if target is not None:
+        env["RENKEI_TARGET"] = target.url
+        env["RENKEI_ADMIN_TOKEN"] = target.admin_token
     return env
 
 
@@ -215,80 +231,198 @@ def _usage(message: str) -> int:
     return NO_RUN
 
 
-def run(args: argparse.Namespace, out: TextIO) -> int:
-    """``renkei conform``: run, report, print the summary; answers the exit status."""
+@dataclass(frozen=True)
+class Plan:
+    """What the options asked for, checked before anything runs."""
+
+    features: Path
+    expression: str | None
+    requirements: Requirements
+    deviations: list[Deviation]
+
+
+def _plan(args: argparse.Namespace) -> Plan | str:
+    """The run the options ask for, or why it cannot be made."""
     if args.target and not args.admin_token:
-        return _usage("--target needs --admin-token (or RENKEI_ADMIN_TOKEN)")
+        return "--target needs --admin-token (or RENKEI_ADMIN_TOKEN)"
+    if args.browser and (problem := browser_missing()):
+        return problem
     for module in ("pytest", "pytest_bdd"):
         if importlib.util.find_spec(module) is None:
-            return _usage(f"needs {module}: pip install 'pytest>=8' 'pytest-bdd>=8'")
+            return f"needs {module}: pip install 'pytest>=8' 'pytest-bdd>=8'"
     features = Path(args.features).resolve()
     if not any(features.glob("*.feature")):
-        return _usage(f"no feature files in {features} (run from a checkout, or --features DIR)")
+        return f"no feature files in {features} (run from a checkout, or --features DIR)"
     try:
         expression = marker_expression(args.tags, feature_tags(features)) if args.tags else None
         requirements = load(Path(args.requirements) if args.requirements else None)
         deviations = load_deviations(Path(args.deviations), requirements) if args.deviations else []
     except OSError as e:
-        return _usage(f"{e.filename}: {e.strerror}")
+        return f"{e.filename}: {e.strerror}"
     except ValueError as e:  # a bad --tags, REQUIREMENTS.md or deviations file
-        return _usage(str(e))
+        return str(e)
+    return Plan(features, expression, requirements, deviations)
 
+
+@dataclass
+class RunResult:
+    """What the features (and the browser run) gave, before the report."""
+
+    status: int
+    record: dict[str, Any]
+    journeys: list[ScenarioResult] = field(default_factory=list)
+    browser_line: str | None = None
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """``renkei conform``: run, report, print the summary; answers the exit status."""
+    plan = _plan(args)
+    if isinstance(plan, str):
+        return _usage(plan)
     folder = Path(args.out).resolve()
     folder.mkdir(parents=True, exist_ok=True)
     for name in OUTPUTS:
         (folder / name).unlink(missing_ok=True)
-    target = args.target or "the embedded sandbox (renkei serve, scenarios/default.yaml)"
-    print(f"renkei conform: {features} against {target}", file=out)
+    label = args.target or "the embedded sandbox (renkei serve, scenarios/default.yaml)"
+    print(f"renkei conform: {plan.features} against {label}", file=out)
     if args.tags:
-        print(f"  tags: {args.tags}  (pytest -m {expression!r})", file=out)
+        print(f"  tags: {args.tags}  (pytest -m {plan.expression!r})", file=out)
     began = time.monotonic()
+    # Imported here: every renkei command imports this module, and requests
+    # (harness.embedded) is needed only now.
+    from harness.embedded import EmbeddedSandbox, Target  # noqa: PLC0415
+
+    embedded = None
+    try:
+        target: Target | None = None
+        if args.target:
+            target = Target(args.target.rstrip("/"), args.admin_token)
+        elif args.browser:
+            # One sandbox for the features and the browser run, so that both show
+            # the same target; without --browser the features' plugin starts its own.
+            embedded = EmbeddedSandbox()
+            try:
+                target = embedded.ready()
+            except RuntimeError as error:
+                return _usage(str(error))
+        outcome = _features(args, plan, folder, target, out)
+        if outcome is None:
+            return NO_RUN
+        if args.browser:
+            assert target is not None
+            outcome.journeys, outcome.browser_line = _browser(target, folder, args.personas, out)
+    except KeyboardInterrupt:
+        print("renkei conform: interrupted; no report written", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    code = _report(args, plan, folder, label, outcome, out)
+    written = "conformance.md, conformance.html, junit.xml, cucumber.json"
+    if args.browser:
+        written += ", screenshots/"
+    print(f"\nReports in {folder}: {written} ({time.monotonic() - began:.1f} s)", file=out)
+    return code
+
+
+def _features(
+    args: argparse.Namespace, plan: Plan, folder: Path, target: Target | None, out: TextIO
+) -> RunResult | None:
+    """The features in a pytest child; None when pytest could not run them."""
     with tempfile.TemporaryDirectory(prefix="renkei-conform-") as scratch:
         record_path = Path(scratch) / "record.json"
-        cmd = pytest_command(args, folder, record_path, expression)
-        try:
-            status = _stream(cmd, features.parent, folder / "pytest.log", out, _env(args))
-        except KeyboardInterrupt:
-            print("renkei conform: interrupted; no report written", file=sys.stderr)
-            return INTERRUPTED
+        cmd = pytest_command(args, folder, record_path, plan.expression)
+        status = _stream(cmd, plan.features.parent, folder / "pytest.log", out, _env(target))
         if status in PYTEST_BROKEN:
-            return NO_RUN
+            return None
         record: dict[str, Any] = (
             json.loads(record_path.read_text("utf-8")) if record_path.exists() else {}
         )
+    return RunResult(status, record)
+
+
+def _report(
+    args: argparse.Namespace, plan: Plan, folder: Path, label: str, outcome: RunResult, out: TextIO
+) -> int:
+    """conformance.md and conformance.html from the run; the summary printed; the exit status."""
     cucumber_path = folder / "cucumber.json"
     cucumber = json.loads(cucumber_path.read_text("utf-8")) if cucumber_path.exists() else []
     started, seconds, tests = read_junit(folder / "junit.xml")
     info = RunInfo(
-        target=target,
+        target=label,
         tags=args.tags,
         deviations=args.deviations,
-        pytest_exit=status,
+        pytest_exit=outcome.status,
         started=started,
         seconds=seconds,
         tests=tests,
+        browser=outcome.browser_line,
     )
-    results = read_results(cucumber, record.get("scenarios"))
-    report = build(requirements, results, deviations, folder / "screenshots", info)
+    results = read_results(cucumber, outcome.record.get("scenarios"))
+    scenarios = results + outcome.journeys
+    report = build(plan.requirements, scenarios, plan.deviations, folder / "screenshots", info)
     (folder / "conformance.md").write_text(markdown(report, args.strict), "utf-8")
     (folder / "conformance.html").write_text(html_report(report, args.strict), "utf-8")
 
     code = report.exit_status(args.strict)
     print("", file=out)
     print(summary(report, args.strict), file=out)
-    if status == 1 and not any(s.outcome == "failed" for s in results):
+    if outcome.status == 1 and not any(s.outcome == "failed" for s in results):
         print(
             "renkei conform: pytest reported a failure outside the scenarios; "
             f"see {folder / 'pytest.log'}",
             file=sys.stderr,
         )
         code = max(code, 1)
-    if status == PYTEST_NOTHING:
+    if outcome.status == PYTEST_NOTHING:
         print("renkei conform: no scenario was selected", file=sys.stderr)
-    elapsed = time.monotonic() - began
-    print(
-        f"\nReports in {folder}: conformance.md, conformance.html, junit.xml, cucumber.json "
-        f"({elapsed:.1f} s)",
-        file=out,
-    )
     return code
+
+
+def browser_missing() -> str | None:
+    """Why ``--browser`` cannot run on this machine, or None."""
+    if importlib.util.find_spec("playwright") is None:
+        return "--browser needs Playwright: pip install playwright"
+    # Playwright only when asked for: every renkei command imports this module.
+    from harness import browser  # noqa: PLC0415
+
+    if not Path(browser.CHROMIUM).exists():
+        return (
+            f"--browser needs Debian's chromium at {browser.CHROMIUM}, which is missing: "
+            "apt-get install chromium fonts-ipafont-gothic (scripts/test does, as root)"
+        )
+    return None
+
+
+def _browser(
+    target: Target, folder: Path, personas: str | None, out: TextIO
+) -> tuple[list[ScenarioResult], str]:
+    """The browser run (harness/browser.py) against ``target``, its screenshots in
+    ``<folder>/screenshots/``: its journeys as scenarios of the report, and one line
+    for the report's header. A journey that fails, or a run that cannot start
+    (Chromium, the target), fails the requirements it shows; nothing is raised."""
+    from harness import browser  # noqa: PLC0415  (Playwright: see browser_missing)
+
+    shots = folder / "screenshots"
+    # Written anew: a journey that fails early must not leave an older run's
+    # picture of its screen looking current.
+    for old in shots.glob("*.png"):
+        old.unlink()
+    print(f"renkei conform: the browser run in Chromium ({browser.CHROMIUM})", file=out)
+    try:
+        people = load_personas(Path(personas) if personas else DEFAULT_FILE)
+        journeys = browser.browser_run(target, shots, people)
+    except Exception as error:  # Chromium or the target failing: the report says so
+        why = f"the browser run could not run: {type(error).__name__}: {error}".splitlines()[0]
+        print(f"  failed  {why}", file=out)
+        shown = dict.fromkeys(r for reqs in browser.JOURNEYS.values() for r in reqs)
+        detail = "".join(traceback.format_exception(error))
+        return [browser_not_run(shown, why, detail)], why
+    for j in journeys:
+        why = f" — {j.error}" if j.error else ""
+        state = "passed" if j.passed else "failed"
+        print(f"  {state:<7} browser: {j.name}  ({' '.join(j.requirements)}){why}", file=out)
+    failed = sum(1 for j in journeys if not j.passed)
+    line = f"{len(journeys)} journeys in Chromium, {len(journeys) - failed} passed"
+    line += f", {failed} failed" if failed else ""
+    return browser_results(journeys), f"{line}; screenshots in {shots.name}/"

@@ -94,6 +94,8 @@ def _run_lines(report: Report) -> list[str]:
         lines.append(f"- started: {run.started}")
     if run.seconds is not None:
         lines.append(f"- pytest ran {run.tests} scenarios in {run.seconds:.1f} s")
+    if run.browser:
+        lines.append(f"- browser run: {run.browser}")
     lines.append(f"- requirements: {len(report.rows)} from {report.requirements.source}")
     return lines
 

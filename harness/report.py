@@ -4,7 +4,9 @@ The inputs are pytest-bdd's Cucumber JSON (scenarios with their steps), the
 record of :mod:`harness.conform_plugin` (every collected scenario with its tags
 and pytest's outcome, including those that errored before a step or were not
 selected), the requirement list of :mod:`harness.requirements`, the expected
-deviations and the browser run's screenshots. The output is a :class:`Report`:
+deviations, the browser run's screenshots and, with ``renkei conform
+--browser``, its journeys (each one more scenario, of ``harness/browser.py``,
+tagged with the requirements it shows). The output is a :class:`Report`:
 a row per requirement of REQUIREMENTS.md — never fewer — with the scenarios
 tagged with its ID, their results, and the requirement's verdict.
 
@@ -23,7 +25,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 from xml.etree import ElementTree
 
 from harness.requirements import ID_SHAPE, Requirements
@@ -255,6 +257,8 @@ class RunInfo:
     started: str = ""
     seconds: float | None = None
     tests: int | None = None
+    #: What the browser run did (``renkei conform --browser``), one line; None without it.
+    browser: str | None = None
 
 
 @dataclass
@@ -409,6 +413,59 @@ def read_results(
             found.line = found.line or element.get("line")
             found.feature_name = str(feature.get("name", ""))
     return [results[k] for k in order]
+
+
+#: Where the browser run's journeys say they come from, in the report.
+BROWSER_RUN: Final = "harness/browser.py"
+
+
+class JourneyResult(Protocol):
+    """What :class:`harness.browser.Journey` gives the report (without importing Playwright)."""
+
+    name: str
+    requirements: tuple[str, ...]
+    checks: list[str]
+    error: str
+    detail: str
+
+
+def browser_results(journeys: Sequence[JourneyResult]) -> list[ScenarioResult]:
+    """The browser run's journeys as scenarios, tagged with the requirements they show:
+    the checks that held are their steps; a failed journey fails its requirements."""
+    results = []
+    for j in journeys:
+        steps = [Step("check", check, "passed") for check in j.checks]
+        if j.error:
+            steps.append(Step("check", j.error, "failed", j.detail or j.error))
+        results.append(
+            ScenarioResult(
+                id=f"browser: {j.name}",
+                feature=BROWSER_RUN,
+                feature_name="browser run (Chromium)",
+                name=f"browser: {j.name}",
+                tags=tuple(j.requirements),
+                outcome="failed" if j.error else "passed",
+                message=j.error,
+                detail=j.detail,
+                steps=tuple(steps),
+            )
+        )
+    return results
+
+
+def browser_not_run(requirements: Iterable[str], why: str, detail: str = "") -> ScenarioResult:
+    """The browser run as one failed scenario, when it could not run its journeys
+    (Chromium did not start, the target did not answer)."""
+    return ScenarioResult(
+        id="browser: run",
+        feature=BROWSER_RUN,
+        feature_name="browser run (Chromium)",
+        name="browser: the run",
+        tags=tuple(requirements),
+        outcome="failed",
+        message=why,
+        detail=detail or why,
+    )
 
 
 def apply_deviations(

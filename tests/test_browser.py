@@ -1,30 +1,54 @@
-"""The browser run against the embedded sandbox (issue 5, deliverable 3).
+"""The browser run against the embedded sandbox (issue 5, deliverable 3), alone
+and as ``renkei conform --browser`` (docs/conformance.md, "The browser run").
 
 Chromium must be installed (``scripts/test`` installs Debian's ``chromium`` and
 ``fonts-ipafont-gothic`` when run as root, as CI does). Outside CI a machine
-without it skips this test and says why; in CI its absence is a failure.
+without it skips these tests and says why; in CI its absence is a failure.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from collections.abc import Iterator
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from harness.embedded import Target, embedded_sandbox
 from harness.personas import load_personas
+from simulator.cli import main
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: What the five journeys photograph (harness/browser.py).
+SHOTS = {
+    "SOA201",
+    "SOA202",
+    "SOA208",
+    "SOA209",
+    "SOA211",
+    "SOA206",
+    "SOA201-required",
+    "SOA202-identity_mismatch",
+    "locked_now",
+    "B84",
+    "cancelled",
+}
 
 
 @pytest.fixture(scope="module")
-def target() -> Iterator[Target]:
+def chromium() -> Path:
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail("CI must have Debian's chromium (scripts/test installs it as root)")
         pytest.skip("Debian's chromium is not installed: apt-get install chromium")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def target(chromium: Path) -> Iterator[Target]:
     with embedded_sandbox() as running:
         yield running
 
@@ -40,21 +64,37 @@ def test_browser_run_through_every_screen(target: Target, tmp_path: Path) -> Non
         "B84",
         "cancel",
     ]
+    assert [j.error for j in journeys if j.error] == []
     shots = {name for j in journeys for name in j.shots}
-    assert {
-        "SOA201",
-        "SOA202",
-        "SOA208",
-        "SOA209",
-        "SOA211",
-        "SOA206",
-        "SOA201-required",
-        "SOA202-identity_mismatch",
-        "locked_now",
-        "B84",
-        "cancelled",
-    } <= shots
+    assert shots >= SHOTS
     for j in journeys:
         for path in j.shots.values():
             assert path.stat().st_size > 5_000, path  # a rendered page, not an empty image
     assert sum(len(j.checks) for j in journeys) >= 20
+
+
+def test_conform_browser_puts_the_screenshots_in_the_report(chromium: Path, tmp_path: Path) -> None:
+    """``renkei conform --browser --tags …``: the tagged features, then the five
+    journeys against the same embedded sandbox; their screenshots in
+    ``<out>/screenshots/`` (an older run's removed), shown by both reports beside
+    their requirements, and each journey a passed scenario of those requirements."""
+    out = tmp_path / "out"
+    (out / "screenshots").mkdir(parents=True)
+    (out / "screenshots" / "SOA999-old.png").write_bytes(b"an older run")
+    with redirect_stdout(io.StringIO()) as printed:
+        status = main(["conform", "--browser", "--tags", "@R-FLOW-7", "--out", str(out)])
+    assert status == 0, printed.getvalue()
+    names = {p.stem for p in (out / "screenshots").glob("*.png")}
+    assert names >= SHOTS and "SOA999-old" not in names
+    assert "passed  browser: happy path" in printed.getvalue()
+    md = (out / "conformance.md").read_text("utf-8")
+    html = (out / "conformance.html").read_text("utf-8")
+    assert "browser run: 5 journeys in Chromium, 5 passed" in md
+    rows = {line.split(" | ")[0].strip("| "): line for line in md.splitlines() if "| R-" in line}
+    assert "[SOA209.png](screenshots/SOA209.png)" in rows["R-FLOW-4"]
+    assert "✅ browser: happy path" in rows["R-FLOW-4"]
+    assert "[B84.png](screenshots/B84.png)" in rows["R-ERR-HOST-4"]
+    assert "✅ browser: B84" in rows["R-ERR-HOST-4"]
+    html_rows = {m[1]: m[0] for m in re.finditer(r'<tr [^>]*id="([^"]+)">.*?</tr>', html)}
+    assert '<img src="screenshots/cancelled.png"' in html_rows["R-FLOW-7"]
+    assert 'class="r-passed"' in html_rows["R-FLOW-7"]

@@ -450,7 +450,15 @@ def test_names_are_escaped_in_html_and_markdown(small: Requirements) -> None:
 def test_conform_is_a_renkei_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["conform", "--help"]) == 0
     out = capsys.readouterr().out
-    for option in ("--target", "--admin-token", "--tags", "--deviations", "--out", "--strict"):
+    for option in (
+        "--target",
+        "--admin-token",
+        "--tags",
+        "--deviations",
+        "--out",
+        "--strict",
+        "--browser",
+    ):
         assert option in out
 
 
@@ -475,6 +483,22 @@ def test_bad_options_stop_before_running(
     monkeypatch.delenv("RENKEI_ADMIN_TOKEN", raising=False)
     assert main(["conform", "--out", str(tmp_path / "out"), *argv]) == NO_RUN
     assert problem in capsys.readouterr().err
+    assert not (tmp_path / "out" / "pytest.log").exists()
+
+
+def test_browser_without_chromium_stops_before_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--browser`` on a machine without Debian's chromium: exit 2, saying what to
+    install, before any feature runs."""
+    from harness import browser
+
+    missing = tmp_path / "no-chromium"
+    monkeypatch.setattr(browser, "CHROMIUM", str(missing))
+    assert main(["conform", "--browser", "--out", str(tmp_path / "out")]) == NO_RUN
+    err = capsys.readouterr().err
+    assert f"--browser needs Debian's chromium at {missing}" in err
+    assert "apt-get install chromium" in err
     assert not (tmp_path / "out" / "pytest.log").exists()
 
 

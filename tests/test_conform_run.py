@@ -20,13 +20,16 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from harness import browser
+from harness import conform as conform_command
+from harness.browser import JOURNEYS, Journey
 from harness.embedded import Target, embedded_sandbox
 from simulator.cli import main
 
@@ -256,3 +259,64 @@ def test_a_scenario_failing_before_its_first_step_fails_its_requirement(
     assert (found["R-FLOW-4"], found["R-FLOW-5"]) == ("not covered", "failed")
     md = (out / "conformance.md").read_text("utf-8")
     assert "failed at: ならば うまくいかない" in md
+
+
+def own_features(tmp_path: Path) -> Path:
+    features = tmp_path / "features"
+    features.mkdir()
+    for name, text in SELF_FEATURES.items():
+        (features / name).write_text(text.lstrip("\n"), "utf-8")
+    return features
+
+
+def failing_b84(target: Target, out: Path, personas: object) -> list[Journey]:
+    """A browser run (double) whose B84 journey fails; the others pass."""
+    journeys = [Journey(name, reqs, checks=["shown"]) for name, reqs in JOURNEYS.items()]
+    try:
+        raise AssertionError("B84: B84 with its reason code")
+    except AssertionError as error:
+        journeys[3].fail(error)
+    return journeys
+
+
+def crashing(target: Target, out: Path, personas: object) -> list[Journey]:
+    """A browser run (double) whose Chromium does not start."""
+    raise RuntimeError("BrowserType.launch: Target page, context or browser has been closed")
+
+
+@pytest.mark.parametrize(
+    ("run", "failed", "why"),
+    [
+        (failing_b84, {"R-ERR-HOST-3", "R-ERR-HOST-4"}, "AssertionError: B84: B84 with its reason"),
+        (
+            crashing,
+            {r for reqs in JOURNEYS.values() for r in reqs},
+            "the browser run could not run: RuntimeError: BrowserType.launch",
+        ),
+    ],
+)
+def test_a_failing_browser_run_fails_its_requirements_without_a_traceback(
+    run: Callable[[Target, Path, object], list[Journey]],
+    failed: set[str],
+    why: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--browser`` with the browser run doubled (no Chromium needed) and features
+    of their own (no server): a failed journey, or a run that cannot start, fails
+    the requirements it shows, in the summary, both reports and the exit status."""
+    monkeypatch.setattr(conform_command, "browser_missing", lambda: None)
+    monkeypatch.setattr(browser, "browser_run", run)
+    out = tmp_path / "reports"
+    argv = ["conform", "--features", str(own_features(tmp_path)), "--tags", "@R-FLOW-1"]
+    argv += ["--target", "http://127.0.0.1:9", "--admin-token=t", "--browser", "--out", str(out)]
+    assert main(argv) == 1
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.out + printed.err
+    assert why in printed.out
+    found = verdicts(out)
+    assert {r for r, v in found.items() if v == "failed"} == failed
+    md = (out / "conformance.md").read_text("utf-8")
+    assert "## Failures" in md and why in md
+    assert "failed" in (out / "conformance.html").read_text("utf-8")
