@@ -119,3 +119,61 @@ def test_r_err_host_3_200_concurrent_failures_lock_exactly_once(server: Target) 
     locks = Sandbox(server.url, server.admin_token).locks()
     mine = [entry for entry in locks if entry["account"] == "115-1-3000003"]
     assert [entry["failures"] for entry in mine] == [5], locks
+
+
+def walk(target: Target, browser: Browser) -> str:
+    """The lockout persona from ② to the code, with right answers; answers the redirect."""
+    answer = follow(browser, browser.post("/connect/customer", DETAILS))
+    assert answer.screen_id == "SOA208", answer.body
+    answer = follow(browser, browser.post("/connect/phone"))
+    assert answer.screen_id == "SOA209", answer.body
+    phone = Phone(target.url, PHONE)
+    assert phone.call(str(answer.body["call_to"]))["verified"]
+    phone.close()
+    answer = follow(browser, browser.post("/connect/call"))
+    assert answer.screen_id == "SOA211", answer.body
+    answer = follow(browser, browser.post("/connect/pin", {"pin": "5555"}))
+    assert answer.screen_id == "SOA206", answer.body
+    done = browser.post("/connect/consent", {"decision": "allow", "agree": "1"})
+    assert done.status == 302 and done.location and "code=" in done.location, done.body
+    return done.location
+
+
+def test_flows_of_one_phone_in_parallel_are_not_lost(server: Target) -> None:
+    """24 flows of one customer (one registered phone) walked at once. Each call to
+    the gateway judges every flow waiting for that phone and saves it, while the
+    browsers press 「確定する」 and move on: without a revision check, a save by the
+    gateway from an older copy put a flow back on ④ (a lost update)."""
+    browsers = [to_customer(server) for _ in range(24)]
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        redirects = list(pool.map(lambda b: walk(server, b), browsers))
+    assert len(set(redirects)) == 24
+    grants = Sandbox(server.url, server.admin_token).grants()
+    assert len(grants) == 24
+
+
+def test_a_double_clicked_allow_makes_one_grant(server: Target) -> None:
+    """Two 「許可する」 of one flow at once: one grant, one code, one mail."""
+    browser = to_customer(server)
+    answer = follow(browser, browser.post("/connect/customer", DETAILS))
+    answer = follow(browser, browser.post("/connect/phone"))
+    phone = Phone(server.url, PHONE)
+    assert phone.call(str(answer.body["call_to"]))["verified"]
+    phone.close()
+    follow(browser, browser.post("/connect/call"))
+    answer = follow(browser, browser.post("/connect/pin", {"pin": "5555"}))
+    assert answer.screen_id == "SOA206", answer.body
+    start = threading.Barrier(8, timeout=30)
+
+    def allow(_: int) -> Answer:
+        start.wait()
+        return browser.post("/connect/consent", {"decision": "allow", "agree": "1"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(allow, range(8)))
+    codes = [a for a in answers if a.status == 302 and a.location and "code=" in a.location]
+    assert len(codes) == 1, [(a.status, a.codes) for a in answers]
+    assert all(a.codes == ["out_of_order"] for a in answers if a not in codes)
+    sandbox = Sandbox(server.url, server.admin_token)
+    assert len(sandbox.grants()) == 1
+    assert len(sandbox.mail()) == 1

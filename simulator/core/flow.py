@@ -96,6 +96,9 @@ class FlowState:
     grant_id: str | None = None
     #: The error the current screen shows, for 「連携元画面へ」 beside a retry.
     shown_error: str | None = None
+    #: The store's revision of this record (0: never stored). Not part of the
+    #: record: a store uses it to refuse a save over a newer one (lost update).
+    revision: int = field(default=0, compare=False)
 
     @property
     def finished(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Insert
 from sqlalchemy.sql.schema import Table
@@ -27,7 +27,16 @@ def open_database(url: str) -> Engine:
             cursor.close()
 
     metadata.create_all(engine)
+    _upgrade(engine)
     return engine
+
+
+def _upgrade(engine: Engine) -> None:
+    """Columns added since a database was first created (create_all adds tables only)."""
+    columns = {c["name"] for c in inspect(engine).get_columns("flows")}
+    if "revision" not in columns:  # issue 7: optimistic concurrency on flows
+        with engine.begin() as c:
+            c.execute(text("ALTER TABLE flows ADD COLUMN revision INTEGER NOT NULL DEFAULT 1"))
 
 
 def upsert(engine: Engine, table: Table) -> Insert:

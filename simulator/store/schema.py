@@ -74,6 +74,8 @@ flows = Table(
     Column("touched_at", String(40), nullable=False),
     # The telephony gateway finds the flows waiting on ④ by the calling number.
     Column("waiting_phone", String(11)),
+    # Bumped by every save: a save from a stale copy is refused (SqlFlows.save).
+    Column("revision", Integer, nullable=False, default=1, server_default="1"),
 )
 Index("flows_waiting", flows.c.waiting_phone)
 Index("flows_open", flows.c.finished, flows.c.touched_at)

@@ -19,12 +19,29 @@ from simulator.store.database import upsert
 from simulator.store.schema import calls, flows, mails, oplog, settings
 
 
+def _flow(record: dict[str, Any], revision: int) -> FlowState:
+    flow = FlowState.from_record(record)
+    flow.revision = revision
+    return flow
+
+
+class StaleFlow(Exception):
+    """The flow changed since it was loaded: another request on the same flow (a
+    double submission, the telephony gateway) saved first. Nothing was written."""
+
+
 class SqlFlows:
+    """Flows in progress, with optimistic concurrency: each save names the revision
+    it was loaded at and bumps it, so two requests on one flow cannot both write
+    from the same starting point (a lost update would undo a move, issue 7)."""
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def save(self, flow: FlowState, oauth_params: dict[str, str] | None = None) -> None:
-        """Insert or update ``flow``; ``oauth_params`` are kept from its first save."""
+        """Insert ``flow`` (revision 0) or update it from the revision it was loaded
+        at; raises :class:`StaleFlow` when that revision is no longer the latest.
+        ``oauth_params`` are kept from its first save."""
         waiting = flow.registered_phone if flow.screen is Screen.CALL else None
         values = {
             "record": flow.to_record(),
@@ -33,12 +50,26 @@ class SqlFlows:
             "waiting_phone": waiting,
         }
         with self.engine.begin() as c:
-            done = c.execute(update(flows).where(flows.c.flow_id == flow.flow_id), values).rowcount
-            if not done:
+            if flow.revision == 0:
                 c.execute(
                     insert(flows),
-                    {"flow_id": flow.flow_id, "oauth_params": oauth_params or {}, **values},
+                    {
+                        "flow_id": flow.flow_id,
+                        "oauth_params": oauth_params or {},
+                        "revision": 1,
+                        **values,
+                    },
                 )
+            else:
+                done = c.execute(
+                    update(flows).where(
+                        flows.c.flow_id == flow.flow_id, flows.c.revision == flow.revision
+                    ),
+                    {**values, "revision": flow.revision + 1},
+                ).rowcount
+                if not done:
+                    raise StaleFlow(flow.flow_id)
+        flow.revision += 1
 
     def oauth_params(self, flow_id: str) -> dict[str, str]:
         """The authorization request that started the flow."""
@@ -49,15 +80,16 @@ class SqlFlows:
         return dict(params or {})
 
     def load(self, flow_id: str) -> FlowState | None:
+        query = select(flows.c.record, flows.c.revision).where(flows.c.flow_id == flow_id)
         with self.engine.connect() as c:
-            record = c.execute(select(flows.c.record).where(flows.c.flow_id == flow_id)).scalar()
-        return FlowState.from_record(record) if record is not None else None
+            row = c.execute(query).first()
+        return _flow(row.record, row.revision) if row is not None else None
 
     def waiting_for_call_from(self, phone: str) -> list[FlowState]:
         """Flows on ④ whose registered phone is ``phone`` (the telephony gateway)."""
-        query = select(flows.c.record).where(flows.c.waiting_phone == phone)
+        query = select(flows.c.record, flows.c.revision).where(flows.c.waiting_phone == phone)
         with self.engine.connect() as c:
-            return [FlowState.from_record(r) for r in c.execute(query).scalars()]
+            return [_flow(r.record, r.revision) for r in c.execute(query)]
 
     def in_progress(self, now: dt.datetime, timeout: dt.timedelta) -> int:
         """Flows holding a host slot: not finished and touched within ``timeout``

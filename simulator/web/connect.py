@@ -14,9 +14,10 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response
 
-from simulator.core.errors import CsrfFailed, FieldError, FlowLost, RenkeiError
+from simulator.core.errors import CsrfFailed, FieldError, FlowLost, OutOfOrder, RenkeiError
 from simulator.core.flow import ConnectFlow, FlowState
 from simulator.core.screens import SCREENS, Screen
+from simulator.store.state import StaleFlow
 from simulator.web.bank import Bank
 from simulator.web.mail import send_completion_mail
 from simulator.web.oauth_routes import authorization_redirect
@@ -100,33 +101,85 @@ def view(name: str) -> Response:
     try:
         engine.show(flow, screen)
     except RenkeiError as error:
-        if flow is not None:
-            bank().flows.save(flow)
+        if flow is not None and not _saved(flow):
+            return _raced(engine)
         return failed(engine, flow, error)
     assert flow is not None
-    bank().flows.save(flow)
+    if not _saved(flow):
+        return _raced(engine)
     return show(flow)
 
 
-def _post(action: Callable[[ConnectFlow, FlowState | None, dict[str, str]], Any]) -> Response:
-    """Run one button: CSRF first, then the engine; save whatever happened."""
-    flow = current_flow()
+def _saved(flow: FlowState) -> bool:
+    """Save ``flow``; False when another request on it saved first (nothing written)."""
+    try:
+        bank().flows.save(flow)
+    except StaleFlow:
+        return False
+    return True
+
+
+def _raced(engine: ConnectFlow) -> Response:
+    """Another request on the same flow (a double submission, the gateway) saved
+    first and this one was not kept: show where the flow is now, with
+    「この操作は受け付けられません。表示中の画面から操作を続けて下さい。」."""
+    return failed(engine, current_flow(), OutOfOrder())
+
+
+Then = Callable[[FlowState, Any], Response | None]
+#: Attempts at a button whose flow other requests keep changing.
+RACES = 5
+
+
+def _post(
+    action: Callable[[ConnectFlow, FlowState | None, dict[str, str]], Any],
+    then: Then | None = None,
+    *,
+    again: bool = True,
+) -> Response:
+    """Run one button: CSRF first, then the engine; save what happened, and only
+    once that save is known to be the latest, ``then`` (what the button does
+    beyond the flow: a grant, a mail, the redirect with the code).
+
+    When another request saved the flow meanwhile and left it on the same screen
+    (the telephony gateway marking ④'s call verified), the button is pressed
+    again on the newer copy — unless ``again`` is False: ② and ⑤ count identity
+    failures in the lock ledger, and pressing twice would count one twice."""
     engine = bank().connect_flow()
     values = form_data()
-    try:
-        if flow is None:
-            raise FlowLost()
-        if not hmac.compare_digest(values.get("csrf_token", ""), csrf_token(bank(), flow.flow_id)):
-            raise CsrfFailed()
-        outcome = action(engine, flow, values)
-    except RenkeiError as error:
-        if flow is not None:
-            bank().flows.save(flow)
-        return failed(engine, flow, error, values)
-    bank().flows.save(flow)
-    if isinstance(outcome, Response):
-        return outcome
-    return show(flow) if flow.finished else next_screen(flow)
+    for _ in range(RACES):
+        flow = current_flow()
+        screen = flow.screen if flow is not None else None
+        try:
+            if flow is None:
+                raise FlowLost()
+            if not hmac.compare_digest(
+                values.get("csrf_token", ""), csrf_token(bank(), flow.flow_id)
+            ):
+                raise CsrfFailed()
+            outcome = action(engine, flow, values)
+        except RenkeiError as error:
+            if flow is not None and not _saved(flow):
+                if again and _still_on(screen):
+                    continue
+                return _raced(engine)
+            return failed(engine, flow, error, values)
+        if not _saved(flow):
+            if again and _still_on(screen):
+                continue
+            return _raced(engine)
+        if then is not None:
+            response = then(flow, outcome)
+            if response is not None:
+                return response
+        return show(flow) if flow.finished else next_screen(flow)
+    return _raced(engine)
+
+
+def _still_on(screen: Screen | None) -> bool:
+    """Whether the flow, as saved by the request that won, is still on ``screen``."""
+    fresh = current_flow()
+    return fresh is not None and screen is not None and fresh.screen is screen
 
 
 @connect.post("/account")
@@ -138,7 +191,7 @@ def post_account() -> Response:
 @connect.post("/customer")
 def post_customer() -> Response:
     """② SOA202 「次へ」."""
-    return _post(lambda e, f, v: e.submit_customer(f, v))
+    return _post(lambda e, f, v: e.submit_customer(f, v), again=False)
 
 
 @connect.post("/phone")
@@ -156,24 +209,25 @@ def post_call() -> Response:
 @connect.post("/pin")
 def post_pin() -> Response:
     """⑤ SOA211 「次へ」."""
-    return _post(lambda e, f, v: e.submit_pin(f, v))
+    return _post(lambda e, f, v: e.submit_pin(f, v), again=False)
 
 
 @connect.post("/consent")
 def post_consent() -> Response:
-    """⑥ SOA206 「許可する」 (302 to the app with the code) or 「拒否する」."""
+    """⑥ SOA206 「許可する」 (302 to the app with the code) or 「拒否する」.
 
-    def decide(engine: ConnectFlow, flow: FlowState | None, values: dict[str, str]) -> Any:
-        grant = engine.decide(flow, values)
+    The grant, the completion mail and the code follow only the save that moved
+    the flow, so a double-clicked 「許可する」 makes one grant, not two."""
+
+    def granted(flow: FlowState, grant: Any) -> Response | None:
         if grant is None:
             return None  # cancelled: the 中止 page
-        assert flow is not None
         b = bank()
         b.grants.add(grant)
         send_completion_mail(b, flow, grant)
         return authorization_redirect(flow, grant)
 
-    return _post(decide)
+    return _post(lambda e, f, v: e.decide(f, v), granted)
 
 
 @connect.post("/cancel")
@@ -191,5 +245,6 @@ def return_to_app() -> Response:
         flow = engine.return_to_app(flow)
     except RenkeiError as error:
         return failed(engine, flow, error)
-    bank().flows.save(flow)
+    if not _saved(flow):
+        return _raced(engine)
     return redirect(app_return_url(flow), code=303)

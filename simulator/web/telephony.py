@@ -19,13 +19,16 @@ import re
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
-from simulator.core.telephony import InboundCall
-from simulator.store.state import SqlCalls
+from simulator.core.flow import ConnectFlow, FlowState
+from simulator.core.telephony import CallAnswer, InboundCall
+from simulator.store.state import SqlCalls, StaleFlow
 from simulator.web.bank import Bank
 from simulator.web.responses import api_error
 
 telephony = Blueprint("telephony", __name__, url_prefix="/telephony")
 DIGITS = re.compile(r"[0-9]{4,20}")
+#: Attempts to judge a call for a flow that other requests keep changing.
+RACES = 5
 #: The carrier's own id of a call (optional): a report seen twice verifies nothing.
 CALL_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -66,10 +69,34 @@ def inbound_call() -> Response:
         # The same call reported again (a replayed request): it verifies nothing.
         bank.note("call_replayed", call_id=call_id, to=dialled)
         return jsonify({"rings": 0, "answered": False, "verified": False, "replayed": True})
-    waiting = bank.flows.waiting_for_call_from(caller)
-    answer = engine.receive_call(InboundCall(caller, dialled, caller_id), waiting)
-    for flow in waiting:
-        bank.flows.save(flow)
-    return jsonify(
-        {"rings": answer.rings, "answered": answer.answered, "verified": answer.verified}
-    )
+    call = InboundCall(caller, dialled, caller_id)
+    verified = False
+    rings = 0
+    for flow in bank.flows.waiting_for_call_from(caller):
+        answer = judge_and_save(bank, engine, call, flow)
+        verified = verified or answer.verified
+        rings = rings or answer.rings
+    if not rings:
+        rings = engine.receive_call(call, []).rings  # nobody waiting: it rings all the same
+    return jsonify({"rings": rings, "answered": False, "verified": verified})
+
+
+def judge_and_save(
+    bank: Bank, engine: ConnectFlow, call: InboundCall, flow: FlowState
+) -> CallAnswer:
+    """Judge the call for one waiting flow and save it; when the customer's browser
+    saved the flow meanwhile (「確定する」), judge the newer copy again."""
+    for _ in range(RACES):
+        before = flow.challenge
+        answer = engine.receive_call(call, [flow])
+        if flow.challenge is before:
+            return answer  # not verified: nothing of the flow changed, nothing to save
+        try:
+            bank.flows.save(flow)
+            return answer
+        except StaleFlow:
+            fresh = bank.flows.load(flow.flow_id)
+            if fresh is None:
+                break
+            flow = fresh
+    return CallAnswer(rings=0, verified=False)
