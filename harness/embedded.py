@@ -1,7 +1,9 @@
 """The embedded target: ``renkei serve`` in a child process on a free loopback port.
 
 A separate process, not an import, so that the harness speaks to renkei only
-through HTTP exactly as it would to any other implementation.
+through HTTP exactly as it would to any other implementation. The child runs
+``python -m simulator.serve``, which is ``renkei serve`` without importing the
+command's other subcommands.
 
 Starting takes a second or two (the child imports Flask, SQLAlchemy and the
 scenario and builds the bank), so :class:`EmbeddedSandbox` splits it in two:
@@ -59,8 +61,7 @@ class EmbeddedSandbox:
                 [
                     sys.executable,
                     "-m",
-                    "simulator.cli",
-                    "serve",
+                    "simulator.serve",
                     "--port",
                     port,
                     "--data-dir",

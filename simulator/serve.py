@@ -17,6 +17,7 @@ import signal
 import socket
 import ssl
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -303,3 +304,22 @@ def run_workers(args: argparse.Namespace, config: BankConfig, scenario: Any, out
         if sink is not None:
             sink.stop()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m simulator.serve [OPTIONS]``: ``renkei serve [OPTIONS]``, the same
+    options and code, without importing the rest of the ``renkei`` command (conform,
+    simulate, replay), which a server does not need. The harness's embedded target
+    starts the bank this way, since it waits for it (harness/embedded.py)."""
+    parser = argparse.ArgumentParser(prog="renkei")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    try:
+        args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
+    except SystemExit as e:  # --help and usage errors: argparse has printed
+        return e.code if isinstance(e.code, int) else 0
+    status: int = args.handler(args, sys.stdout)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simulator import __version__
+from simulator import __version__, serve
 from simulator.cli import main
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
@@ -107,3 +107,14 @@ def test_scenario_check_of_a_file_wrong_on_the_day(
 def test_a_bad_today_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scenario", "check", str(DEFAULT), "--today", "24/11/2026"]) == 2
     assert "not a date" in capsys.readouterr().err
+
+
+def test_python_m_simulator_serve_is_renkei_serve(capsys: pytest.CaptureFixture[str]) -> None:
+    """The harness starts its embedded target with ``python -m simulator.serve``: the
+    same command, options and usage errors as ``renkei serve``."""
+    assert serve.main(["--help"]) == 0
+    alone = capsys.readouterr().out
+    assert main(["serve", "--help"]) == 0
+    assert capsys.readouterr().out == alone
+    assert "--admin-token" in alone and "--data-dir" in alone
+    assert serve.main(["--port", "not-a-port"]) == main(["serve", "--port", "not-a-port"]) == 2
