@@ -192,6 +192,58 @@ class SqlMailbox:
                 },
             )
 
+    # -- the outbox: mails recorded first, then sent by a thread (simulator.web.mail) ----
+
+    def queue(self, at: dt.datetime, mail: Mail) -> int:
+        """Record ``mail`` as ``queued``; answers its id."""
+        with self.engine.begin() as c:
+            row = c.execute(
+                insert(mails).returning(mails.c.id),
+                {
+                    "at": at.isoformat(),
+                    "sender": mail.sender,
+                    "recipient": mail.to,
+                    "subject": mail.subject,
+                    "body": mail.body,
+                    "status": "queued",
+                },
+            ).scalar_one()
+        return int(row)
+
+    def claim(self, mail_id: int) -> Mail | None:
+        """``queued`` → ``sending``, atomically: the one sender that gets the mail."""
+        with self.engine.begin() as c:
+            done = c.execute(
+                update(mails)
+                .where(mails.c.id == mail_id, mails.c.status == "queued")
+                .values(status="sending")
+            ).rowcount
+            if not done:
+                return None
+            r = c.execute(select(mails).where(mails.c.id == mail_id)).one()
+        return Mail(sender=r.sender, to=r.recipient, subject=r.subject, body=r.body)
+
+    def mark(self, mail_id: int, status: str, was: tuple[str, ...] = ("sending",)) -> bool:
+        """Set the status of a mail that is in one of ``was``."""
+        with self.engine.begin() as c:
+            done = c.execute(
+                update(mails)
+                .where(mails.c.id == mail_id, mails.c.status.in_(was))
+                .values(status=status)
+            ).rowcount
+        return bool(done)
+
+    def queued(self) -> list[int]:
+        with self.engine.connect() as c:
+            rows = c.execute(select(mails.c.id).where(mails.c.status == "queued")).scalars()
+            return [int(r) for r in rows]
+
+    def unsettled(self) -> int:
+        """Mails not yet through their SMTP conversation (queued or sending)."""
+        query = select(func.count()).where(mails.c.status.in_(("queued", "sending")))
+        with self.engine.connect() as c:
+            return int(c.execute(query).scalar_one())
+
     def sent(self) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
             rows = c.execute(select(mails).order_by(mails.c.id)).all()

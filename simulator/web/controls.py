@@ -17,6 +17,7 @@ from simulator.web.bank import Bank
 from simulator.web.responses import api_error
 
 sandbox = Blueprint("sandbox", __name__, url_prefix="/sandbox")
+from simulator.web.mail import settled_mail
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
 
@@ -185,7 +186,7 @@ def reset() -> Response:
 
 @sandbox.get("/mail")
 def mail() -> Response:
-    return jsonify({"mail": bank().mailbox.sent()})
+    return jsonify({"mail": settled_mail(bank())})
 
 
 @sandbox.get("/oplog")

@@ -4,13 +4,19 @@ By default ``renkei serve`` starts an SMTP server of its own on loopback
 (aiosmtpd) which keeps every message it receives in the mailbox that
 ``GET /sandbox/mail`` lists; with ``--smtp HOST:PORT`` the mail goes to a real
 server instead. Either way it is a real SMTP conversation, and a failure is
-logged while the authorization stands.
+logged while the authorization stands. The mailbox keeps each mail's status:
+``queued``, ``sending``, ``sent`` (the server took it), ``delivered`` (renkei's
+own sink received it) or ``failed``.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import smtplib
 import socket
+import threading
+import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -21,6 +27,8 @@ from simulator.core.flow import FlowState
 from simulator.core.grants import Grant
 from simulator.core.mail import Mail, completion_mail
 from simulator.web.bank import Bank
+
+log = logging.getLogger("renkei")
 
 
 def to_email(mail: Mail) -> EmailMessage:
@@ -33,23 +41,92 @@ def to_email(mail: Mail) -> EmailMessage:
 
 
 def send_completion_mail(bank: Bank, flow: FlowState, grant: Grant) -> None:
-    """Send the notice to the address given on ②; never let a failure undo the grant."""
+    """Queue the notice to the address given on ②; never let a failure undo the grant.
+
+    The mail is recorded first (``queued``) and its SMTP conversation is held by
+    a thread of this process, so that 「許可する」 answers without waiting for the
+    mail server — it was the slowest step of the flow (issue 7). A mail left
+    ``queued`` by a process that died is sent by the next outbox that starts."""
     if not flow.email or not bank.config.smtp_host:
         bank.note("mail_skipped", flow.flow_id, reason="no SMTP server configured")
         return
     client = bank.clients[flow.client_id]
     mail = completion_mail(bank.rules, grant, client.name, flow.email)
-    now = bank.clock().now()
-    try:
-        with smtplib.SMTP(bank.config.smtp_host, bank.config.smtp_port, timeout=5) as smtp:
-            smtp.send_message(to_email(mail))
-    except (OSError, smtplib.SMTPException) as error:
-        bank.mailbox.record(now, mail, "failed")
-        bank.note("mail_failed", flow.flow_id, to=mail.to, error=str(error))
-        return
-    if not bank.config.embedded_mail:
-        bank.mailbox.record(now, mail, "sent")
-    bank.note("mail_sent", flow.flow_id, to=mail.to)
+    mail_id = bank.mailbox.queue(bank.clock().now(), mail)
+    bank.note("mail_queued", flow.flow_id, to=mail.to, mail_id=mail_id)
+    outbox(bank).post(mail_id)
+
+
+#: The header that tells renkei's own sink which queued mail it receives.
+MAIL_ID_HEADER = "X-Renkei-Mail-Id"
+#: How long GET /sandbox/mail waits for queued mail to be sent.
+SETTLE_SECONDS = 5.0
+
+
+class Outbox:
+    """This process's mail sender: a thread that holds each SMTP conversation."""
+
+    def __init__(self, bank: Bank) -> None:
+        self.bank = bank
+        self.queue: queue.Queue[int] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, name="renkei-outbox", daemon=True)
+        self.thread.start()
+        for mail_id in bank.mailbox.queued():  # left by a process that ended
+            self.queue.put(mail_id)
+
+    def post(self, mail_id: int) -> None:
+        self.queue.put(mail_id)
+
+    def _run(self) -> None:
+        while True:
+            mail_id = self.queue.get()
+            try:
+                self.deliver(mail_id)
+            except Exception:  # the sender must outlive one bad mail
+                log.exception("renkei: the outbox could not handle mail %s", mail_id)
+
+    def deliver(self, mail_id: int) -> None:
+        bank = self.bank
+        mail = bank.mailbox.claim(mail_id)
+        if mail is None:
+            return  # another process's outbox has it
+        message = to_email(mail)
+        message[MAIL_ID_HEADER] = str(mail_id)
+        assert bank.config.smtp_host is not None
+        try:
+            with smtplib.SMTP(bank.config.smtp_host, bank.config.smtp_port, timeout=5) as smtp:
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as error:
+            bank.mailbox.mark(mail_id, "failed")
+            bank.note("mail_failed", to=mail.to, mail_id=mail_id, error=str(error))
+            return
+        # The embedded sink may have marked it "delivered" already.
+        bank.mailbox.mark(mail_id, "sent")
+        bank.note("mail_sent", to=mail.to, mail_id=mail_id)
+
+
+_outboxes: dict[int, Outbox] = {}
+_outboxes_lock = threading.Lock()
+
+
+def outbox(bank: Bank) -> Outbox:
+    """The outbox of ``bank`` in this process (made, and its thread started, on first use)."""
+    with _outboxes_lock:
+        found = _outboxes.get(id(bank))
+        if found is None or found.bank is not bank:
+            found = _outboxes[id(bank)] = Outbox(bank)
+        return found
+
+
+def settled_mail(bank: Bank) -> list[dict[str, Any]]:
+    """The mailbox once no mail is waiting for its SMTP conversation (at most
+    :data:`SETTLE_SECONDS`), so that a tester who reads it right after 「許可する」
+    sees the mail — whichever server process queued it."""
+    outbox(bank)  # sends what a process that ended left queued
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while bank.mailbox.unsettled() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return bank.mailbox.sent()
 
 
 class SinkHandler:
@@ -60,6 +137,11 @@ class SinkHandler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
+        queued = str(parsed.get(MAIL_ID_HEADER) or "")
+        if queued.isdigit() and self.bank.mailbox.mark(
+            int(queued), "delivered", was=("sending", "sent")
+        ):
+            return "250 Message accepted for delivery"  # renkei's own queued mail
         body = parsed.get_body(("plain",))
         mail = Mail(
             sender=str(parsed["From"] or envelope.mail_from),
