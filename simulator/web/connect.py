@@ -7,6 +7,7 @@ next screen (303), the same screen with its errors, or the page that ends it.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 from collections.abc import Callable
 from typing import Any
@@ -98,16 +99,32 @@ def view(name: str) -> Response:
     engine = bank().connect_flow()
     if screen is None:
         return page("ended.html", ended_model(bank(), None, FlowLost().errors), 404)
+    before = flow.to_record() if flow is not None else None
     try:
         engine.show(flow, screen)
     except RenkeiError as error:
         if flow is not None and not _saved(flow):
             return _raced(engine)
         return failed(engine, flow, error)
-    assert flow is not None
-    if not _saved(flow):
+    assert flow is not None and before is not None
+    if _changed(before, flow) and not _saved(flow):
         return _raced(engine)
     return show(flow)
+
+
+#: A screen shown again within this time of the flow's last touch is not written
+#: back: a GET right after the POST that led to it changes nothing but a few
+#: milliseconds of ``touched_at``, which the 30-minute idle rule cannot tell.
+REFRESH = dt.timedelta(seconds=1)
+
+
+def _changed(before: dict[str, Any], flow: FlowState) -> bool:
+    """Whether showing the screen changed ``flow`` enough to be saved."""
+    after = flow.to_record()
+    touched = dt.datetime.fromisoformat(before["touched_at"])
+    if {**after, "touched_at": None} != {**before, "touched_at": None}:
+        return True
+    return flow.touched_at - touched >= REFRESH
 
 
 def _saved(flow: FlowState) -> bool:
@@ -153,9 +170,10 @@ def _post(
         try:
             if flow is None:
                 raise FlowLost()
-            if not hmac.compare_digest(
-                values.get("csrf_token", ""), csrf_token(bank(), flow.flow_id)
-            ):
+            # As bytes: compare_digest refuses str holding anything but ASCII (a
+            # TypeError, so a 500, for a hostile token; issue 7 item 4).
+            given = values.get("csrf_token", "").encode("utf-8", "replace")
+            if not hmac.compare_digest(given, csrf_token(bank(), flow.flow_id).encode()):
                 raise CsrfFailed()
             outcome = action(engine, flow, values)
         except RenkeiError as error:
