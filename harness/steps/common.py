@@ -82,9 +82,9 @@ def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
     pytest-bdd keeps every injected fixture value for the whole run (with pytest
     ≥ 9.1 ``target_fixture`` registers a fixture that is never removed), so each
     scenario's keep-alive connections would stay open to the end; a server's
-    connection limit (waitress: 100) is then reached half-way through the run
-    and every later request waits for its timeout. A visit that a step replaced
-    (a second start, a closed browser) is closed by that step.
+    connection limit (waitress's default: 100) is then reached half-way through
+    the run and every later request waits for its timeout. A visit that a step
+    replaced (a second start, a closed browser) is closed by that step.
     """
     try:
         visit = request.getfixturevalue("visit")
