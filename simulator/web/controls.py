@@ -14,10 +14,10 @@ from simulator.core.faults import Faults
 from simulator.core.grants import Grant
 from simulator.core.host import AccountKey
 from simulator.web.bank import Bank
+from simulator.web.mail import settled_mail
 from simulator.web.responses import api_error
 
 sandbox = Blueprint("sandbox", __name__, url_prefix="/sandbox")
-from simulator.web.mail import settled_mail
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
 
