@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -18,7 +18,7 @@ from simulator.web.controls import admin, sandbox
 from simulator.web.oauth import init_oauth
 from simulator.web.oauth_routes import oauth
 from simulator.web.openapi import openapi
-from simulator.web.responses import api_error, page, wants_json
+from simulator.web.responses import StrictJSON, api_error, page
 from simulator.web.screen_model import footer
 from simulator.web.telephony import telephony
 
@@ -32,9 +32,10 @@ def create_app(bank: Bank) -> Flask:
         # it unless told, and only the sandbox tells it (issue 4).
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
     app = Flask(__name__)
+    app.json = StrictJSON(app)
     app.config["SECRET_KEY"] = bank.config.secret_key
     app.config["JSON_AS_ASCII"] = False
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["renkei.bank"] = bank
     init_oauth(app, bank)
@@ -64,41 +65,67 @@ def create_app(bank: Bank) -> Flask:
         }
         return page("ended.html", model, 404)
 
+    def error_answer(
+        code: str, message: str, status: int, headers: dict[str, str] | None = None
+    ) -> Response:
+        """An error in the form its endpoint speaks: a screen (HTML, or its JSON
+        model) under the screens, RFC 6749 §5.2's JSON on the OAuth endpoints that
+        answer JSON, INTERFACE.md §5's ``{"errorCode", "errorMessage"}`` elsewhere."""
+        if _is_screen_path():
+            model = {
+                "screen_id": None,
+                "title": "API連携認証",
+                "csrf_token": None,
+                "message": None,
+                "errors": [{"code": code, "message": message, "field": None}],
+                "return_url": None,
+                **footer(bank),
+            }
+            return page("ended.html", model, status, headers)
+        if request.path in OAUTH_JSON:
+            response = jsonify(
+                {
+                    "error": "server_error" if status >= 500 else "invalid_request",
+                    "error_description": code,
+                }
+            )
+            response.status_code = status
+            response.headers.update(headers or {})
+            return response
+        return api_error(code, message, status, headers)
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
         status = error.code or 500
-        if wants_json() or not _is_screen_path():
-            return api_error(_code(status), error.description or error.name, status)
-        model = {
-            "screen_id": None,
-            "title": "API連携認証",
-            "csrf_token": None,
-            "message": None,
-            "errors": [{"code": _code(status), "message": error.name, "field": None}],
-            "return_url": None,
-            **footer(bank),
-        }
-        return page("ended.html", model, status)
+        # 405 must say what is allowed (RFC 9110 §15.5.6); the rest is our body's.
+        allow = {k: v for k, v in error.get_headers() if k == "Allow"}
+        if _is_screen_path():
+            message = SCREEN_MESSAGES.get(status, error.name)
+        else:
+            message = error.description or error.name
+        return error_answer(_code(status), message, status, allow)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         # R-ERR-SYS-3 for a real fault: logged here, never shown as a traceback.
         log.exception("unexpected error")
         fault = SystemError_()
-        if wants_json() or not _is_screen_path():
-            return api_error(fault.code, fault.message, 500)
-        model = {
-            "screen_id": None,
-            "title": "API連携認証",
-            "csrf_token": None,
-            "message": None,
-            "errors": [{"code": fault.code, "message": fault.message, "field": None}],
-            "return_url": None,
-            **footer(bank),
-        }
-        return page("ended.html", model, 500)
+        return error_answer(fault.code, fault.message, 500)
 
     return app
+
+
+#: The OAuth endpoints whose errors are RFC 6749 §5.2 JSON (the authorization
+#: endpoint shows pages instead).
+OAUTH_JSON = frozenset({"/oauth/token", "/oauth/revoke", "/oauth/introspect"})
+#: What a screen says for an HTTP error (the customer reads Japanese).
+SCREEN_MESSAGES = {
+    400: "送信された内容を受け付けられませんでした。",
+    404: "ページが見つかりません。",
+    405: "この操作は受け付けられません。",
+    413: "送信された内容が大きすぎます。",
+    415: "送信された内容を受け付けられませんでした。",
+}
 
 
 def _is_screen_path() -> bool:

@@ -22,7 +22,14 @@ from simulator.store.state import StaleFlow
 from simulator.web.bank import Bank
 from simulator.web.mail import send_completion_mail
 from simulator.web.oauth_routes import authorization_redirect
-from simulator.web.responses import FLOW_COOKIE, form_data, page, retry_after, wants_json
+from simulator.web.responses import (
+    FLOW_COOKIE,
+    could_be_id,
+    form_data,
+    page,
+    retry_after,
+    wants_json,
+)
 from simulator.web.screen_model import (
     app_return_url,
     csrf_token,
@@ -50,7 +57,7 @@ def bank() -> Bank:
 
 def current_flow() -> FlowState | None:
     flow_id = request.cookies.get(FLOW_COOKIE, "")
-    return bank().flows.load(flow_id) if flow_id else None
+    return bank().flows.load(flow_id) if could_be_id(flow_id) else None
 
 
 def show(

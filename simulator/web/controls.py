@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import math
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
-from simulator.core.clock import next_jst_midnight, to_jst
+from simulator.core.clock import JST, next_jst_midnight, to_jst
+from simulator.core.errors import InputRejected
 from simulator.core.faults import Faults
 from simulator.core.grants import Grant
 from simulator.core.host import AccountKey
+from simulator.core.inputs import read_account
 from simulator.web.bank import Bank
 from simulator.web.mail import settled_mail
-from simulator.web.responses import api_error
+from simulator.web.responses import api_error, could_be_id
 
 sandbox = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 admin = Blueprint("admin", __name__, url_prefix="/admin")
@@ -61,15 +64,33 @@ def body() -> dict[str, Any]:
     return data
 
 
+#: Where the sandbox clock, maintenance windows and ``reset``'s day may be: the
+#: years a sandbox is useful for. Without a bound, 0001-01-01 or 9999-12-31 made
+#: the date arithmetic of every later request overflow (a 500; found by the
+#: hostile-input campaign, issue 7 item 4).
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=JST)
+LATEST = dt.datetime(2100, 1, 1, tzinfo=JST)
+WHEN = "from 2000-01-01 to 2099-12-31 (JST)"
+
+
+def within(value: dt.datetime, name: str) -> dt.datetime:
+    if not EARLIEST <= value < LATEST:
+        raise BadRequest(f"'{name}' must be {WHEN}")
+    return value
+
+
 def instant(data: dict[str, Any], name: str) -> dt.datetime:
     text = data.get(name)
+    message = f"'{name}' must be an ISO-8601 date-time with an offset, {WHEN}"
     if not isinstance(text, str):
-        raise BadRequest(f"'{name}' must be an ISO-8601 date-time with an offset")
+        raise BadRequest(message)
     try:
         value = dt.datetime.fromisoformat(text)
-        return to_jst(value)
-    except ValueError:
-        raise BadRequest(f"'{name}' must be an ISO-8601 date-time with an offset") from None
+        if value.utcoffset() is None:
+            raise ValueError(text)
+        return within(to_jst(value), name)
+    except (ValueError, OverflowError):
+        raise BadRequest(message) from None
 
 
 def clock_state() -> dict[str, Any]:
@@ -105,9 +126,10 @@ def advance_clock() -> Response:
     seconds = body().get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise BadRequest("'seconds' must be a number, zero or more")
-    if seconds > 10 * 365 * 86400:
+    if not math.isfinite(seconds) or seconds > 10 * 365 * 86400:
         raise BadRequest("'seconds' may move the clock at most ten years")
     clock = bank().clock()
+    within(clock.now() + dt.timedelta(seconds=seconds), "now + seconds")
     clock.advance(float(seconds))
     bank().save_clock(clock)
     return jsonify(clock_state())
@@ -178,9 +200,14 @@ def reset() -> Response:
             day = dt.date.fromisoformat(today) if isinstance(today, str) else None
         except ValueError:
             day = None
-        if day is None:
-            raise BadRequest("'today' must be a date YYYY-MM-DD")
-    bank().reset(day)
+        if day is None or not EARLIEST.date() <= day < LATEST.date():
+            raise BadRequest(f"'today' must be a date YYYY-MM-DD, {WHEN}")
+    try:
+        bank().reset(day)
+    except ValueError as error:
+        # The scenario cannot be built as on that day (a persona born or an
+        # account opened after it): ScenarioError says which.
+        raise BadRequest(f"the scenario cannot be built as on {day}: {error}") from None
     return jsonify({"reset": True, "clock": clock_state(), "faults": faults_state(Faults())})
 
 
@@ -256,7 +283,7 @@ def grants() -> Response:
 @admin.post("/grants/<grant_id>/revoke")
 def revoke_grant(grant_id: str) -> Response:
     """R-AUTHZ-3: the bank ends the link at the customer's request."""
-    grant = bank().revoke_grant(grant_id, by="bank")
+    grant = bank().revoke_grant(grant_id, by="bank") if could_be_id(grant_id) else None
     if grant is None:
         return api_error("not_found", f"no grant {grant_id}", 404)
     return jsonify(grant_json(grant, bank().clock().now()))
@@ -266,7 +293,7 @@ def revoke_grant(grant_id: str) -> Response:
 def uninstall(grant_id: str) -> Response:
     """R-AUTHZ-4: the partner reports the app uninstalled; the grace period starts."""
     b = bank()
-    grant = b.grants.get(grant_id)
+    grant = b.grants.get(grant_id) if could_be_id(grant_id) else None
     if grant is None:
         return api_error("not_found", f"no grant {grant_id}", 404)
     now = b.clock().now()
@@ -277,14 +304,20 @@ def uninstall(grant_id: str) -> Response:
 
 
 def account_key(data: Any, name: str) -> AccountKey:
+    """An account as screen ① takes it (3-digit branch, a Zengin type, 7 digits):
+    text only, so that a move cannot file an account under a number no customer
+    could type (the campaign moved one to ``"\\x00-1-1"``)."""
+    shape = f"'{name}' must be an object with branch_no, account_type, account_no"
     if not isinstance(data, dict):
-        raise BadRequest(f"'{name}' must be an object with branch_no, account_type, account_no")
+        raise BadRequest(shape)
+    fields = ("branch_no", "account_type", "account_no")
+    if not all(isinstance(data.get(k), str) for k in fields):
+        raise BadRequest(f"{shape}, each a string")
     try:
-        return AccountKey(
-            str(data["branch_no"]), str(data["account_type"]), str(data["account_no"])
-        )
-    except KeyError as missing:
-        raise BadRequest(f"'{name}' lacks {missing}") from None
+        return read_account({k: data[k] for k in fields})
+    except InputRejected as error:
+        wrong = ", ".join(sorted({e.field or "" for e in error.field_errors}))
+        raise BadRequest(f"'{name}': {wrong} not valid (3 digits, 1/2/4/9, 7 digits)") from None
 
 
 @admin.post("/accounts/move")

@@ -15,11 +15,14 @@ from typing import Any, ClassVar
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Request
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
     ClientMixin,
+    InvalidClientError,
     InvalidRequestError,
     TokenMixin,
+    UnsupportedResponseTypeError,
     grants,
 )
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -144,6 +147,46 @@ class RenkeiServer(AuthorizationServer):  # type: ignore[misc]
     def now(self) -> dt.datetime:
         return self.bank.clock().now()
 
+    def authenticate_client(
+        self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
+    ) -> Any:
+        """Authlib's, with ``invalid_client`` for Basic credentials that are not
+        ASCII base64 or not UTF-8 once decoded, which Authlib lets through as a
+        ``ValueError`` or ``UnicodeDecodeError`` (a 500; found by the hostile-input
+        campaign, issue 7 item 4)."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except ValueError:  # UnicodeDecodeError is one
+            raise InvalidClientError(
+                status_code=401, description="The client credentials cannot be read."
+            ) from None
+
+    def get_authorization_grant(self, request: OAuth2Request) -> Any:
+        """Authlib's, except for an unsupported ``response_type`` that holds a
+        character RFC 6749 §5.2 forbids in an ``error_description``: Authlib quotes
+        it there and then refuses its own error (a ``ValueError``, so a 500; found
+        by the hostile-input campaign, issue 7 item 4). The same error, quoting
+        only the characters allowed, back to the app as Authlib would send it."""
+        try:
+            return super().get_authorization_grant(request)
+        except ValueError:
+            pass
+        payload = request.payload
+        redirect_uri = None
+        client = self.query_client(payload.client_id) if payload.client_id else None
+        if client is not None:
+            if not payload.redirect_uri:
+                redirect_uri = client.get_default_redirect_uri()
+            elif client.check_redirect_uri(payload.redirect_uri):
+                redirect_uri = payload.redirect_uri
+        asked = str(payload.response_type or "")
+        printable = "".join(c for c in asked if not invalid_error_characters(c))
+        raise UnsupportedResponseTypeError(
+            "The response type is not supported by the server.",
+            printable,
+            redirect_uri=redirect_uri,
+        )
+
     def active_grant(self, grant_id: str) -> Grant | None:
         """The grant behind a code or token, if it can still be used (R-AUTHZ, R-ACCT-3)."""
         grant = self.bank.grants.get(grant_id)
@@ -163,6 +206,16 @@ def _server() -> RenkeiServer:
 
 class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request: OAuth2Request, client: OAuthClient) -> Any:
+        """Authlib's, without quoting a redirect URI that is not registered: Authlib
+        puts it in the ``error_description`` and refuses its own error (a 500) when
+        it holds a character RFC 6749 §5.2 forbids there (hostile-input campaign)."""
+        asked = request.payload.redirect_uri
+        if asked and not client.check_redirect_uri(asked):
+            raise InvalidRequestError("The redirect_uri is not registered for this client.")
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
         server = _server()

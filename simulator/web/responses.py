@@ -4,16 +4,70 @@ HTML otherwise; errors as the contract's JSON bodies; never a traceback."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 from typing import Any
 
 from flask import Response as FlaskResponse
 from flask import jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.wrappers import Response
 
 from simulator.core.errors import RenkeiError
 
 #: The browser's handle on its flow; the flow itself stays on the server.
 FLOW_COOKIE = "renkei_flow"
+
+
+class StrictJSON(DefaultJSONProvider):
+    """Request bodies read as RFC 8259 JSON, refused (``ValueError``, so a 400 or
+    "no fields") when they are not: ``NaN``/``Infinity`` and numbers too large for
+    a float (which Python's reader would take and the controls would then do
+    arithmetic with), nesting deep enough to exhaust the interpreter's stack
+    (``RecursionError``, which ``get_json(silent=True)`` does not catch), and
+    lone surrogates (``"\\ud800"``: no database can store them). Found by the
+    hostile-input campaign (issue 7, item 4)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = json.loads(s, parse_constant=_no_constant, parse_float=_finite, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+        _check_text(value)
+        return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is too large")
+    return value
+
+
+def _check_text(value: Any) -> None:
+    """Every string of ``value`` (keys too) must be encodable as UTF-8."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            item.encode("utf-8")  # UnicodeEncodeError is a ValueError
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def could_be_id(text: str) -> bool:
+    """Whether ``text`` could name a flow or a grant in the store (their ids are
+    32 hex digits): short and without NUL. PostgreSQL refuses a NUL in any text
+    parameter (a 500), and a quoted cookie ``"\\000"`` or a path's ``%00`` brings
+    one (found by the hostile-input campaign, issue 7 item 4)."""
+    return 0 < len(text) <= 128 and "\x00" not in text
 
 
 def wants_json() -> bool:
