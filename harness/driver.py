@@ -48,14 +48,16 @@ class Party(requests.Session):
         self._environment: dict[str, dict[str, Any]] = {}
 
     def merge_environment_settings(
-        self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        # Typed loosely: types-requests' signature of this method changes between
+        # releases, and it is requests' own hook, called only by requests.
         if proxies or stream is not None or verify is not None or cert is not None:
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
-        origin = "{}://{}".format(*urlsplit(url)[:2])
+        origin = "{}://{}".format(*urlsplit(str(url))[:2])
         if origin not in self._environment:
-            self._environment[origin] = super().merge_environment_settings(
-                url, {}, None, None, None
+            self._environment[origin] = dict(
+                super().merge_environment_settings(url, {}, None, None, None)
             )
         settings = self._environment[origin]
         return {**settings, "proxies": dict(settings["proxies"])}
