@@ -21,6 +21,7 @@ from typing import Final, TextIO
 from tabulate import tabulate
 
 from harness import conform, replay
+from harness.certify import command as certify
 from simulator import __version__, serve
 from simulator.core.clock import SystemClock, jst_day
 from simulator.core.host import PinVault
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     conform.add_parser(commands)
     simulate.add_parser(commands)
     replay.add_parser(commands)
+    certify.add_parser(commands)
     return parser
 
 

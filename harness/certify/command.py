@@ -1,0 +1,379 @@
+"""``renkei certify``: the command line (issue 8).
+
+``renkei certify --client-id ID`` starts the embedded sandbox (``--scenario``,
+default ``scenarios/default.yaml``: register the app in its ``clients``) or
+speaks to ``--target URL`` with ``--admin-token``, starts the recording proxy
+on a loopback port (``--port``, default a free one), and steps through the plan
+while the tester uses the app pointed at the proxy. ``--play reference`` or
+``--play misbehaving[:FAULT,…]`` lets one of renkei's own apps
+(:mod:`harness.certify.reference`) play instead of a person.
+
+Exit status: 0 the certificate is issued (``passed``, or ``passed with
+warnings``); 1 it is not (``failed`` or ``incomplete``); 2 bad options, or the
+run could not be made (the sandbox did not start or refused its controls, the
+port is taken); 130 interrupted. Errors are one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+import requests
+import yaml
+
+from harness.certify import certificate
+from harness.certify.plan import PERSONAS, PLAN
+from harness.certify.proxy import CertifyProxy, Recorder
+from harness.certify.reference import MISBEHAVIOURS, Client, MisbehavingApp, Player, ReferenceApp
+from harness.certify.runner import Options, Runner, SetupError
+from harness.driver import Sandbox
+from harness.embedded import EmbeddedSandbox, Target
+from harness.personas import DEFAULT_FILE, Persona, load_personas
+
+BAD_USAGE: Final = 2
+INTERRUPTED: Final = 130
+#: The branches a moved account may go to when the target's are not known.
+DEFAULT_BRANCHES: Final = ("001", "011", "022", "033", "115")
+
+
+class UsageError(Exception):
+    """Options that cannot make a run; the message is the one line shown."""
+
+
+def add_parser(commands: Any) -> None:
+    """``renkei certify`` on the CLI's subcommands."""
+    p = commands.add_parser(
+        "certify",
+        help="put a partner app through every situation of the manual and write its certificate",
+        description="Certify a partner app: start a recording proxy in front of the sandbox "
+        "bank (embedded, or --target), step through the certification plan — the happy path, "
+        "cancel, lock and B84, out of hours and congestion, token expiry, the 30-day end, "
+        "revocation, a moved account, 明細, unlink, a replayed code — telling the tester what "
+        "to do in the app, and judge every check from the requests the app made. Writes "
+        "certificate.json and certificate.html into --out. Exit status: 0 certified "
+        "(passed, or passed with warnings); 1 failed or incomplete; 2 bad options or the "
+        "run could not be made.",
+    )
+    p.add_argument("--client-id", required=True, metavar="ID", help="the app's client_id")
+    p.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="the embedded sandbox's scenario, with the app in its clients section "
+        "(default: scenarios/default.yaml)",
+    )
+    p.add_argument(
+        "--target",
+        default=os.environ.get("RENKEI_TARGET"),
+        metavar="URL",
+        help="a running sandbox bank instead of the embedded one (also RENKEI_TARGET); "
+        "certify resets it",
+    )
+    p.add_argument(
+        "--admin-token",
+        default=os.environ.get("RENKEI_ADMIN_TOKEN"),
+        metavar="T",
+        help="the target's admin token, INTERFACE.md §6 (also RENKEI_ADMIN_TOKEN)",
+    )
+    p.add_argument(
+        "--personas",
+        metavar="FILE",
+        help="the target's test customers as a scenario YAML (default: scenarios/default.yaml)",
+    )
+    p.add_argument(
+        "--port", type=int, default=0, metavar="N", help="the proxy's port on 127.0.0.1 (0: free)"
+    )
+    p.add_argument("--out", metavar="DIR", help="where the certificate goes (reports/certify/ID)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="the longest certify waits for the app in one situation (600)",
+    )
+    p.add_argument(
+        "--hold",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="how long a fault stays on after the app met it, to see whether it storms (5)",
+    )
+    p.add_argument(
+        "--play",
+        metavar="APP",
+        help="let renkei's own app play: 'reference', 'misbehaving' or "
+        f"'misbehaving:FAULT,…' with FAULT one of {', '.join(MISBEHAVIOURS)}",
+    )
+    p.add_argument(
+        "--client-secret", metavar="S", help="for --play with --target: the app's secret"
+    )
+    p.add_argument(
+        "--redirect-uri", metavar="URI", help="for --play with --target: the app's redirect URI"
+    )
+    p.set_defaults(handler=run)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run the options allow, checked before anything starts."""
+
+    client_id: str
+    client_name: str
+    personas: dict[str, Persona]
+    branches: list[str]
+    scenario: Path | None
+    target: Target | None
+    play: tuple[str, tuple[str, ...]] | None
+    client: Client | None
+    out: Path
+
+
+def _number(args: argparse.Namespace) -> None:
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be more than 0 seconds (got {args.timeout:g})")
+    if not args.hold >= 0:
+        raise UsageError(f"--hold must be 0 seconds or more (got {args.hold:g})")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be 0 to 65535 (got {args.port})")
+
+
+def _play(text: str | None) -> tuple[str, tuple[str, ...]] | None:
+    if text is None:
+        return None
+    name, _, faults = text.partition(":")
+    if name == "reference" and not faults:
+        return ("reference", ())
+    if name == "misbehaving":
+        chosen = tuple(f for f in faults.split(",") if f) if faults else MISBEHAVIOURS
+        unknown = [f for f in chosen if f not in MISBEHAVIOURS]
+        if unknown:
+            raise UsageError(
+                f"--play: unknown misbehaviour {unknown[0]!r} (one of {', '.join(MISBEHAVIOURS)})"
+            )
+        return ("misbehaving", chosen)
+    raise UsageError(f"--play must be 'reference' or 'misbehaving[:FAULT,…]' (got {text!r})")
+
+
+def _personas(path: Path) -> tuple[dict[str, Persona], list[str]]:
+    try:
+        personas = load_personas(path)
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except OSError as error:
+        raise UsageError(f"{path}: {error.strerror}") from None
+    except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise UsageError(f"{path}: not a scenario file with personas ({error})") from None
+    missing = [p for p in PERSONAS if p not in personas]
+    if missing:
+        raise UsageError(f"{path}: the plan needs the persona(s) {', '.join(missing)}")
+    branches = [str(b["code"]) for b in data.get("branches") or [] if isinstance(b, dict)]
+    return personas, branches or list(DEFAULT_BRANCHES)
+
+
+def _embedded_client(path: Path, client_id: str) -> tuple[str, Client]:
+    """The app as the scenario registers it (the scenario is checked whole first)."""
+    # Imported here: the rest of certify speaks to the bank only over HTTP.
+    from simulator.scenario import ScenarioError, load_scenario  # noqa: PLC0415
+
+    try:
+        scenario = load_scenario(path)
+    except ScenarioError as error:
+        raise UsageError(str(error)) from None
+    for c in scenario.clients:
+        if c.client_id == client_id:
+            return c.name, Client(
+                c.client_id, c.client_secret, c.redirect_uris[0], " ".join(c.scopes)
+            )
+    known = ", ".join(c.client_id for c in scenario.clients)
+    raise UsageError(
+        f"client {client_id!r} is not registered in {path} (its clients: {known}); add it to "
+        "the clients section (docs/scenarios.md)"
+    )
+
+
+def _probe(target: Target, client_id: str) -> None:
+    """Whether the target knows the client: an authorization request without a
+    redirect URI or PKCE starts no flow, and an unknown client gets the error
+    page (RFC 6749 §4.1.2.1)."""
+    try:
+        r = requests.get(
+            target.url + "/oauth/authorize",
+            params={"response_type": "code", "client_id": client_id},
+            headers={"Accept": "application/json"},
+            allow_redirects=False,
+            timeout=10,
+        )
+    except requests.RequestException as error:
+        raise UsageError(f"cannot reach {target.url}: {type(error).__name__}") from None
+    try:
+        codes = [e.get("code") for e in r.json().get("errors", [])]
+    except (ValueError, AttributeError):
+        codes = []
+    if r.status_code == 400 and "invalid_client" in codes:
+        raise UsageError(f"client {client_id!r} is not registered at {target.url}")
+
+
+def plan(args: argparse.Namespace) -> Plan:
+    """The run the options ask for; :class:`UsageError` when they cannot make one."""
+    _number(args)
+    play = _play(args.play)
+    client_id = str(args.client_id)
+    if not client_id.strip():
+        raise UsageError("--client-id must not be empty")
+    out = Path(args.out) if args.out else Path("reports") / "certify" / client_id
+    if args.target:
+        if args.scenario:
+            raise UsageError("--scenario is for the embedded sandbox; with --target use --personas")
+        if not args.admin_token:
+            raise UsageError("--target needs --admin-token (or RENKEI_ADMIN_TOKEN)")
+        target = Target(str(args.target).rstrip("/"), str(args.admin_token))
+        personas, branches = _personas(Path(args.personas) if args.personas else DEFAULT_FILE)
+        client = None
+        if play is not None:
+            if not (args.client_secret and args.redirect_uri):
+                raise UsageError("--play with --target needs --client-secret and --redirect-uri")
+            client = Client(client_id, args.client_secret, args.redirect_uri)
+        _probe(target, client_id)
+        return Plan(client_id, client_id, personas, branches, None, target, play, client, out)
+    if args.personas:
+        raise UsageError("--personas is for --target; the embedded sandbox uses --scenario")
+    scenario = Path(args.scenario) if args.scenario else DEFAULT_FILE
+    if not scenario.is_file():
+        raise UsageError(f"{scenario}: no such file")
+    name, client = _embedded_client(scenario, client_id)
+    personas, branches = _personas(scenario)
+    return Plan(client_id, name, personas, branches, scenario, None, play, client, out)
+
+
+def intro(p: Plan, proxy: str, out: TextIO) -> None:
+    where = p.target.url if p.target else f"the embedded sandbox ({p.scenario})"
+    lines = [
+        f"renkei certify: {p.client_name} ({p.client_id}) — {len(PLAN)} situations",
+        f"  bank:   {where}",
+        f"  proxy:  {proxy}   ← point the app here (authorize, token, revoke, account API)",
+        f"  tester: {proxy}/_certify/ (the instructions in a browser, with a Done button)",
+        f"  phone:  on ④ call from the persona's phone: curl -s {proxy}/telephony/calls "
+        '-H \'Content-Type: application/json\' -d \'{"from": "PHONE", "to": "NUMBER ON ④"}\'',
+        "  After each situation press Enter here, or POST /_certify/done from the app.",
+        "",
+    ]
+    print("\n".join(lines), file=out, flush=True)
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """``renkei certify``: answers the exit status."""
+    try:
+        chosen = plan(args)
+    except UsageError as error:
+        print(f"renkei certify: {error}", file=sys.stderr)
+        return BAD_USAGE
+    try:
+        return certify(chosen, args, out)
+    except UsageError as error:
+        print(f"renkei certify: {error}", file=sys.stderr)
+        return BAD_USAGE
+    except KeyboardInterrupt:
+        print("renkei certify: interrupted; no certificate written", file=sys.stderr)
+        return INTERRUPTED
+
+
+def start_target(p: Plan) -> tuple[Target, EmbeddedSandbox | None]:
+    if p.target is not None:
+        return p.target, None
+    assert p.scenario is not None
+    embedded = EmbeddedSandbox(("--scenario", str(p.scenario)))
+    try:
+        return embedded.ready(), embedded
+    except RuntimeError as error:
+        embedded.stop()
+        first = str(error).splitlines()[0]
+        raise UsageError(f"the embedded sandbox did not start: {first}") from None
+
+
+def player_for(p: Plan, proxy: str, timeout: float) -> Player | None:
+    """renkei's own app for ``--play``, pointed at the proxy."""
+    if p.play is None:
+        return None
+    assert p.client is not None
+    name, faults = p.play
+    app = (
+        ReferenceApp(proxy, p.client)
+        if name == "reference"
+        else MisbehavingApp(proxy, p.client, faults)
+    )
+    return Player(proxy, app, p.personas, timeout=timeout)
+
+
+def certify(p: Plan, args: argparse.Namespace, out: TextIO) -> int:
+    began = time.monotonic()
+    target, embedded = start_target(p)
+    proxy: CertifyProxy | None = None
+    sandbox = Sandbox(target.url, target.admin_token)
+    try:
+        recorder = Recorder()
+        try:
+            proxy = CertifyProxy(target.url, recorder, args.port).start()
+        except OSError as error:
+            raise UsageError(
+                f"the proxy cannot listen on port {args.port}: {error.strerror}"
+            ) from None
+        keyboard = p.play is None and sys.stdin.isatty()
+        options = Options(p.client_id, p.personas, p.branches, args.timeout, args.hold, keyboard)
+        runner = Runner(options, recorder, sandbox, proxy.url, out)
+        try:
+            runner.prepare()
+        except (SetupError, requests.RequestException) as error:
+            raise UsageError(f"the sandbox refused certify's controls: {error}") from None
+        intro(p, proxy.url, out)
+        player = player_for(p, proxy.url, args.timeout)
+        playing = threading.Thread(target=player.run, daemon=True) if player else None
+        judged = runner.run(playing.start if playing else None)
+        recorder.show(situation=None)
+        played = (
+            None if p.play is None else ":".join(filter(None, (p.play[0], ",".join(p.play[1]))))
+        )
+        where = target.url if p.target else f"the embedded sandbox ({p.scenario})"
+        info = certificate.RunInfo(
+            p.client_id,
+            p.client_name,
+            where,
+            proxy.url,
+            runner.started_at,
+            time.monotonic() - began,
+            played,
+        )
+        data = certificate.document(info, judged, recorder.snapshot())
+        recorder.show(situation=None, finished=True, verdict=data["verdict"])
+        if playing is not None and player is not None:
+            playing.join(timeout=30)
+            if player.errors:
+                data["player_errors"] = player.errors
+        as_json, as_html = certificate.write(p.out, data)
+        summary(data, out)
+        print(f"Certificate: {as_json} and {as_html}", file=out, flush=True)
+        return certificate.exit_status(str(data["verdict"]))
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        sandbox.close()
+        if embedded is not None:
+            embedded.stop()
+
+
+def summary(data: dict[str, Any], out: TextIO) -> None:
+    """The verdict, the totals and every check that did not pass."""
+    totals = ", ".join(f"{n} {name}" for name, n in data["totals"].items())
+    print(f"\nVerdict: {str(data['verdict']).upper()} ({totals})", file=out)
+    for s in data["situations"]:
+        for c in s["checks"]:
+            if c["result"] != "passed":
+                print(
+                    f"  {c['result']:>14}  {c['id']} [{c['severity']}; "
+                    f"{', '.join(c['requirements'])}]: {c['detail']}",
+                    file=out,
+                )
