@@ -13,7 +13,9 @@ Paths under ``/_certify/`` are the proxy's own and never reach the bank:
 
 * ``GET /_certify/status``: JSON of the situation in progress — ``situation``,
   ``phase``, ``index``, ``total``, ``title``, ``instructions``, ``persona``,
-  ``account``, ``finished`` — so that a program can play the app;
+  ``account``, ``finished``, ``version`` — so that a program can play the app;
+  with ``?version=V&wait=S`` it answers once the version is no longer ``V``, or
+  after ``S`` seconds (at most 30): a long poll;
 * ``POST /_certify/done`` (JSON or form ``{"situation": id}``; without it, the
   situation in progress): the app or tester has done what the instructions say,
   as a human tester's Enter;
@@ -53,6 +55,8 @@ HOP_BY_HOP: Final = frozenset(
 )
 #: How long the proxy waits for the bank on one request.
 UPSTREAM_SECONDS: Final = 30.0
+#: The longest a long poll of the status waits.
+LONG_POLL: Final = 30.0
 #: Bodies larger than this are forwarded but not parsed for the record.
 PARSE_LIMIT: Final = 2_000_000
 
@@ -65,7 +69,7 @@ class Recorder:
         self._changed = threading.Condition()
         self._began = time.monotonic()
         self.exchanges: list[Exchange] = []
-        self._status: dict[str, Any] = {"situation": None, "finished": False}
+        self._status: dict[str, Any] = {"situation": None, "finished": False, "version": 0}
         self._done: set[str] = set()
         self._forge = False
 
@@ -75,13 +79,18 @@ class Recorder:
 
     # -- the status and the done signal ---------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self, unlike: int | None = None, wait: float = 0.0) -> dict[str, Any]:
+        """The status; with ``unlike``, once its version differs from that one (or
+        after ``wait`` seconds), so that a program need not poll."""
         with self._changed:
+            if unlike is not None:
+                self._changed.wait_for(lambda: self._status["version"] != unlike, wait)
             return dict(self._status)
 
     def show(self, **status: Any) -> None:
         with self._changed:
-            self._status = {"finished": False, **status}
+            version = int(self._status["version"]) + 1
+            self._status = {"finished": False, **status, "version": version}
             self._changed.notify_all()
 
     def signal_done(self, situation: str | None = None) -> bool:
@@ -240,7 +249,14 @@ class _Handler(BaseHTTPRequestHandler):
             page = status_page(recorder.status()).encode("utf-8")
             self._send(200, [("Content-Type", "text/html; charset=utf-8")], page)
         elif path == "/_certify/status" and self.command == "GET":
-            self._json(200, recorder.status())
+            asked = first_values(parse_qsl(urlsplit(self.path).query))
+            try:
+                unlike = int(asked["version"]) if "version" in asked else None
+                wait = min(float(asked.get("wait", "10")), LONG_POLL)
+            except ValueError:
+                self._json(400, {"error": "invalid_request", "error_description": "bad version"})
+                return
+            self._json(200, recorder.status(unlike, max(wait, 0.0)))
         elif path == "/_certify/done" and self.command == "POST":
             situation = None
             kind = self.headers.get("Content-Type", "")

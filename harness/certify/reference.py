@@ -34,6 +34,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -412,17 +413,48 @@ class Player:
         app: ReferenceApp,
         personas: dict[str, Persona],
         timeout: float = 60.0,
-        poll: float = 0.02,
     ) -> None:
-        self.base, self.app, self.personas = base, app, personas
-        self.timeout, self.poll = timeout, poll
+        self.base, self.app, self.personas, self.timeout = base, app, personas, timeout
         self.control = cookieless_session()
         self.errors: list[str] = []
+        self._latest: dict[str, Any] = {"situation": None, "finished": False, "version": -1}
+        self._changed = threading.Condition()
+        self._stop = threading.Event()
+
+    def follow(self) -> None:
+        """Keep :meth:`status` current with long polls of ``GET /_certify/status``."""
+        session = cookieless_session()
+        try:
+            while not self._stop.is_set():
+                version = self._latest["version"]
+                try:
+                    r = session.get(
+                        self.base + "/_certify/status",
+                        params={"version": version, "wait": 5},
+                        timeout=TIMEOUT,
+                    )
+                    latest = r.json()
+                except (requests.RequestException, ValueError):
+                    time.sleep(0.1)
+                    continue
+                with self._changed:
+                    self._latest = latest
+                    self._changed.notify_all()
+                if latest.get("finished"):
+                    return
+        finally:
+            session.close()
 
     def status(self) -> dict[str, Any]:
-        r = self.control.get(self.base + "/_certify/status", timeout=TIMEOUT)
-        body: dict[str, Any] = r.json()
-        return body
+        with self._changed:
+            return dict(self._latest)
+
+    def await_status(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
+        """The status once ``wanted`` holds for it; None after ``timeout`` seconds."""
+        with self._changed:
+            if self._changed.wait_for(lambda: wanted(self._latest), self.timeout):
+                return dict(self._latest)
+            return None
 
     def done(self, situation: str) -> None:
         self.control.post(
@@ -432,22 +464,29 @@ class Player:
     def run(self) -> None:
         """Until the plan is finished (or nothing changes for ``timeout`` seconds)."""
         handled: set[str] = set()
-        quiet_since = time.monotonic()
+        follower = threading.Thread(target=self.follow, daemon=True)
+        follower.start()
+
+        def next_one(st: dict[str, Any]) -> bool:
+            return bool(st.get("finished")) or (
+                st.get("situation") is not None and st["situation"] not in handled
+            )
+
         try:
-            while time.monotonic() - quiet_since < self.timeout:
-                st = self.status()
+            while True:
+                st = self.await_status(next_one)
+                if st is None:
+                    self.errors.append("the plan did not finish")
+                    return
                 if st.get("finished"):
                     return
-                sid = st.get("situation")
-                if sid and sid not in handled:
-                    handled.add(sid)
-                    self.play(st)
-                    self.done(sid)
-                    quiet_since = time.monotonic()
-                else:
-                    time.sleep(self.poll)
-            self.errors.append("the plan did not finish")
+                sid = str(st["situation"])
+                handled.add(sid)
+                self.play(st)
+                self.done(sid)
         finally:
+            self._stop.set()
+            follower.join(timeout=TIMEOUT)
             self.control.close()
             self.app.close()
 
@@ -465,15 +504,9 @@ class Player:
         return st.get("situation") != sid or st.get("phase") == phase
 
     def wait_phase(self, sid: str, phase: str) -> dict[str, Any] | None:
-        end = time.monotonic() + self.timeout
-        while time.monotonic() < end:
-            st = self.status()
-            if st.get("situation") != sid:
-                return None
-            if st.get("phase") == phase:
-                return st
-            time.sleep(self.poll)
-        return None
+        """The status once the situation reaches ``phase``; None if it ends first."""
+        st = self.await_status(lambda s: s.get("situation") != sid or s.get("phase") == phase)
+        return st if st is not None and st.get("situation") == sid else None
 
     # -- the customer ------------------------------------------------------------------------------
 
@@ -532,10 +565,13 @@ class Player:
             return None
         return self.wait_phase(str(st["situation"]), "act")
 
-    def fail_back(self, st: dict[str, Any], plan: str) -> None:
+    def fail_back(self, st: dict[str, Any], plan: str) -> dict[str, str]:
+        """A walk that ends without a code; answers what came back to the app."""
         returned = self.walk(self.app.authorize_url(), self.persona(st), plan)
-        if returned:
-            self.app.on_return(returned)
+        if not returned:
+            return {}
+        self.app.on_return(returned)
+        return query(returned)
 
     # -- one method per situation of the plan ---------------------------------------------------
 
@@ -557,7 +593,8 @@ class Player:
         self.fail_back(st, "allow")
 
     def _closed_authorize(self, st: dict[str, Any]) -> None:
-        self.fail_back(st, "allow")
+        if self.fail_back(st, "allow").get("error") != "temporarily_unavailable":
+            return  # the bank refused for another reason (no PKCE): nothing to wait for
         opened = self.wait_phase(str(st["situation"]), "reopened")
         if opened is not None:
             self.link(opened)
