@@ -92,22 +92,30 @@ def target() -> Iterator[Target]:
 
 @pytest.fixture(scope="module")
 def runs(target: Target, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    """The reference app, all four misbehaviours together, and each alone: one
-    certificate each, made in parallel. One of them speaks to ``--target``."""
-    plays = {
+    """The reference app, each misbehaviour alone, all four together, and an app
+    nobody uses: one certificate each. Lanes run in parallel, each run of a lane
+    after the other; the last lane speaks to ``--target`` (certify resets it at
+    the start of each run), the others to an embedded sandbox of their own."""
+    plays: dict[str, str | None] = {
         "reference": "reference",
         "misbehaving": "misbehaving",
         **{fault: f"misbehaving:{fault}" for fault in MISBEHAVIOURS},
+        "idle": None,  # nobody uses the app: every situation times out
     }
-    targeted = "ignores-invalid-grant"
+    lanes = [
+        ["reference"],
+        ["ignores-state"],
+        ["no-backoff"],
+        ["ignores-invalid-grant", "no-pkce", "misbehaving", "idle"],
+    ]
+    targeted = set(lanes[-1])
 
     def one(name: str) -> dict[str, Any]:
         out = tmp_path_factory.mktemp(name)
-        argv = [
-            *("--client-id", "creco", "--play", plays[name], "--hold", "0.5"),
-            *("--timeout", "30", "--out", str(out)),
-        ]
-        if name == targeted:
+        play = plays[name]
+        argv = ["--client-id", "creco", "--hold", "0.5", "--out", str(out)]
+        argv += ["--timeout", "0.2"] if play is None else ["--play", play, "--timeout", "30"]
+        if name in targeted:
             argv += [
                 *("--target", target.url, "--admin-token", target.admin_token),
                 *("--client-secret", "creco-secret", "--redirect-uri", REDIRECT),
@@ -117,9 +125,16 @@ def runs(target: Target, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         html = (out / "certificate.html").read_text("utf-8")
         return {"status": status, "printed": printed, "data": data, "html": html}
 
-    with ThreadPoolExecutor(max_workers=len(plays)) as pool:
-        done = dict(zip(plays, pool.map(one, plays), strict=True))
-    assert done[targeted]["data"]["target"] == target.url
+    def lane(names: list[str]) -> dict[str, dict[str, Any]]:
+        return {name: one(name) for name in names}
+
+    done: dict[str, dict[str, Any]] = {}
+    with ThreadPoolExecutor(max_workers=len(lanes)) as pool:
+        for finished in pool.map(lane, lanes):
+            done.update(finished)
+    assert set(done) == set(plays)
+    for name in targeted:
+        assert done[name]["data"]["target"] == target.url
     return done
 
 
@@ -427,6 +442,18 @@ def test_the_misbehaving_app_fails_pkce_and_can_be_judged_on_nothing_that_needs_
         assert with_result(data, "failed") == {"happy-path.pkce"}
         assert with_result(data, "not judged") == UNJUDGED_WITHOUT_LINK
         assert with_result(data, "not applicable") == {"token-expiry.rotation"}
+
+
+def test_an_app_that_does_nothing_is_not_certified(runs: dict[str, dict[str, Any]]) -> None:
+    """Every situation times out: nothing can be judged, and the certificate is
+    withheld as incomplete rather than passed."""
+    run = runs["idle"]
+    data = run["data"]
+    assert run["status"] == 1 and data["verdict"] == "incomplete"
+    assert all(s["timed_out"] for s in data["situations"])
+    assert with_result(data, "not applicable") == {"token-expiry.rotation"}
+    assert with_result(data, "not judged") == {c.id for c in checks()} - {"token-expiry.rotation"}
+    assert "stopped waiting" in run["printed"]
 
 
 def test_the_certificate_shows_evidence_with_secrets_masked(

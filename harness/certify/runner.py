@@ -45,6 +45,8 @@ MAINTENANCE: Final = dt.timedelta(minutes=30)
 #: Beyond a token's lifetime or a grant's end, so that it is over whatever rounding.
 MARGIN_SECONDS: Final = 60
 ACCESS_SECONDS_DEFAULT: Final = 900
+#: An Enter this soon after a situation is shown belongs to the one before.
+KEYBOARD_GRACE: Final = 1.0
 GRANT_DAYS_DEFAULT: Final = 30
 MARKS: Final = {
     Result.PASSED: "passed",
@@ -92,6 +94,8 @@ class Runner:
         self.accounts = {pid: p.account_id for pid, p in options.personas.items()}
         self.runs: list[SituationRun] = []
         self.started_at = ""
+        #: when the tester was last told something (for the keyboard's grace)
+        self.shown_at = 0.0
 
     # -- the sandbox ---------------------------------------------------------------------------
 
@@ -248,6 +252,7 @@ class Runner:
             persona=s.persona,
             account=self.accounts[s.persona],
         )
+        self.shown_at = self.recorder.now()
         self.say(f"        {phase}: {text}")
 
     def linked_since(self, since: float) -> bool:
@@ -291,7 +296,8 @@ class Runner:
                     run,
                     "link",
                     f"First link the app as {s.persona} (account {self.accounts[s.persona]}): "
-                    "walk ① to ⑥ and press 許可する.",
+                    "walk ① to ⑥ and press 許可する; certify goes on by itself once the app "
+                    "has its tokens.",
                 )
                 start = run.began
                 self.wait(run, deadline, lambda: self.linked_since(start))
@@ -340,10 +346,14 @@ class Runner:
         return run
 
     def keyboard(self) -> None:
-        """Enter on the terminal means "done" for the situation in progress."""
+        """Enter on the terminal means "done" for the situation in progress, unless
+        it has only just been shown (a second Enter would skip the next one)."""
 
         def read() -> None:
             for _line in sys.stdin:
+                if self.recorder.now() - self.shown_at < KEYBOARD_GRACE:
+                    self.say("        (Enter ignored: this situation has only just started)")
+                    continue
                 self.recorder.signal_done()
 
         threading.Thread(target=read, daemon=True).start()
