@@ -37,7 +37,8 @@ from harness.embedded import Target, embedded_sandbox, free_port
 from harness.requirements import load
 from simulator.cli import build_parser, main
 
-DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "scenarios" / "default.yaml"
 REDIRECT = "http://127.0.0.1:8765/callback"
 RFC = re.compile(r"RFC (6749|7636|6750|7009|9110) §\d+(\.\d+)*")
 
@@ -190,6 +191,16 @@ def test_the_plan_has_every_situation_of_the_issue_and_every_severity() -> None:
     assert wanted <= {s.id for s in PLAN}
     assert {c.severity for c in checks()} == set(Severity)
     assert situation("moved").persona == "manual"
+
+
+def test_the_docs_list_every_check_and_the_readme_points_to_them() -> None:
+    docs = (ROOT / "docs" / "certify.md").read_text("utf-8")
+    for c in checks():
+        assert f"`{c.id}` {c.severity.value}" in docs, c.id
+    readme = (ROOT / "README.md").read_text("utf-8")
+    section = readme.split("## Certifying a partner app", 1)[1].split("\n## ", 1)[0]
+    assert "docs/certify.md" in section and "renkei certify --client-id" in section
+    assert readme.index("## Certifying a partner app") < readme.index("## Using the core")
 
 
 # -- masking (R-AUTHZ-2) -----------------------------------------------------------------------

@@ -111,7 +111,7 @@ HAPPY = Situation(
             "happy-path.pkce",
             "PKCE with S256",
             F,
-            ("RFC 7636 §4.2", "RFC 7636 §4.3", "R-AUTHZ-2"),
+            ("RFC 7636 §4.2", "RFC 7636 §4.3"),
             "every authorization request carries a code_challenge of the S256 method "
             "(43 base64url characters) and code_challenge_method=S256",
         ),
@@ -167,7 +167,7 @@ HAPPY = Situation(
             "happy-path.bearer",
             "the access token in the Authorization header",
             F,
-            ("RFC 6750 §2.1", "RFC 6750 §5.3", "R-ACCT-4"),
+            ("RFC 6750 §2.1", "RFC 6750 §5.3"),
             "account API calls carry 'Authorization: Bearer …', never access_token in the "
             "URL, and the bank answers them 200",
         ),
