@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 import requests
 from tabulate import tabulate
 
+from harness.args import non_negative, positive_int
 from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox, query
 from harness.trace import Step, Trace, TraceError, read
 
@@ -279,26 +280,6 @@ def _seconds(instant: str) -> float:
 # -- the command -------------------------------------------------------------------------------
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (got {text})")
-    return value
-
-
 def add_parser(commands: Any) -> None:
     p = commands.add_parser(
         "replay",
@@ -317,29 +298,29 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--admin-token", required=True, metavar="T", help="its admin token")
     p.add_argument(
         "--speed",
-        type=_positive_float,
+        type=non_negative,
         default=0.0,
         metavar="N",
         help="simulated seconds per wall second (default 0: as fast as the server answers)",
     )
     p.add_argument(
         "--max-seconds",
-        type=_positive_float,
+        type=non_negative,
         default=600.0,
         metavar="S",
         help="stop after S wall seconds (default 600)",
     )
-    p.add_argument("--max-steps", type=_positive_int, metavar="N", help="send at most N steps")
+    p.add_argument("--max-steps", type=positive_int, metavar="N", help="send at most N steps")
     p.add_argument(
         "--concurrency",
-        type=_positive_int,
+        type=positive_int,
         default=4,
         metavar="N",
         help="requests in flight for steps at one instant (default 4)",
     )
     p.add_argument(
         "--tolerance",
-        type=_positive_float,
+        type=non_negative,
         default=0.0,
         metavar="F",
         help="allowed difference per answer, as a fraction of the twin's count (default 0)",

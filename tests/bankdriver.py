@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from harness.driver import Answer, PartnerApp, Phone, csrf_from_html, query
 from harness.driver import Browser as Customer
+from simulator.web.bank import BankConfig
 
 REDIRECT = "http://127.0.0.1:8765/callback"
 CUSTOMER = {
@@ -26,12 +28,24 @@ __all__ = [
     "Answer",
     "Customer",
     "PartnerApp",
+    "bank_config",
     "call",
     "csrf_from_html",
     "link",
     "query",
     "walk_json",
 ]
+
+
+def bank_config(path: Path, admin: str) -> BankConfig:
+    """A sandbox bank's configuration for the in-process servers of the tests:
+    SQLite in ``path``, fixed keys, the admin token ``admin``."""
+    return BankConfig(
+        database_url=f"sqlite:///{path / 'bank.db'}",
+        admin_token=admin,
+        pin_key=b"p" * 32,
+        secret_key=b"s" * 32,
+    )
 
 
 def call(base: str, caller: str, to: str, caller_id: str = "shown") -> dict[str, Any]:

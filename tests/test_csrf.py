@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from bankdriver import ACCOUNT, CUSTOMER, Customer, PartnerApp, call, walk_json
+from bankdriver import ACCOUNT, CUSTOMER, Customer, PartnerApp, bank_config, call, walk_json
 
+from harness.steps.common import SCREEN_PATHS
 from simulator.scenario import load_scenario
-from simulator.web.bank import BankConfig
 from simulator.web.server import RunningBank, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,12 +34,7 @@ BUTTONS = [
 @pytest.fixture(scope="module")
 def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBank]:
     path = tmp_path_factory.mktemp("csrf")
-    config = BankConfig(
-        database_url=f"sqlite:///{path / 'bank.db'}",
-        admin_token=ADMIN,
-        pin_key=b"p" * 32,
-        secret_key=b"s" * 32,
-    )
+    config = bank_config(path, ADMIN)
     running = start_in_thread(config, load_scenario(ROOT / "scenarios/default.yaml"))
     requests.put(
         running.url + "/sandbox/clock",
@@ -68,13 +63,3 @@ def test_every_button_wants_the_flows_csrf_token(
     assert customer.get(SCREEN_PATHS[screen]).body["screen_id"] == screen  # nothing moved
     customer.csrf = right
     assert customer.post(path, form).status in (302, 303, 200)
-
-
-SCREEN_PATHS = {
-    "SOA201": "/connect/account",
-    "SOA202": "/connect/customer",
-    "SOA208": "/connect/phone",
-    "SOA209": "/connect/call",
-    "SOA211": "/connect/pin",
-    "SOA206": "/connect/consent",
-}

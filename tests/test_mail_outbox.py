@@ -12,23 +12,18 @@ import datetime as dt
 from pathlib import Path
 
 import requests
+from bankdriver import bank_config
 
 from simulator.core.clock import JST
 from simulator.core.mail import Mail
 from simulator.scenario import load_scenario
-from simulator.web.bank import BankConfig
 from simulator.web.server import start_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_a_mail_left_queued_is_sent_by_the_next_outbox(tmp_path: Path) -> None:
-    config = BankConfig(
-        database_url=f"sqlite:///{tmp_path / 'bank.db'}",
-        admin_token="outbox-admin",
-        pin_key=b"p" * 32,
-        secret_key=b"s" * 32,
-    )
+    config = bank_config(tmp_path, "outbox-admin")
     running = start_in_thread(config, load_scenario(ROOT / "scenarios/default.yaml"))
     try:
         left = Mail(

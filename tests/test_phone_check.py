@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from bankdriver import CUSTOMER, Customer, PartnerApp, call, walk_json
+from bankdriver import CUSTOMER, Customer, PartnerApp, bank_config, call, walk_json
 
 from simulator.scenario import load_scenario
 from simulator.web.bank import BankConfig
@@ -29,12 +29,7 @@ POOL = ("0120111111", "0120222222", "0120333333")
 
 
 def config(path: Path) -> BankConfig:
-    return BankConfig(
-        database_url=f"sqlite:///{path / 'bank.db'}",
-        admin_token=ADMIN,
-        pin_key=b"p" * 32,
-        secret_key=b"s" * 32,
-    )
+    return bank_config(path, ADMIN)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from bankdriver import (
     REDIRECT,
     Customer,
     PartnerApp,
+    bank_config,
     call,
     csrf_from_html,
     link,
@@ -48,12 +49,7 @@ LOCKOUT_PERSON = {
 
 
 def config(path: Path) -> BankConfig:
-    return BankConfig(
-        database_url=f"sqlite:///{path / 'bank.db'}",
-        admin_token=ADMIN,
-        pin_key=b"p" * 32,
-        secret_key=b"s" * 32,
-    )
+    return bank_config(path, ADMIN)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from harness import trace
+from harness.args import count, positive_int
 from simulator.scenario import load_scenario
 from simulator.twin.journey import run as run_twin
 from simulator.twin.model import Twin
@@ -36,26 +37,6 @@ def profile_path(name: str) -> Path:
     if given.exists() or given.suffix in (".yaml", ".yml"):
         return given
     return TRAFFIC / f"{name}.yaml"
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 1 or more (got {value})")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {value})")
-    return value
 
 
 def add_parser(commands: Any) -> None:
@@ -77,10 +58,10 @@ def add_parser(commands: Any) -> None:
         help="the bank and its customers (default: scenarios/load.yaml)",
     )
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    p.add_argument("--days", type=_positive, default=1, help="days to simulate (default 1)")
+    p.add_argument("--days", type=positive_int, default=1, help="days to simulate (default 1)")
     p.add_argument(
         "--customers",
-        type=_count,
+        type=count,
         metavar="N",
         help="override the profile's arrivals per day (surges are scaled alike)",
     )
