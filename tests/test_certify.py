@@ -395,6 +395,14 @@ def test_a_client_the_target_does_not_know(
     assert err == f"renkei certify: client 'nobody' is not registered at {target.url}\n"
 
 
+def test_a_wrong_admin_token(target: Target, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["certify", "--client-id", "creco", "--target", target.url, "--admin-token", "wrong"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("renkei certify: the sandbox refused certify's controls: ")
+    assert "401" in err and err.count("\n") == 1
+
+
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["certify", "--help"]) == 0
     out = capsys.readouterr().out

@@ -250,11 +250,22 @@ def plan(args: argparse.Namespace) -> Plan:
     return Plan(client_id, name, personas, branches, scenario, None, play, client, out)
 
 
+def where(p: Plan) -> str:
+    """The bank certify speaks to, as the certificate names it."""
+    if p.target is not None:
+        return p.target.url
+    assert p.scenario is not None
+    try:
+        shown = p.scenario.resolve().relative_to(Path.cwd())
+    except ValueError:
+        shown = p.scenario
+    return f"the embedded sandbox ({shown})"
+
+
 def intro(p: Plan, proxy: str, out: TextIO) -> None:
-    where = p.target.url if p.target else f"the embedded sandbox ({p.scenario})"
     lines = [
         f"renkei certify: {p.client_name} ({p.client_id}) — {len(PLAN)} situations",
-        f"  bank:   {where}",
+        f"  bank:   {where(p)}",
         f"  proxy:  {proxy}   ← point the app here (authorize, token, revoke, account API)",
         f"  tester: {proxy}/_certify/ (the instructions in a browser, with a Done button)",
         f"  phone:  on ④ call from the persona's phone: curl -s {proxy}/telephony/calls "
@@ -337,11 +348,10 @@ def certify(p: Plan, args: argparse.Namespace, out: TextIO) -> int:
         played = (
             None if p.play is None else ":".join(filter(None, (p.play[0], ",".join(p.play[1]))))
         )
-        where = target.url if p.target else f"the embedded sandbox ({p.scenario})"
         info = certificate.RunInfo(
             p.client_id,
             p.client_name,
-            where,
+            where(p),
             proxy.url,
             runner.started_at,
             time.monotonic() - began,

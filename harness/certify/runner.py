@@ -102,7 +102,8 @@ class Runner:
     def _ok(self, method: str, path: str, **body: Any) -> dict[str, Any]:
         r = self.sandbox.request(method, path, **body)
         if r.status_code != 200:
-            raise SetupError(f"{method} {path} answered {r.status_code}: {r.text[:200]}")
+            said = " ".join(r.text.split())[:200]  # one line, whatever the body
+            raise SetupError(f"{method} {path} answered {r.status_code}: {said}")
         answer: dict[str, Any] = r.json()
         return answer
 
@@ -376,6 +377,10 @@ class Runner:
                 if check.id in one.outcomes:
                     outcome = one.outcomes[check.id]
                     self.say(f"        {MARKS[outcome.result]:>10}  {check.id} ({check.severity})")
+                else:
+                    self.say(
+                        f"        {'later':>10}  {check.id} ({check.severity}; over the whole run)"
+                    )
         # The run-wide checks see every situation's requests; the situation-wide
         # ones are judged again on the final record (nothing later changes them).
         exchanges = self.recorder.snapshot()
