@@ -39,6 +39,7 @@ from simulator.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"
+TRAFFIC = ROOT / "scenarios" / "traffic" / "weekday.yaml"  # YAML, but no scenario
 REDIRECT = "http://127.0.0.1:8765/callback"
 RFC = re.compile(r"RFC (6749|7636|6750|7009|9110) §\d+(\.\d+)*")
 
@@ -339,6 +340,7 @@ def scenario_without_lockout(tmp_path: Path) -> Path:
         (["--client-id", "creco", "--play", "nice"], "--play must be"),
         (["--client-id", "creco", "--play", "misbehaving:rude"], "unknown misbehaviour 'rude'"),
         (["--client-id", "creco", "--scenario", "/nonexistent.yaml"], "no such file"),
+        (["--client-id", "creco", "--scenario", str(TRAFFIC)], "no clients section"),
         (["--client-id", "creco", "--personas", str(DEFAULT)], "--personas is for --target"),
         (["--client-id", "creco", "--target", "http://127.0.0.1:9"], "needs --admin-token"),
         (
@@ -407,6 +409,21 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["certify", "--help"]) == 0
     out = capsys.readouterr().out
     assert "--client-id" in out and "--play" in out and "Exit status" in out
+
+
+def test_a_scenario_the_sandbox_refuses_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The scenario's other faults are the sandbox's to find (the harness reads
+    only its clients and personas); its one-line complaint is passed on."""
+    data = yaml.safe_load(DEFAULT.read_text("utf-8"))
+    data["bogus"] = 1
+    path = tmp_path / "bogus.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), "utf-8")
+    assert main(["certify", "--client-id", "creco", "--scenario", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("renkei certify: the embedded sandbox did not start: renkei: ")
+    assert "bogus: unknown key" in err and err.count("\n") == 1
 
 
 def test_a_taken_port_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:

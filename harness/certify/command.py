@@ -176,22 +176,29 @@ def _personas(path: Path) -> tuple[dict[str, Persona], list[str]]:
 
 
 def _embedded_client(path: Path, client_id: str) -> tuple[str, Client]:
-    """The app as the scenario registers it (the scenario is checked whole first)."""
-    # Imported here: the rest of certify speaks to the bank only over HTTP.
-    from simulator.scenario import ScenarioError, load_scenario  # noqa: PLC0415
-
+    """The app as the scenario's ``clients`` section registers it. The file is read
+    as data (the harness imports nothing of ``simulator``); the embedded sandbox
+    checks the rest of it when it starts."""
     try:
-        scenario = load_scenario(path)
-    except ScenarioError as error:
-        raise UsageError(str(error)) from None
-    for c in scenario.clients:
-        if c.client_id == client_id:
-            return c.name, Client(
-                c.client_id, c.client_secret, c.redirect_uris[0], " ".join(c.scopes)
-            )
-    known = ", ".join(c.client_id for c in scenario.clients)
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except OSError as error:
+        raise UsageError(f"{path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise UsageError(f"{path}: not YAML ({' '.join(str(error).split())})") from None
+    clients = data.get("clients") if isinstance(data, dict) else None
+    if not isinstance(clients, list):
+        raise UsageError(f"{path}: no clients section (docs/scenarios.md)")
+    known = [c for c in clients if isinstance(c, dict) and c.get("client_id")]
+    for c in known:
+        if str(c["client_id"]) == client_id:
+            uris = c.get("redirect_uris") or [""]
+            scopes = " ".join(map(str, c.get("scopes") or ["accounts", "transactions"]))
+            secret = str(c.get("client_secret", ""))
+            client = Client(client_id, secret, str(uris[0]), scopes)
+            return str(c.get("name") or client_id), client
+    names = ", ".join(str(c["client_id"]) for c in known) or "none"
     raise UsageError(
-        f"client {client_id!r} is not registered in {path} (its clients: {known}); add it to "
+        f"client {client_id!r} is not registered in {path} (its clients: {names}); add it to "
         "the clients section (docs/scenarios.md)"
     )
 
@@ -302,8 +309,9 @@ def start_target(p: Plan) -> tuple[Target, EmbeddedSandbox | None]:
         return embedded.ready(), embedded
     except RuntimeError as error:
         embedded.stop()
-        first = str(error).splitlines()[0]
-        raise UsageError(f"the embedded sandbox did not start: {first}") from None
+        # The child's last words say why (a bad scenario: "renkei: FILE: FIELD: problem").
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        raise UsageError(f"the embedded sandbox did not start: {lines[-1].strip()}") from None
 
 
 def player_for(p: Plan, proxy: str, timeout: float) -> Player | None:
