@@ -106,6 +106,13 @@ def document(info: RunInfo, judged: list[Judged], exchanges: list[Exchange]) -> 
                 "instructions": s.instructions,
                 "setup": s.setup.value,
                 "timed_out": run.timed_out,
+                # seconds since the run began, as the requests' "sent" and "answered"
+                "timeline": {
+                    "began": round(run.began, 3),
+                    "acted": None if run.act_began is None else round(run.act_began, 3),
+                    "fault_lifted": None if run.cleared is None else round(run.cleared, 3),
+                    "ended": round(run.ended, 3),
+                },
                 "facts": run.facts,
                 "problems": run.problems,
                 "checks": checks,
@@ -165,6 +172,9 @@ the bank's clock read {{ d.started_at }} at the start; {{ d.seconds }} s.
 <h2 id="{{ s.id }}">{{ s.index }}. {{ s.id }} — {{ s.title }}</h2>
 <p>{{ s.instructions }} <small>(persona {{ s.persona }}; setup {{ s.setup }})</small></p>
 {% if s.facts %}<p>What certify did: <code>{{ s.facts | tojson }}</code></p>{% endif %}
+<p><small>Timeline (s): began {{ s.timeline.began }}{% if s.timeline.acted is not none %},
+set up {{ s.timeline.acted }}{% endif %}{% if s.timeline.fault_lifted is not none %},
+fault lifted {{ s.timeline.fault_lifted }}{% endif %}, ended {{ s.timeline.ended }}</small></p>
 {% for p in s.problems %}<p class="not-judged">{{ p }}</p>{% endfor %}
 {% if s.timed_out %}
 <p class="not-judged">certify stopped waiting for the app (timeout).</p>{% endif %}
