@@ -9,5 +9,6 @@ sandbox through its controls (INTERFACE.md §6); :mod:`.judge` decides every
 check from the recorded requests; :mod:`.certificate` writes the JSON and HTML
 certificate; :mod:`.reference` holds a well-behaved and a misbehaving app that
 play the plan in the tests; :mod:`.command` is the command line. Nothing here
-imports ``simulator`` but the command, which reads the scenario file.
+imports ``simulator``: certify speaks to the bank over HTTP only, and reads the
+scenario file as data.
 """
