@@ -435,9 +435,11 @@ def _telephony_paths() -> dict[str, Any]:
                             "type": "object",
                             "required": ["rings", "answered", "verified"],
                             "properties": {
-                                "rings": {"type": "integer", "minimum": 2, "maximum": 3},
+                                # 2–3 rings; 0 for a report seen before (a replay).
+                                "rings": {"type": "integer", "minimum": 0, "maximum": 3},
                                 "answered": {"type": "boolean", "const": False},
                                 "verified": {"type": "boolean"},
+                                "replayed": {"type": "boolean"},
                             },
                         }
                     ),
@@ -726,6 +728,9 @@ def _schemas() -> dict[str, Any]:
                 "from": _pattern("^[0-9]{4,20}$"),
                 "to": _pattern("^[0-9]{4,20}$", "Digits dialled; a 184/186 prefix counts"),
                 "caller_id": {"type": "string", "enum": ["shown", "withheld"]},
+                "call_id": _pattern(
+                    "^[A-Za-z0-9._:-]{1,64}$", "The carrier's id of the call (docs/rules.md)"
+                ),
             },
         },
         "Clock": {
