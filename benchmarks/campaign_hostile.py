@@ -23,8 +23,10 @@ with its error body (the sandbox's faults are kept off: a generated request that
 switches one on is undone at once), no traceback, every error a clear one, no
 injected markup unescaped, no redirect off the bank. It prints requests and
 status codes per endpoint and every failure with an example, and exits 1 on any
-failure, or when fewer than ``--min-requests`` (10,000) generated requests were
-sent before ``--max-seconds`` ran out. All traffic goes to 127.0.0.1.
+failure (a request with no answer at all is one; a server that stops answering
+ends the campaign with its last output), or when fewer than ``--min-requests``
+(10,000) generated requests were sent before ``--max-seconds`` ran out. All
+traffic goes to 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -38,8 +40,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.embedded import embedded_sandbox  # noqa: E402
-from harness.hostile import Bench, fuzz_forms, fuzz_openapi, huge_bodies  # noqa: E402
+from harness.embedded import EmbeddedSandbox  # noqa: E402
+from harness.hostile import (  # noqa: E402
+    Bench,
+    TargetGone,
+    fuzz_forms,
+    fuzz_openapi,
+    huge_bodies,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else secrets.randbits(32)
     extra = ("--database-url", args.database_url) if args.database_url else ()
     print(f"hostile-input campaign, seed {seed} (again: --seed {seed})", flush=True)
-    with embedded_sandbox(extra) as target:
+    child = EmbeddedSandbox(extra)
+    gone: TargetGone | None = None
+    try:
+        target = child.ready()
         bench = Bench(target.url, target.admin_token)
         started = time.monotonic()
         until = started + args.max_seconds
@@ -84,14 +95,22 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
 
-        if not args.no_huge:
-            huge_bodies(bench)
-            phase("5 MB bodies done")
-        fuzz_forms(bench, args.form_examples, seed, until)
-        phase("Hypothesis form fuzzing done")
-        fuzz_openapi(bench, args.openapi_examples, seed, until)
-        phase("Schemathesis done")
+        try:
+            if not args.no_huge:
+                huge_bodies(bench)
+                phase("5 MB bodies done")
+            fuzz_forms(bench, args.form_examples, seed, until)
+            phase("Hypothesis form fuzzing done")
+            fuzz_openapi(bench, args.openapi_examples, seed, until)
+            phase("Schemathesis done")
+        except TargetGone as error:
+            gone = error
+            # The server's own last words say why it stopped (harness.embedded keeps
+            # its output in the data directory, removed on stop).
+            print(f"\nthe server stopped; its last output:\n{child._output()[-4000:]}")
         bench.close()
+    finally:
+        child.stop()
     tally = bench.tally
     print()
     print(tally.report())
@@ -99,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nstopped at --max-seconds {args.max_seconds:.0f}")
     if tally.total < args.min_requests:
         print(f"\nFAILED: {tally.total} generated requests, fewer than {args.min_requests}")
+        return 1
+    if gone is not None:
+        print(f"\nFAILED: {gone}")
         return 1
     if tally.findings:
         print(f"\nFAILED: {len(tally.findings)} distinct failures")

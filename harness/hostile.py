@@ -395,6 +395,10 @@ class Tally:
 # -- the target and its state ------------------------------------------------------------------
 
 
+class TargetGone(RuntimeError):
+    """The target stopped answering (its process died): nothing more can be sent."""
+
+
 @dataclass
 class Flow:
     cookie: str
@@ -540,11 +544,15 @@ class Bench:
 
     # -- sending -------------------------------------------------------------------------
 
-    def send(self, endpoint: str, request: requests.Request) -> requests.Response:
+    def send(self, endpoint: str, request: requests.Request) -> requests.Response | None:
         """Send one generated request, judge and count its answer, then undo what it
-        changed (:meth:`after`)."""
+        changed (:meth:`after`); None when it got no answer (:meth:`unanswered`)."""
         prepared = self.http.prepare_request(request)
-        response = self.http.send(prepared, allow_redirects=False, timeout=TIMEOUT)
+        try:
+            response = self.http.send(prepared, allow_redirects=False, timeout=TIMEOUT)
+        except requests.RequestException as error:
+            self.unanswered(endpoint, describe(prepared), error)
+            return None
         self.tally.record(
             endpoint, response.status_code, judge(Seen.of(response), self.url), describe(prepared)
         )
@@ -552,6 +560,16 @@ class Bench:
             prepared.method or "GET", urlsplit(prepared.url or "").path, response.status_code
         )
         return response
+
+    def unanswered(self, endpoint: str, example: str, error: Exception) -> None:
+        """A request that got no answer at all (connection closed or refused, no
+        answer in :data:`TIMEOUT` seconds) is a failure, recorded as status 0; when the
+        target answers nothing any more, :class:`TargetGone`."""
+        self.tally.record(endpoint, 0, [f"no answer ({error.__class__.__name__})"], example)
+        try:
+            self.http.get(self.url + "/.well-known/oauth-authorization-server", timeout=TIMEOUT)
+        except requests.RequestException:
+            raise TargetGone(f"{self.url} stopped answering after {example[:300]}") from error
 
     def after(self, method: str, path: str, status: int) -> None:
         """Put back what a generated request changed, so that the next starts from
@@ -1085,6 +1103,9 @@ def _form_runner(
             return
         endpoint, request, flow = item
         response = bench.send(endpoint, request)
+        if response is None:
+            bench.forget_flow(flow or "")
+            return
         if flow is not None and not _keeps_flow(Seen.of(response)):
             bench.forget_flow(flow)
 
@@ -1226,14 +1247,18 @@ def _call(bench: Bench, case: Any, credentials: str, label: str) -> None:
                 cookies[FLOW_COOKIE] = flow.cookie
                 if isinstance(case.body, dict):
                     case.body["csrf_token"] = flow.csrf
-    response = case.call(
-        base_url=bench.url,
-        session=bench.http,
-        headers=headers,
-        cookies=cookies,
-        timeout=TIMEOUT,
-        allow_redirects=False,
-    )
+    try:
+        response = case.call(
+            base_url=bench.url,
+            session=bench.http,
+            headers=headers,
+            cookies=cookies,
+            timeout=TIMEOUT,
+            allow_redirects=False,
+        )
+    except requests.RequestException as error:
+        bench.unanswered(f"{label} (openapi)", f"{label}: {case.as_curl_command()}", error)
+        return
     seen = Seen.of_schemathesis(response)
     problems = judge(seen, bench.url)
     try:
