@@ -1,35 +1,46 @@
 """Benchmark: the server's throughput on loopback (issue 7, item 7). On demand only.
 
     .venv/bin/python benchmarks/bench_throughput.py [--clients 32] [--seconds 20]
-        [--workers 2] [--threads 16] [--database-url URL]
+        [--client-processes 2] [--workers 2] [--threads 8] [--database-url URL]
 
 Starts ``renkei serve`` (a scenario with room for every client's flow) and, in
 the same run:
 
-1. **ceiling** — ``--clients`` threads ask a bare endpoint (the OAuth metadata,
+1. **ceiling** — ``--clients`` clients ask a bare endpoint (the OAuth metadata,
    ``GET /.well-known/oauth-authorization-server``: no database, no flow) for
    ``--seconds``: requests per second of the server stack itself;
-2. **flows** — the same threads each walk complete flows, each thread as its
-   own customer of the scenario's bulk population (so each has its own phone,
-   as real traffic does), from ``/oauth/authorize`` to the token exchange (every
+2. **flows** — the same clients each walk complete flows, each as its own
+   customer of the scenario's bulk population (so each has its own phone, as
+   real traffic does), from ``/oauth/authorize`` to the token exchange (every
    screen, the call, the PIN, the consent): complete flows per second, and
    p50/p99 of each step.
 
 It prints the ratio of flows per second to the ceiling divided by the requests
 a flow takes (issue 7's goal: at least 0.5, and p99 at most 50 ms per step).
-The client threads share the machine with the server, as on any one-box test.
+
+The clients are threads in ``--client-processes`` processes: one Python process
+of 32 threads cannot use more than one core (the GIL), and would measure itself
+rather than the bank. They share the machine's cores with the server, as on any
+one-box test, so the run also reports what the bank alone spent: the CPU time
+of its processes per answer (from /proc), and its ``Server-Timing`` per step —
+the time from a request reaching the application to its answer, without the
+queueing in front of it. With every client always waiting on an answer (a
+closed loop), the mean latency the clients see is fixed by Little's law at the
+clients over the answers per second; the run prints that figure too.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
+import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,11 +52,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.driver import Browser, PartnerApp, Phone, Sandbox  # noqa: E402
-from harness.embedded import embedded_sandbox  # noqa: E402
+from harness.embedded import EmbeddedSandbox  # noqa: E402
 from simulator.core.host import AccountStatus, PinVault  # noqa: E402
 from simulator.scenario import load_scenario  # noqa: E402
 
 CustomerData = tuple[dict[str, str], dict[str, str], str]
+OPEN = "2026-12-02T10:00:00+09:00"
 
 
 def customers(today: dt.date) -> list[CustomerData]:
@@ -83,21 +95,23 @@ def customers(today: dt.date) -> list[CustomerData]:
     return found
 
 
-OPEN = "2026-12-02T10:00:00+09:00"
-
-
 class Timings:
-    """Latency of every answer, by step (method and path), from a response hook."""
+    """Latency of every answer, by step (method and path), from a response hook:
+    as the client saw it, and as the bank spent it (its ``Server-Timing``)."""
 
     def __init__(self) -> None:
-        self.by_step: dict[str, list[float]] = defaultdict(list)
+        self.client: dict[str, list[float]] = defaultdict(list)
+        self.server: dict[str, list[float]] = defaultdict(list)
         self.lock = threading.Lock()
 
     def hook(self, response: requests.Response, *_: Any, **__: Any) -> None:
         request = response.request
         step = f"{request.method} {urlsplit(request.url or '').path}"
+        spent = server_ms(response.headers.get("Server-Timing", ""))
         with self.lock:
-            self.by_step[step].append(response.elapsed.total_seconds() * 1000)
+            self.client[step].append(response.elapsed.total_seconds() * 1000)
+            if spent is not None:
+                self.server[step].append(spent)
 
     def session(self) -> requests.Session:
         s = requests.Session()
@@ -105,37 +119,55 @@ class Timings:
         return s
 
 
-def run_threads(clients: int, seconds: float, work: Callable[[float], int]) -> tuple[int, float]:
-    """``clients`` threads each calling ``work(deadline)``; answers the total and the wall."""
-    counts: list[int] = []
-    lock = threading.Lock()
-    start = threading.Barrier(clients + 1)
-
-    def client() -> None:
-        start.wait()
-        done = work(time.perf_counter() + seconds)
-        with lock:
-            counts.append(done)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    start.wait()
-    began = time.perf_counter()
-    for t in threads:
-        t.join()
-    return sum(counts), time.perf_counter() - began
+def server_ms(header: str) -> float | None:
+    """The ``app`` duration of a ``Server-Timing`` header (``app;dur=12.3``)."""
+    for metric in header.split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "app" and params.startswith("dur="):
+            return float(params[4:])
+    return None
 
 
-def bare(url: str, deadline: float) -> int:
-    session = requests.Session()
+def percentiles(values: list[float]) -> tuple[str, str]:
+    """p50 and p99 of ``values``, as printed."""
+    if not values:
+        return ("-", "-")
+    values = sorted(values)
+    p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+    return (f"{statistics.median(values):.1f}", f"{p99:.1f}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) used so far by ``pid`` and its live descendants
+    (Linux /proc; 0.0 where there is none)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        proc = Path(f"/proc/{current}")
+        try:
+            # The fields after the command's closing parenthesis: utime, stime are 12, 13.
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in (proc / "task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+# -- one client process ----------------------------------------------------------------
+
+
+def bare(url: str, timings: Timings, deadline: float) -> tuple[int, list[int]]:
+    session = timings.session()
     done = 0
     while time.perf_counter() < deadline:
         r = session.get(url + "/.well-known/oauth-authorization-server", timeout=10)
         r.raise_for_status()
         done += 1
     session.close()
-    return done
+    return done, []
 
 
 def one_flow(url: str, timings: Timings, customer: CustomerData) -> int:
@@ -176,14 +208,108 @@ def one_flow(url: str, timings: Timings, customer: CustomerData) -> int:
     return requests_made
 
 
+def flows(url: str, timings: Timings, me: CustomerData, deadline: float) -> tuple[int, list[int]]:
+    per_flow = []
+    while time.perf_counter() < deadline:
+        per_flow.append(one_flow(url, timings, me))
+    return len(per_flow), per_flow
+
+
+def client_process(url: str, phase: str, first: int, threads: int, seconds: float) -> int:
+    """``threads`` clients of one phase; waits for ``go`` on stdin, then prints one
+    JSON line: what was done and the timings."""
+    today = dt.date.fromisoformat(OPEN[:10])
+    people = customers(today)[first : first + threads] if phase == "flows" else []
+    timings = Timings()
+    results: list[tuple[int, list[int]]] = []
+    lock = threading.Lock()
+
+    def client(i: int) -> None:
+        deadline = time.perf_counter() + seconds
+        walking = phase == "flows"
+        done = flows(url, timings, people[i], deadline) if walking else bare(url, timings, deadline)
+        with lock:
+            results.append(done)
+
+    print("ready", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        return 2
+    workers = [threading.Thread(target=client, args=(i,)) for i in range(threads)]
+    began = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    wall = time.perf_counter() - began
+    print(
+        json.dumps(
+            {
+                "done": sum(n for n, _ in results),
+                "per_flow": [r for _, rs in results for r in rs],
+                "wall": wall,
+                "client": timings.client,
+                "server": timings.server,
+            }
+        )
+    )
+    return 0
+
+
+# -- the run -----------------------------------------------------------------------------
+
+
+def phase(
+    url: str, name: str, clients: int, processes: int, seconds: float, server_pid: int
+) -> dict[str, Any]:
+    """Run one phase in ``processes`` client processes at once; merge their results."""
+    share = [clients // processes + (i < clients % processes) for i in range(processes)]
+    children, first = [], 0
+    for threads in share:
+        command = [sys.executable, __file__, "--client", url, name, str(first), str(threads)]
+        command.append(str(seconds))
+        children.append(
+            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        )
+        first += threads
+    for child in children:
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+    cpu = cpu_seconds(server_pid)
+    began = time.perf_counter()
+    for child in children:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    outputs = [json.loads(child.communicate(timeout=seconds + 120)[0]) for child in children]
+    merged: dict[str, Any] = {
+        "done": sum(o["done"] for o in outputs),
+        "per_flow": [n for o in outputs for n in o["per_flow"]],
+        "wall": max(o["wall"] for o in outputs),
+        "elapsed": time.perf_counter() - began,
+        "cpu": cpu_seconds(server_pid) - cpu,
+        "client": defaultdict(list),
+        "server": defaultdict(list),
+    }
+    for o in outputs:
+        for part in ("client", "server"):
+            for step, values in o[part].items():
+                merged[part][step] += values
+    return merged
+
+
 def main() -> int:
+    if len(sys.argv) == 7 and sys.argv[1] == "--client":
+        url, name, first, threads, seconds = sys.argv[2:]
+        return client_process(url, name, int(first), int(threads), float(seconds))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--database-url")
     args = parser.parse_args()
+    if not 1 <= args.client_processes <= args.clients:
+        parser.error("--client-processes must be between 1 and --clients")
     text = (ROOT / "scenarios" / "default.yaml").read_text(encoding="utf-8")
     scenario = ROOT / "reports" / "bench-throughput.yaml"
     scenario.parent.mkdir(exist_ok=True)
@@ -193,45 +319,62 @@ def main() -> int:
     extra += ["--threads", str(args.threads)]
     if args.database_url:
         extra += ["--database-url", args.database_url]
-    with embedded_sandbox(tuple(extra), start_seconds=60) as target:
+    server = EmbeddedSandbox(tuple(extra))
+    try:
+        target = server.ready(start_seconds=60)
         sandbox = Sandbox(target.url, target.admin_token)
         # The population as on the benchmark's day, as customers() builds it.
         sandbox.request("POST", "/sandbox/reset", today=OPEN[:10]).raise_for_status()
         sandbox.set_clock(OPEN, frozen=False)
-        ceiling, wall = run_threads(args.clients, args.seconds, lambda d: bare(target.url, d))
-        rps = ceiling / wall
-        timings = Timings()
-        per_flow: list[int] = []
-        people = iter(customers(dt.date.fromisoformat(OPEN[:10])))
-        lock = threading.Lock()
+        ceiling, walked = (
+            phase(target.url, name, args.clients, args.client_processes, args.seconds, server.pid)
+            for name in ("bare", "flows")
+        )
+    finally:
+        server.stop()
+    report(args, ceiling, walked)
+    return 0
 
-        def flows(deadline: float) -> int:
-            with lock:
-                me = next(people)
-            done = 0
-            while time.perf_counter() < deadline:
-                per_flow.append(one_flow(target.url, timings, me))
-                done += 1
-            return done
 
-        completed, flow_wall = run_threads(args.clients, args.seconds, flows)
-    fps = completed / flow_wall
-    requests_per_flow = statistics.mean(per_flow)
-    rows = []
-    for step, values in sorted(timings.by_step.items()):
-        values.sort()
-        p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
-        rows.append((step, len(values), f"{statistics.median(values):.1f}", f"{p99:.1f}"))
-    print(f"renkei serve --workers {args.workers} --threads {args.threads}, {args.clients} clients")
-    print(f"ceiling: {rps:,.0f} requests/s on the bare endpoint ({ceiling:,} in {wall:.1f} s)")
+def report(args: argparse.Namespace, ceiling: dict[str, Any], walked: dict[str, Any]) -> None:
+    rps = ceiling["done"] / ceiling["wall"]
+    fps = walked["done"] / walked["wall"]
+    answers = sum(len(v) for v in walked["client"].values())
+    requests_per_flow = statistics.mean(walked["per_flow"])
     print(
-        f"flows: {fps:,.1f} complete flows/s ({completed:,} in {flow_wall:.1f} s), "
+        f"renkei serve --workers {args.workers} --threads {args.threads}; "
+        f"{args.clients} clients in {args.client_processes} processes"
+    )
+    print(
+        f"ceiling: {rps:,.0f} requests/s on the bare endpoint ({ceiling['done']:,} in "
+        f"{ceiling['wall']:.1f} s)"
+    )
+    print(
+        f"flows: {fps:,.1f} complete flows/s ({walked['done']:,} in {walked['wall']:.1f} s), "
         f"{requests_per_flow:.0f} requests per flow"
     )
-    ratio = fps / (rps / requests_per_flow)
-    print(f"ratio to the ceiling per flow: {ratio:.2f} (goal >= 0.5)")
-    print(tabulate(rows, headers=("step", "answers", "p50 ms", "p99 ms"), tablefmt="github"))
-    return 0
+    ((bare_p50, bare_p99),) = (percentiles(v) for v in ceiling["client"].values())
+    print(f"bare endpoint at {args.clients} clients: p50 {bare_p50} ms, p99 {bare_p99} ms")
+    print(f"ratio to the ceiling per flow: {fps / (rps / requests_per_flow):.2f} (goal >= 0.5)")
+    print(
+        f"closed loop: {args.clients} clients / {answers / walked['wall']:,.0f} answers/s = "
+        f"{1000 * args.clients * walked['wall'] / answers:.0f} ms mean latency (Little's law)"
+    )
+    if ceiling["cpu"] and walked["cpu"]:
+        bare_ms = 1000 * ceiling["cpu"] / ceiling["done"]
+        flow_ms = 1000 * walked["cpu"] / answers
+        print(
+            f"bank CPU: {bare_ms:.2f} ms per bare answer, {flow_ms:.2f} ms per answer of a "
+            f"flow ({flow_ms / bare_ms:.1f}x), {1000 * walked['cpu'] / walked['done']:.0f} ms "
+            f"per flow; busy {walked['cpu'] / walked['elapsed']:.2f} of "
+            f"{os.cpu_count()} cores during the flows"
+        )
+    rows = [
+        (step, len(values), *percentiles(values), *percentiles(walked["server"][step]))
+        for step, values in sorted(walked["client"].items())
+    ]
+    headers = ("step", "answers", "p50 ms", "p99 ms", "bank p50 ms", "bank p99 ms")
+    print(tabulate(rows, headers=headers, tablefmt="github"))
 
 
 if __name__ == "__main__":

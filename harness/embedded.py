@@ -73,6 +73,11 @@ class EmbeddedSandbox:
                 stderr=subprocess.STDOUT,
             )
 
+    @property
+    def pid(self) -> int:
+        """The child's process id (the parent of its workers under ``--workers``)."""
+        return self._process.pid
+
     def _output(self) -> str:
         try:
             return self._log_path.read_text("utf-8", "replace")

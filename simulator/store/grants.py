@@ -9,6 +9,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from simulator.core.grants import Grant
 from simulator.core.host import AccountKey
+from simulator.store.database import writing
 from simulator.store.schema import grants
 
 
@@ -54,11 +55,11 @@ class SqlGrants:
         self.engine = engine
 
     def add(self, grant: Grant) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(insert(grants), _values(grant))
 
     def save(self, grant: Grant) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(update(grants).where(grants.c.grant_id == grant.grant_id), _values(grant))
 
     def get(self, grant_id: str) -> Grant | None:
@@ -72,5 +73,5 @@ class SqlGrants:
         return [_grant(r) for r in rows]
 
     def clear(self) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(delete(grants))

@@ -17,7 +17,7 @@ from simulator.core.host import (
     move_account,
 )
 from simulator.core.memory import MemoryHost
-from simulator.store.database import upsert
+from simulator.store.database import upsert, writing
 from simulator.store.schema import accounts, customers, failures, transactions
 
 
@@ -123,12 +123,12 @@ class SqlHost:
             set_={"failed": failures.c.failed + 1},
             where=failures.c.failed < ceiling,
         ).returning(failures.c.failed)
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             count = c.execute(statement).scalar_one_or_none()
         return None if count is None else int(count)
 
     def clear(self, account: AccountKey, day: dt.date) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(
                 delete(failures).where(
                     failures.c.account_key == str(account), failures.c.day == day.isoformat()
@@ -151,7 +151,7 @@ class SqlHost:
 
     def load(self, host: MemoryHost) -> None:
         """Replace the host's data with ``host`` (start from a scenario, or reset)."""
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             for table in (transactions, accounts, customers, failures):
                 c.execute(delete(table))
             if host.customers:
@@ -195,7 +195,7 @@ class SqlHost:
         if self.account(new) is not None:
             raise ValueError(f"account {new} exists already")
         moved, opened = move_account(account, new, today)
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(
                 update(accounts).where(accounts.c.account_key == str(old)),
                 _account_values(moved),

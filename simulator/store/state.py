@@ -15,7 +15,7 @@ from sqlalchemy import Engine, and_, delete, func, insert, select, update
 from simulator.core.flow import Event, FlowState
 from simulator.core.mail import Mail
 from simulator.core.screens import Screen
-from simulator.store.database import upsert
+from simulator.store.database import upsert, writing
 from simulator.store.schema import calls, flows, mails, oplog, settings
 
 
@@ -49,7 +49,7 @@ class SqlFlows:
             "touched_at": flow.touched_at.isoformat(),
             "waiting_phone": waiting,
         }
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             if flow.revision == 0:
                 c.execute(
                     insert(flows),
@@ -107,7 +107,7 @@ class SqlFlows:
             return int(c.execute(query).scalar_one())
 
     def clear(self) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(delete(flows))
 
 
@@ -118,7 +118,7 @@ class SqlLog:
         self.engine = engine
 
     def append(self, event: Event) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(
                 insert(oplog),
                 {
@@ -139,7 +139,7 @@ class SqlLog:
         ]
 
     def clear(self) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(delete(oplog))
 
 
@@ -160,7 +160,7 @@ class SqlSettings:
             return {r.name: r.value for r in c.execute(select(settings.c.name, settings.c.value))}
 
     def put(self, name: str, value: Any) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             done = c.execute(
                 update(settings).where(settings.c.name == name), {"value": value}
             ).rowcount
@@ -168,7 +168,7 @@ class SqlSettings:
                 c.execute(insert(settings), {"name": name, "value": value})
 
     def clear(self) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(delete(settings))
 
 
@@ -179,7 +179,7 @@ class SqlMailbox:
         self.engine = engine
 
     def record(self, at: dt.datetime, mail: Mail, status: str) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(
                 insert(mails),
                 {
@@ -196,7 +196,7 @@ class SqlMailbox:
 
     def queue(self, at: dt.datetime, mail: Mail) -> int:
         """Record ``mail`` as ``queued``; answers its id."""
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             row = c.execute(
                 insert(mails).returning(mails.c.id),
                 {
@@ -212,7 +212,7 @@ class SqlMailbox:
 
     def claim(self, mail_id: int) -> Mail | None:
         """``queued`` → ``sending``, atomically: the one sender that gets the mail."""
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             done = c.execute(
                 update(mails)
                 .where(mails.c.id == mail_id, mails.c.status == "queued")
@@ -225,7 +225,7 @@ class SqlMailbox:
 
     def mark(self, mail_id: int, status: str, was: tuple[str, ...] = ("sending",)) -> bool:
         """Set the status of a mail that is in one of ``was``."""
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             done = c.execute(
                 update(mails)
                 .where(mails.c.id == mail_id, mails.c.status.in_(was))
@@ -261,7 +261,7 @@ class SqlMailbox:
         ]
 
     def clear(self) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(delete(mails))
 
 
@@ -279,5 +279,5 @@ class SqlCalls:
             .values(call_id=call_id, at=at.isoformat())
             .on_conflict_do_nothing(index_elements=["call_id"])  # type: ignore[attr-defined]
         )
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             return bool(c.execute(statement).rowcount)

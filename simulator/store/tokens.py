@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
+from simulator.store.database import writing
 from simulator.store.schema import codes, tokens
 
 
@@ -77,7 +78,7 @@ class SqlTokens:
     # -- codes ---------------------------------------------------------------------------
 
     def add_code(self, code: StoredCode) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(
                 insert(codes),
                 {
@@ -92,7 +93,7 @@ class SqlTokens:
 
     def take_code(self, code_hash: str, now: dt.datetime) -> tuple[StoredCode | None, bool]:
         """Burn the code; answer it if this was its first use, and whether it was a replay."""
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             burnt = c.execute(
                 update(codes)
                 .where(codes.c.code_hash == code_hash, codes.c.used_at.is_(None))
@@ -112,7 +113,7 @@ class SqlTokens:
     # -- tokens ----------------------------------------------------------------------------
 
     def add_token(self, token: StoredToken) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(
                 insert(tokens),
                 {
@@ -144,7 +145,7 @@ class SqlTokens:
         return self.find(secret, "access_token")
 
     def revoke(self, access_hash: str, now: dt.datetime) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(
                 update(tokens)
                 .where(tokens.c.access_hash == access_hash, tokens.c.revoked_at.is_(None))
@@ -153,7 +154,7 @@ class SqlTokens:
 
     def revoke_grant(self, grant_id: str, now: dt.datetime) -> int:
         """Revoke every token of a grant; answers how many were live."""
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             return c.execute(
                 update(tokens)
                 .where(tokens.c.grant_id == grant_id, tokens.c.revoked_at.is_(None))
@@ -161,6 +162,6 @@ class SqlTokens:
             ).rowcount
 
     def clear(self) -> None:
-        with self.engine.begin() as c:
+        with writing(self.engine) as c:
             c.execute(delete(tokens))
             c.execute(delete(codes))
