@@ -596,3 +596,11 @@ def test_authorize_without_scope_gets_the_clients_scopes(weekday_morning: Runnin
         bank.url + "/oauth/authorize", params=params, allow_redirects=False, timeout=10
     )
     assert r.status_code == 303 and r.headers["Location"] == "/connect/account"
+
+
+def test_every_answer_says_how_long_the_bank_took(bank: RunningBank) -> None:
+    """Server-Timing (issue 7, item 7): on a page, an API error and a 404 alike."""
+    for path in ("/oauth/authorize", "/api/v1/accounts", "/no-such-page"):
+        timing = requests.get(bank.url + path, timeout=10).headers.get("Server-Timing", "")
+        name, _, duration = timing.partition(";dur=")
+        assert name == "app" and float(duration) >= 0, (path, timing)
