@@ -1,9 +1,7 @@
 """``renkei certify`` (issue 8): the plan, the proxy, the judges, the certificate,
 and renkei's own apps playing the plan against the embedded sandbox.
 
-Acceptance: the reference app passes every check (``transactions.paging`` is
-"not applicable": no persona has a second page of 明細, see its judge); the
-misbehaving app fails exactly the checks it breaks — each misbehaviour alone,
+Acceptance: the reference app passes every check; the misbehaving app fails exactly the checks it breaks — each misbehaviour alone,
 and all four together, where the missing PKCE keeps the app from ever linking
 so that every check needing a link is "not judged" — and bad options are one
 clear line with exit status 2.
@@ -254,7 +252,8 @@ def api_call(seq: int, sent: float, status: int = 200, **query: str) -> Exchange
 
 
 def test_paging_is_judged_when_a_page_has_more() -> None:
-    """R-ACCT-4: renkei's data never has a second page, so the judge is shown here."""
+    """R-ACCT-4: a page with more is followed with its nextItemKey and the same
+    dates; a nextItemKey the bank never gave fails."""
     run = SituationRun(situation("transactions"), 14, began=0.0, act_began=0.0, ended=10.0)
     check = next(c for c in situation("transactions").checks if c.id == "transactions.paging")
     first = api_call(1, 1.0, dateFrom="2026-09-01", dateTo="2026-11-24")
@@ -266,6 +265,23 @@ def test_paging_is_judged_when_a_page_has_more() -> None:
     assert decide(check, run, Evidence("creco", [first, followed])).result is Result.PASSED
     outcome = decide(check, run, Evidence("creco", [first, followed, invented]))
     assert outcome.result is Result.FAILED and outcome.evidence == (3,)
+
+
+def test_redirect_uri_is_compared_exactly_when_the_registration_is_known() -> None:
+    """RFC 6749 §3.1.2.2: a bank that lets a near miss through (a trailing slash)
+    does not pass the app when certify knows the registered URI; without it, the
+    bank's answer is all there is to judge by."""
+    run = SituationRun(situation("happy-path"), 1, began=0.0, act_began=0.0, ended=10.0)
+    check = next(c for c in situation("happy-path").checks if c.id == "happy-path.redirect-uri")
+    query = {"response_type": "code", "client_id": "creco", "redirect_uri": REDIRECT + "/"}
+    asked = Exchange(1, "happy-path", "act", 1.0, "GET", "/oauth/authorize", query, {})
+    asked.answered, asked.status = 1.01, 200
+    lenient = decide(check, run, Evidence("creco", [asked]))
+    assert lenient.result is Result.PASSED, lenient.detail
+    exact = decide(check, run, Evidence("creco", [asked], (REDIRECT,)))
+    assert exact.result is Result.FAILED and exact.evidence == (1,), exact.detail
+    asked.query = {**query, "redirect_uri": REDIRECT}
+    assert decide(check, run, Evidence("creco", [asked], (REDIRECT,))).result is Result.PASSED
 
 
 def test_retry_after_counts_only_while_the_fault_is_on() -> None:
@@ -446,8 +462,7 @@ def test_the_reference_app_passes_every_check(runs: dict[str, dict[str, Any]]) -
     data = run["data"]
     assert data["verdict"] == "passed" and data["exit_status"] == 0
     assert "player_errors" not in data
-    assert with_result(data, "passed") == {c.id for c in checks()} - {"transactions.paging"}
-    assert with_result(data, "not applicable") == {"transactions.paging"}
+    assert with_result(data, "passed") == {c.id for c in checks()}
     assert "Verdict: PASSED" in run["printed"]
 
 
@@ -461,9 +476,9 @@ def test_each_misbehaviour_fails_exactly_the_checks_it_breaks(
     assert "player_errors" not in data
     assert with_result(data, "failed") == BROKEN[fault]
     if fault != "no-pkce":
-        # Everything it does not break, it passes (paging has no second page to follow).
+        # Everything it does not break, it passes.
         assert with_result(data, "not judged") == set()
-        assert with_result(data, "not applicable") == {"transactions.paging"}
+        assert with_result(data, "not applicable") == set()
 
 
 def test_the_misbehaving_app_fails_pkce_and_can_be_judged_on_nothing_that_needs_a_link(

@@ -114,7 +114,9 @@ def add_parser(commands: Any) -> None:
         "--client-secret", metavar="S", help="for --play with --target: the app's secret"
     )
     p.add_argument(
-        "--redirect-uri", metavar="URI", help="for --play with --target: the app's redirect URI"
+        "--redirect-uri",
+        metavar="URI",
+        help="with --target: the app's registered redirect URI (compared exactly; --play sends it)",
     )
     p.set_defaults(handler=run)
 
@@ -132,6 +134,9 @@ class Plan:
     play: tuple[str, tuple[str, ...]] | None
     client: Client | None
     out: Path
+    #: the client's registered redirect URIs, when known (the scenario's, or
+    #: ``--redirect-uri`` with ``--target``): the judge compares them exactly
+    redirect_uris: tuple[str, ...] = ()
 
 
 def _number(args: argparse.Namespace) -> None:
@@ -175,7 +180,7 @@ def _personas(path: Path) -> tuple[dict[str, Persona], list[str]]:
     return personas, branches or list(DEFAULT_BRANCHES)
 
 
-def _embedded_client(path: Path, client_id: str) -> tuple[str, Client]:
+def _embedded_client(path: Path, client_id: str) -> tuple[str, Client, tuple[str, ...]]:
     """The app as the scenario's ``clients`` section registers it. The file is read
     as data (the harness imports nothing of ``simulator``); the embedded sandbox
     checks the rest of it when it starts."""
@@ -191,11 +196,11 @@ def _embedded_client(path: Path, client_id: str) -> tuple[str, Client]:
     known = [c for c in clients if isinstance(c, dict) and c.get("client_id")]
     for c in known:
         if str(c["client_id"]) == client_id:
-            uris = c.get("redirect_uris") or [""]
+            uris = [str(u) for u in c.get("redirect_uris") or [""]]
             scopes = " ".join(map(str, c.get("scopes") or ["accounts", "transactions"]))
             secret = str(c.get("client_secret", ""))
-            client = Client(client_id, secret, str(uris[0]), scopes)
-            return str(c.get("name") or client_id), client
+            client = Client(client_id, secret, uris[0], scopes)
+            return str(c.get("name") or client_id), client, tuple(u for u in uris if u)
     names = ", ".join(str(c["client_id"]) for c in known) or "none"
     raise UsageError(
         f"client {client_id!r} is not registered in {path} (its clients: {names}); add it to "
@@ -246,15 +251,18 @@ def plan(args: argparse.Namespace) -> Plan:
                 raise UsageError("--play with --target needs --client-secret and --redirect-uri")
             client = Client(client_id, args.client_secret, args.redirect_uri)
         _probe(target, client_id)
-        return Plan(client_id, client_id, personas, branches, None, target, play, client, out)
+        given: tuple[str, ...] = (str(args.redirect_uri),) if args.redirect_uri else ()
+        return Plan(
+            client_id, client_id, personas, branches, None, target, play, client, out, given
+        )
     if args.personas:
         raise UsageError("--personas is for --target; the embedded sandbox uses --scenario")
     scenario = Path(args.scenario) if args.scenario else DEFAULT_FILE
     if not scenario.is_file():
         raise UsageError(f"{scenario}: no such file")
-    name, client = _embedded_client(scenario, client_id)
+    name, client, registered = _embedded_client(scenario, client_id)
     personas, branches = _personas(scenario)
-    return Plan(client_id, name, personas, branches, scenario, None, play, client, out)
+    return Plan(client_id, name, personas, branches, scenario, None, play, client, out, registered)
 
 
 def where(p: Plan) -> str:
@@ -342,7 +350,9 @@ def certify(p: Plan, args: argparse.Namespace, out: TextIO) -> int:
                 f"the proxy cannot listen on port {args.port}: {error.strerror}"
             ) from None
         keyboard = p.play is None and sys.stdin.isatty()
-        options = Options(p.client_id, p.personas, p.branches, args.timeout, args.hold, keyboard)
+        options = Options(
+            p.client_id, p.personas, p.branches, args.timeout, args.hold, keyboard, p.redirect_uris
+        )
         runner = Runner(options, recorder, sandbox, proxy.url, out)
         try:
             runner.prepare()

@@ -136,6 +136,9 @@ class Evidence:
 
     client_id: str
     exchanges: list[Exchange]
+    #: the client's registered redirect URIs, when certify was told them; else
+    #: the bank's refusal is what shows a wrong one
+    redirect_uris: tuple[str, ...] = ()
     links: Links = field(init=False)
 
     def __post_init__(self) -> None:
@@ -274,6 +277,17 @@ def redirect_uri(run: SituationRun, ev: Evidence) -> Outcome:
     bad = [e for e in asked if not e.query.get("redirect_uri") or e.status == 400]
     if bad:
         return failed(f"redirect_uri missing or refused by the bank in {seqs(bad)}", bad)
+    # Exactly as registered (§3.1.2.2 and RFC 9700 §4.1.3): certify checks this
+    # itself when it knows the registration, so that a bank that lets a near
+    # miss through (a trailing slash, another port) does not pass the app.
+    if ev.redirect_uris:
+        unregistered = [e for e in asked if e.query["redirect_uri"] not in ev.redirect_uris]
+        if unregistered:
+            return failed(
+                f"redirect_uri not exactly a registered one in {seqs(unregistered)} "
+                f"(registered: {', '.join(ev.redirect_uris)})",
+                unregistered,
+            )
     uris = {e.query["redirect_uri"] for e in ev.authorizations(ev.exchanges)}
     redeemed = ev.code_exchanges(ev.of(run))
     wrong = [e for e in redeemed if e.form.get("redirect_uri") not in uris]

@@ -513,13 +513,16 @@ MOVED = Situation(
 TRANSACTIONS = Situation(
     "transactions",
     "明細: pages and the three-month reach (R-ACCT-4)",
-    "manual",
+    # A shopkeeper's account: three months of 明細 take two pages of 500, and
+    # still more than one after the plan has moved the clock a month on.
+    "many-items",
     needs_link=True,
     setup=Setup.NONE,
     fault_role=None,
     instructions=(
-        "Show the transactions in the app, and ask for a period older than the bank keeps "
-        "(from four months ago): the bank keeps about three months and refuses older "
+        "Show the transactions of the last three months in the app: there are more than "
+        "500, so the bank answers them in pages. Then ask for a period older than the bank "
+        "keeps (from four months ago): the bank keeps about three months and refuses older "
         "dates with history_out_of_range."
     ),
     checks=(

@@ -71,6 +71,8 @@ class Options:
     hold: float = 5.0
     #: read Enter from the terminal as "done"
     keyboard: bool = False
+    #: the client's registered redirect URIs, when known
+    redirect_uris: tuple[str, ...] = ()
 
 
 @dataclass
@@ -369,7 +371,13 @@ class Runner:
         for index, s in enumerate(PLAN, start=1):
             run = self.situation(s, index)
             self.runs.append(run)
-            one = judge_run(run, self.recorder.snapshot(), self.o.client_id, scopes=("situation",))
+            one = judge_run(
+                run,
+                self.recorder.snapshot(),
+                self.o.client_id,
+                scopes=("situation",),
+                redirect_uris=self.o.redirect_uris,
+            )
             judged.append(one)
             requests = sum(1 for e in self.recorder.snapshot() if e.situation == s.id)
             self.say(f"        {requests} requests recorded in {run.ended - run.began:.1f} s")
@@ -384,7 +392,10 @@ class Runner:
         # The run-wide checks see every situation's requests; the situation-wide
         # ones are judged again on the final record (nothing later changes them).
         exchanges = self.recorder.snapshot()
-        return [judge_run(j.run, exchanges, self.o.client_id) for j in judged]
+        return [
+            judge_run(j.run, exchanges, self.o.client_id, redirect_uris=self.o.redirect_uris)
+            for j in judged
+        ]
 
 
 def judge_run(
@@ -392,8 +403,9 @@ def judge_run(
     exchanges: list[Exchange],
     client_id: str,
     scopes: tuple[str, ...] = ("situation", "run"),
+    redirect_uris: tuple[str, ...] = (),
 ) -> Judged:
-    ev = Evidence(client_id, exchanges)
+    ev = Evidence(client_id, exchanges, redirect_uris)
     one = Judged(run)
     for check in run.situation.checks:
         if check.scope not in scopes:

@@ -303,6 +303,19 @@ def ask_next(visit: Visit, api_replies: list[requests.Response]) -> None:
     )
 
 
+@when("連携元アプリが返された nextItemKey で続きを照会する")
+def ask_given_next(visit: Visit, api_replies: list[requests.Response]) -> None:
+    before = api_replies[-1].json()
+    api_replies.append(
+        transactions(
+            visit,
+            dateFrom=before["dateFrom"],
+            dateTo=before["dateTo"],
+            nextItemKey=before["nextItemKey"],
+        )
+    )
+
+
 def transactions(visit: Visit, **params: str) -> requests.Response:
     return visit.app.api(
         visit.tokens["access_token"],
@@ -453,6 +466,43 @@ def history_page(sandbox: Sandbox, api_replies: list[requests.Response], months:
     assert start.isoformat() <= dates[0] and dates[-1] <= today.isoformat(), dates
     keys = [t["itemKey"] for t in items]
     assert len(set(keys)) == len(keys), keys
+
+
+#: INTERFACE.md §5: at most 500 items a page.
+PAGE_SIZE = 500
+
+
+@then("明細はステータス 200 で、古い順の 500 件と hasNext と最後の itemKey の nextItemKey がある")
+def full_page(api_replies: list[requests.Response]) -> None:
+    """INTERFACE.md §5 paging: a full page of 500, oldest first, says there is more
+    and names where the next one starts (its last item's key)."""
+    r = api_replies[-1]
+    assert r.status_code == 200, r.text
+    body = r.json()
+    items = body["transactions"]
+    assert len(items) == PAGE_SIZE and body["count"] == PAGE_SIZE, (len(items), body["count"])
+    assert body["hasNext"] is True, {k: v for k, v in body.items() if k != "transactions"}
+    assert body["nextItemKey"] == items[-1]["itemKey"], body["nextItemKey"]
+    dates = [t["transactionDate"] for t in items]
+    assert dates == sorted(dates), "not oldest first"
+    assert dates[0] >= body["dateFrom"], (dates[0], body["dateFrom"])
+
+
+@then("続きの明細は前のページの最後の取引の次から今日までの残り全件で、hasNext は false である")
+def last_page(sandbox: Sandbox, api_replies: list[requests.Response]) -> None:
+    before, r = api_replies[-2].json(), api_replies[-1]
+    assert r.status_code == 200, r.text
+    body = r.json()
+    items = body["transactions"]
+    assert items, "the second page is empty although the first said hasNext"
+    assert body["count"] == len(items) and body["hasNext"] is False, body["count"]
+    assert "nextItemKey" not in body, body["nextItemKey"]
+    assert (body["dateFrom"], body["dateTo"]) == (before["dateFrom"], before["dateTo"])
+    keys = [t["itemKey"] for t in before["transactions"] + items]
+    assert len(set(keys)) == len(keys), "an item on both pages"
+    # itemKey is the bank's own opaque key: only the dates carry on in order.
+    dates = [t["transactionDate"] for t in before["transactions"][-1:] + items]
+    assert dates == sorted(dates) and dates[-1] <= sandbox_now(sandbox).date().isoformat()
 
 
 @then("続きの明細は前の明細の2件目からで、count はその件数である")
