@@ -53,7 +53,7 @@ def test_scenario_check_prints_bank_and_personas(capsys: pytest.CaptureFixture[s
     assert "0356251234" in out  # a phone keeps its leading zero in the table
     assert "001-1-0000123" in out
     assert "Personas (16)" in out
-    assert "Built for 2026-11-24: 115 customers" in out
+    assert "Built for 2026-11-24: 116 customers" in out
     for persona in ("manual", "no-card", "moved", "closed", "lockout", "two-accounts"):
         assert f"\n{persona} " in out
 
