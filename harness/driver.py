@@ -127,6 +127,14 @@ class Browser:
         )
         return self._answer(r)
 
+    def follow(self, answer: Answer) -> Answer:
+        """Where a browser is after ``answer``: a 303 to another screen of the bank
+        is followed (one GET); anything else, a redirect back to the partner app
+        included, leaves it at ``answer``."""
+        if answer.status == 303 and answer.location and answer.location.startswith("/"):
+            return self.get(answer.location)
+        return answer
+
     def html(self, path: str) -> requests.Response:
         """A screen as the HTML a person sees."""
         return self.session.get(self.base + path, timeout=TIMEOUT)

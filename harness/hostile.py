@@ -58,24 +58,16 @@ from schemathesis.specs.openapi.checks import (
 from tabulate import tabulate
 
 from harness.driver import JSON, Browser, PartnerApp, Phone, Sandbox, cookieless_session
+from harness.personas import load_personas
 
 TIMEOUT = 30
 #: The partner app of INTERFACE.md §8 and its one registered redirect URI.
 CLIENT_ID, CLIENT_SECRET = "creco", "creco-secret"
 REDIRECT = "http://127.0.0.1:8765/callback"
 #: The manual's own customer (§8): the flows the fuzzing needs are walked with it.
-ACCOUNT = {"branch_no": "115", "account_type": "1", "account_no": "1100026"}
-ACCOUNT_KEY = "115-1-1100026"
-PERSON = {
-    "name_kana": "ﾃﾞｰﾀ ﾀﾛｳ",
-    "birth_year": "1985",
-    "birth_month": "04",
-    "birth_day": "01",
-    "phone": "09012343333",
-    "email": "taro@example.jp",
-    "email_confirm": "taro@example.jp",
-}
-PIN = "1357"
+MANUAL = load_personas()["manual"]
+ACCOUNT, ACCOUNT_KEY, PIN = MANUAL.account, MANUAL.account_id, MANUAL.pin
+PERSON = MANUAL.details(email="taro@example.jp", email_confirm="taro@example.jp")
 #: A Tuesday morning inside service hours, frozen: whatever the real time, the
 #: flows are open and the call window of ④ never runs out under the fuzzing.
 BASELINE_NOW = "2026-11-24T10:15:00+09:00"

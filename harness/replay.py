@@ -108,20 +108,14 @@ class Customer:
             return "cancelled"  # the 中止 page (R-FLOW-7)
         return f"http_{answer.status}"
 
-    def follow(self, answer: Answer) -> Answer:
-        """A browser follows a 303 to the next screen (but not back to the app)."""
-        if answer.status == 303 and answer.location and answer.location.startswith("/"):
-            return self.browser.get(answer.location)
-        return answer
-
     def act(self, step: Step) -> str:
         if step.do == "authorize":
-            return self.read(self.follow(self.browser.open(self.app.authorize_url())))
+            return self.read(self.browser.follow(self.browser.open(self.app.authorize_url())))
         if step.do == "call":
             phone = self.phone(step.inputs.get("from", ""))
             answer = phone.call(step.inputs.get("prefix", "") + self.call_to)
             return "verified" if answer.get("verified") else "not_verified"
-        return self.read(self.follow(self.browser.post(PATHS[step.do], step.inputs)))
+        return self.read(self.browser.follow(self.browser.post(PATHS[step.do], step.inputs)))
 
 
 @dataclass

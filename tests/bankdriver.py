@@ -7,19 +7,14 @@ from typing import Any
 
 from harness.driver import Answer, PartnerApp, Phone, csrf_from_html, query
 from harness.driver import Browser as Customer
+from harness.personas import load_personas
 from simulator.web.bank import BankConfig
 
 REDIRECT = "http://127.0.0.1:8765/callback"
-CUSTOMER = {
-    "name_kana": "ﾃﾞｰﾀ ﾀﾛｳ",
-    "birth_year": "1985",
-    "birth_month": "04",
-    "birth_day": "01",
-    "phone": "09012343333",
-    "email": "taro@example.jp",
-    "email_confirm": "taro@example.jp",
-}
-ACCOUNT = {"branch_no": "115", "account_type": "1", "account_no": "1100026"}
+#: The manual's own customer (INTERFACE.md §8), as the default scenario has it.
+MANUAL = load_personas()["manual"]
+CUSTOMER = MANUAL.details(email="taro@example.jp", email_confirm="taro@example.jp")
+ACCOUNT = MANUAL.account
 
 __all__ = [
     "ACCOUNT",
@@ -60,7 +55,7 @@ def walk_json(
     until: str = "SOA206",
     account: dict[str, str] | None = None,
     person: dict[str, str] | None = None,
-    pin: str = "1357",
+    pin: str = MANUAL.pin,
 ) -> Answer:
     """Walk the flow in JSON with right answers until screen ``until`` is shown."""
     r = customer.session.get(app.authorize_url(), allow_redirects=False, timeout=10)

@@ -1,10 +1,11 @@
 """``renkei certify`` (issue 8): the plan, the proxy, the judges, the certificate,
 and renkei's own apps playing the plan against the embedded sandbox.
 
-Acceptance: the reference app passes every check; the misbehaving app fails exactly the checks it breaks — each misbehaviour alone,
-and all four together, where the missing PKCE keeps the app from ever linking
-so that every check needing a link is "not judged" — and bad options are one
-clear line with exit status 2.
+Acceptance: the reference app passes every check; the misbehaving app fails
+exactly the checks it breaks — each misbehaviour alone, and all four together,
+where the missing PKCE keeps the app from ever linking so that every check
+needing a link is "not judged" — and bad options are one clear line with exit
+status 2.
 
 The live runs go in parallel, each against an embedded sandbox of its own (the
 sandbox's clock and faults are global), with a short ``--hold``: certify moves

@@ -20,19 +20,12 @@ import pytest
 
 from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox
 from harness.embedded import Target, embedded_sandbox
+from harness.personas import load_personas
 
 ROOT = Path(__file__).resolve().parents[1]
-ACCOUNT = {"branch_no": "115", "account_type": "1", "account_no": "3000003"}
-PHONE = "09044445555"
-DETAILS = {
-    "name_kana": "ｺﾊﾞﾔｼ ﾏｺﾄ",
-    "birth_year": "1983",
-    "birth_month": "3",
-    "birth_day": "3",
-    "phone": PHONE,
-    "email": "kobayashi@example.jp",
-    "email_confirm": "kobayashi@example.jp",
-}
+#: The persona whose account five identity failures lock (R-ERR-HOST-3).
+LOCKOUT = load_personas()["lockout"]
+ACCOUNT, PHONE, DETAILS = LOCKOUT.account, LOCKOUT.phone, LOCKOUT.details()
 ON_CUSTOMER = 100  # browsers that fail on ②
 ON_PIN = 100  # browsers that fail on ⑤
 OPEN = "2026-12-02T10:00:00+09:00"  # a Wednesday morning: open
@@ -50,19 +43,13 @@ def server(tmp_path: Path, database_url: str) -> Iterator[Target]:
         yield target
 
 
-def follow(browser: Browser, answer: Answer) -> Answer:
-    if answer.status == 303 and answer.location and answer.location.startswith("/"):
-        return browser.get(answer.location)
-    return answer
-
-
 def to_customer(target: Target) -> Browser:
     """A new customer's browser on ②, for the lockout persona's account."""
     browser = Browser(target.url)
     app = PartnerApp(target.url)
-    answer = follow(browser, browser.open(app.authorize_url()))
+    answer = browser.follow(browser.open(app.authorize_url()))
     assert answer.screen_id == "SOA201", answer.body
-    answer = follow(browser, browser.post("/connect/account", ACCOUNT))
+    answer = browser.follow(browser.post("/connect/account", ACCOUNT))
     assert answer.screen_id == "SOA202", answer.body
     app.close()
     return browser
@@ -71,9 +58,9 @@ def to_customer(target: Target) -> Browser:
 def to_call(target: Target) -> tuple[Browser, str]:
     """On ④, with the number it shows."""
     browser = to_customer(target)
-    answer = follow(browser, browser.post("/connect/customer", DETAILS))
+    answer = browser.follow(browser.post("/connect/customer", DETAILS))
     assert answer.screen_id == "SOA208", answer.body
-    answer = follow(browser, browser.post("/connect/phone"))
+    answer = browser.follow(browser.post("/connect/phone"))
     assert answer.screen_id == "SOA209", answer.body
     return browser, str(answer.body["call_to"])
 
@@ -89,7 +76,7 @@ def test_r_err_host_3_200_concurrent_failures_lock_exactly_once(server: Target) 
     phone.close()
     on_pin = []
     for browser, _ in waiting:
-        answer = follow(browser, browser.post("/connect/call"))
+        answer = browser.follow(browser.post("/connect/call"))
         assert answer.screen_id == "SOA211", answer.body
         on_pin.append(browser)
 
@@ -117,22 +104,22 @@ def test_r_err_host_3_200_concurrent_failures_lock_exactly_once(server: Target) 
 
     assert Counter(codes) == {"identity_mismatch": 4, "locked_now": 1, "B84": 195}
     locks = Sandbox(server.url, server.admin_token).locks()
-    mine = [entry for entry in locks if entry["account"] == "115-1-3000003"]
+    mine = [entry for entry in locks if entry["account"] == LOCKOUT.account_id]
     assert [entry["failures"] for entry in mine] == [5], locks
 
 
 def walk(target: Target, browser: Browser) -> str:
     """The lockout persona from ② to the code, with right answers; answers the redirect."""
-    answer = follow(browser, browser.post("/connect/customer", DETAILS))
+    answer = browser.follow(browser.post("/connect/customer", DETAILS))
     assert answer.screen_id == "SOA208", answer.body
-    answer = follow(browser, browser.post("/connect/phone"))
+    answer = browser.follow(browser.post("/connect/phone"))
     assert answer.screen_id == "SOA209", answer.body
     phone = Phone(target.url, PHONE)
     assert phone.call(str(answer.body["call_to"]))["verified"]
     phone.close()
-    answer = follow(browser, browser.post("/connect/call"))
+    answer = browser.follow(browser.post("/connect/call"))
     assert answer.screen_id == "SOA211", answer.body
-    answer = follow(browser, browser.post("/connect/pin", {"pin": "5555"}))
+    answer = browser.follow(browser.post("/connect/pin", {"pin": LOCKOUT.pin}))
     assert answer.screen_id == "SOA206", answer.body
     done = browser.post("/connect/consent", {"decision": "allow", "agree": "1"})
     assert done.status == 302 and done.location and "code=" in done.location, done.body
@@ -155,13 +142,13 @@ def test_flows_of_one_phone_in_parallel_are_not_lost(server: Target) -> None:
 def test_a_double_clicked_allow_makes_one_grant(server: Target) -> None:
     """Two 「許可する」 of one flow at once: one grant, one code, one mail."""
     browser = to_customer(server)
-    answer = follow(browser, browser.post("/connect/customer", DETAILS))
-    answer = follow(browser, browser.post("/connect/phone"))
+    answer = browser.follow(browser.post("/connect/customer", DETAILS))
+    answer = browser.follow(browser.post("/connect/phone"))
     phone = Phone(server.url, PHONE)
     assert phone.call(str(answer.body["call_to"]))["verified"]
     phone.close()
-    follow(browser, browser.post("/connect/call"))
-    answer = follow(browser, browser.post("/connect/pin", {"pin": "5555"}))
+    browser.follow(browser.post("/connect/call"))
+    answer = browser.follow(browser.post("/connect/pin", {"pin": LOCKOUT.pin}))
     assert answer.screen_id == "SOA206", answer.body
     start = threading.Barrier(8, timeout=30)
 

@@ -19,18 +19,20 @@ from servers import TOKEN, Server
 
 from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox
 from harness.embedded import free_port
+from harness.personas import load_personas
 
 ROOT = Path(__file__).resolve().parents[1]
 RIGHT, WRONG = "7391", "4826"
+MANUAL = load_personas()["manual"]
 OPEN = "2026-12-02T10:00:00+09:00"
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     text = (ROOT / "scenarios" / "default.yaml").read_text(encoding="utf-8")
-    assert text.count('pin: "1357"') == 1 and RIGHT not in text and WRONG not in text
+    assert text.count(f'pin: "{MANUAL.pin}"') == 1 and RIGHT not in text and WRONG not in text
     scenario = tmp_path / "secret.yaml"
-    scenario.write_text(text.replace('pin: "1357"', f'pin: "{RIGHT}"'), encoding="utf-8")
+    scenario.write_text(text.replace(f'pin: "{MANUAL.pin}"', f'pin: "{RIGHT}"'), encoding="utf-8")
     s = Server(tmp_path / "data", free_port(), scenario, log=tmp_path / "server.log")
     s.start()
     try:
@@ -57,23 +59,10 @@ def test_no_pin_in_the_database_logs_screens_or_mail(server: Server, tmp_path: P
         return answer
 
     go(browser.open(app.authorize_url()))
-    go(
-        browser.post(
-            "/connect/account", {"branch_no": "115", "account_type": "1", "account_no": "1100026"}
-        )
-    )
-    details = {
-        "name_kana": "ﾃﾞｰﾀ ﾀﾛｳ",
-        "birth_year": "1985",
-        "birth_month": "4",
-        "birth_day": "1",
-        "phone": "09012343333",
-        "email": "taro@example.jp",
-        "email_confirm": "taro@example.jp",
-    }
-    go(browser.post("/connect/customer", details))
+    go(browser.post("/connect/account", MANUAL.account))
+    go(browser.post("/connect/customer", MANUAL.details()))
     shown = go(browser.post("/connect/phone"))
-    Phone(server.url, "09012343333").call(str(shown.body["call_to"]))
+    Phone(server.url, MANUAL.phone).call(str(shown.body["call_to"]))
     go(browser.post("/connect/call"))
     wrong = browser.post("/connect/pin", {"pin": WRONG})
     assert wrong.codes == ["identity_mismatch"]
@@ -99,8 +88,8 @@ def test_no_pin_in_the_database_logs_screens_or_mail(server: Server, tmp_path: P
         found = [name for name, data in places.items() if standalone(pin).search(data)]
         assert found == [], f"PIN {pin} found in {found}"
     # The same search finds a number that is meant to be there (the account number).
-    assert standalone("1100026").search(places["screens"])
-    assert standalone("1100026").search(places["renkei.db"])
+    assert standalone(MANUAL.account_no).search(places["screens"])
+    assert standalone(MANUAL.account_no).search(places["renkei.db"])
 
 
 def test_security_headers_on_screens_tokens_and_api(server: Server) -> None:

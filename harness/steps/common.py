@@ -56,11 +56,10 @@ class Visit:
 
     def press(self, path: str, data: dict[str, str] | None = None) -> Answer:
         """POST a screen; follow a 303 to the next screen as a browser would."""
-        answer = self.browser.post(path, data)
-        if answer.status == 303 and answer.location and answer.location.startswith("/"):
-            answer = self.browser.get(answer.location)
-        elif answer.status in (302, 303) and answer.location:
-            self.returned = answer.location
+        posted = self.browser.post(path, data)
+        answer = self.browser.follow(posted)
+        if answer is posted and answer.status in (302, 303) and answer.location:
+            self.returned = answer.location  # back to the partner app
         self.answer = answer
         return answer
 
