@@ -293,26 +293,19 @@ def ask_reversed(visit: Visit, sandbox: Sandbox, api_replies: list[requests.Resp
 @when("連携元アプリが前の明細の1件目の itemKey を nextItemKey にして続きを照会する")
 def ask_next(visit: Visit, api_replies: list[requests.Response]) -> None:
     before = api_replies[-1].json()
-    api_replies.append(
-        transactions(
-            visit,
-            dateFrom=before["dateFrom"],
-            dateTo=before["dateTo"],
-            nextItemKey=before["transactions"][0]["itemKey"],
-        )
-    )
+    api_replies.append(next_page_of(visit, before, before["transactions"][0]["itemKey"]))
 
 
 @when("連携元アプリが返された nextItemKey で続きを照会する")
 def ask_given_next(visit: Visit, api_replies: list[requests.Response]) -> None:
     before = api_replies[-1].json()
-    api_replies.append(
-        transactions(
-            visit,
-            dateFrom=before["dateFrom"],
-            dateTo=before["dateTo"],
-            nextItemKey=before["nextItemKey"],
-        )
+    api_replies.append(next_page_of(visit, before, before["nextItemKey"]))
+
+
+def next_page_of(visit: Visit, before: dict[str, Any], key: str) -> requests.Response:
+    """The page after ``key``, for the same dates as the page ``before``."""
+    return transactions(
+        visit, dateFrom=before["dateFrom"], dateTo=before["dateTo"], nextItemKey=key
     )
 
 
