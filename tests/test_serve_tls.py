@@ -95,7 +95,9 @@ def test_https_with_a_certificate(tmp_path: Path) -> None:
             requests.get(f"http://127.0.0.1:{port}/", timeout=2)
     finally:
         process.terminate()
-        process.wait(timeout=15)
+        # SIGTERM right after a plain-HTTP request to the TLS port was once lost
+        # in cheroot's clean-up (about one start in four): it must end the server.
+        assert process.wait(timeout=15) == 0
 
 
 @pytest.mark.parametrize(
