@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import flask
 import pytest
 import requests
 from bankdriver import (
@@ -31,6 +32,7 @@ from bankdriver import (
 )
 
 from simulator.scenario import load_scenario
+from simulator.web.app import create_app
 from simulator.web.bank import BankConfig
 from simulator.web.mail import free_port
 from simulator.web.server import RunningBank, start_in_thread
@@ -604,3 +606,13 @@ def test_every_answer_says_how_long_the_bank_took(bank: RunningBank) -> None:
         timing = requests.get(bank.url + path, timeout=10).headers.get("Server-Timing", "")
         name, _, duration = timing.partition(";dur=")
         assert name == "app" and float(duration) >= 0, (path, timing)
+
+
+def test_no_flask_session_is_kept(bank: RunningBank) -> None:
+    """The flow lives in the database (issue 4): no session cookie is set, and a
+    write to Flask's session by mistake fails instead of signing a cookie."""
+    app = create_app(bank.bank)
+    with app.test_request_context("/"), pytest.raises(RuntimeError):
+        flask.session["flow"] = "x"
+    answer = requests.get(bank.url + "/oauth/authorize", timeout=10)
+    assert "session=" not in answer.headers.get("Set-Cookie", "")

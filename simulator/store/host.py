@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 
 from simulator.core.history import Transaction
 from simulator.core.host import (
@@ -59,6 +59,15 @@ def _account_values(account: Account) -> dict[str, Any]:
     }
 
 
+# The statements every flow runs, built once: SQLAlchemy then skips building
+# the expression and computing its cache key on each call (issue 7, item 7).
+ACCOUNT = select(accounts).where(accounts.c.account_key == bindparam("key"))
+CUSTOMER = select(customers).where(customers.c.customer_id == bindparam("customer_id"))
+FAILURES = select(failures.c.failed).where(
+    failures.c.account_key == bindparam("key"), failures.c.day == bindparam("day")
+)
+
+
 class SqlHost:
     """Customers, accounts, history and the lockout ledger, shared by every process."""
 
@@ -69,12 +78,12 @@ class SqlHost:
 
     def account(self, key: AccountKey) -> Account | None:
         with self.engine.connect() as c:
-            row = c.execute(select(accounts).where(accounts.c.account_key == str(key))).first()
+            row = c.execute(ACCOUNT, {"key": str(key)}).first()
         return _account(row) if row else None
 
     def customer(self, customer_id: str) -> Customer | None:
         with self.engine.connect() as c:
-            row = c.execute(select(customers).where(customers.c.customer_id == customer_id)).first()
+            row = c.execute(CUSTOMER, {"customer_id": customer_id}).first()
         if row is None:
             return None
         birth = _date(row.birth_date)
@@ -105,11 +114,9 @@ class SqlHost:
     # -- LockLedger ----------------------------------------------------------------------
 
     def failures(self, account: AccountKey, day: dt.date) -> int:
-        query = select(failures.c.failed).where(
-            failures.c.account_key == str(account), failures.c.day == day.isoformat()
-        )
         with self.engine.connect() as c:
-            return c.execute(query).scalar() or 0
+            found = c.execute(FAILURES, {"key": str(account), "day": day.isoformat()}).scalar()
+        return int(found or 0)
 
     def add_failure(self, account: AccountKey, day: dt.date, ceiling: int) -> int | None:
         """One atomic INSERT … ON CONFLICT DO UPDATE … WHERE failed < ceiling

@@ -10,13 +10,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
 
 from simulator.core.flow import Event, FlowState
 from simulator.core.mail import Mail
 from simulator.core.screens import Screen
 from simulator.store.database import upsert, writing
 from simulator.store.schema import calls, flows, mails, oplog, settings
+
+# The statements of every request, built once: SQLAlchemy then skips building
+# the expression and computing its cache key on each call (issue 7, item 7).
+LOAD_FLOW = select(flows.c.record, flows.c.revision).where(flows.c.flow_id == bindparam("id"))
+SAVE_FLOW = update(flows).where(
+    flows.c.flow_id == bindparam("id"), flows.c.revision == bindparam("loaded_at")
+)
+ALL_SETTINGS = select(settings.c.name, settings.c.value)
+LOG_LINE = insert(oplog)
 
 
 def _flow(record: dict[str, Any], revision: int) -> FlowState:
@@ -62,10 +71,13 @@ class SqlFlows:
                 )
             else:
                 done = c.execute(
-                    update(flows).where(
-                        flows.c.flow_id == flow.flow_id, flows.c.revision == flow.revision
-                    ),
-                    {**values, "revision": flow.revision + 1},
+                    SAVE_FLOW,
+                    {
+                        **values,
+                        "id": flow.flow_id,
+                        "loaded_at": flow.revision,
+                        "revision": flow.revision + 1,
+                    },
                 ).rowcount
                 if not done:
                     raise StaleFlow(flow.flow_id)
@@ -80,9 +92,8 @@ class SqlFlows:
         return dict(params or {})
 
     def load(self, flow_id: str) -> FlowState | None:
-        query = select(flows.c.record, flows.c.revision).where(flows.c.flow_id == flow_id)
         with self.engine.connect() as c:
-            row = c.execute(query).first()
+            row = c.execute(LOAD_FLOW, {"id": flow_id}).first()
         return _flow(row.record, row.revision) if row is not None else None
 
     def waiting_for_call_from(self, phone: str) -> list[FlowState]:
@@ -120,7 +131,7 @@ class SqlLog:
     def append(self, event: Event) -> None:
         with writing(self.engine) as c:
             c.execute(
-                insert(oplog),
+                LOG_LINE,
                 {
                     "at": event.at.isoformat(),
                     "flow_id": event.flow_id,
@@ -157,7 +168,7 @@ class SqlSettings:
     def all(self) -> dict[str, Any]:
         """Every named value, in one query (a request reads them all at once)."""
         with self.engine.connect() as c:
-            return {r.name: r.value for r in c.execute(select(settings.c.name, settings.c.value))}
+            return {r.name: r.value for r in c.execute(ALL_SETTINGS)}
 
     def put(self, name: str, value: Any) -> None:
         with writing(self.engine) as c:

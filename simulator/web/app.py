@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Request, jsonify, render_template, request
+from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -38,6 +39,7 @@ def create_app(bank: Bank) -> Flask:
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.extensions["renkei.bank"] = bank
+    app.session_interface = NoSessions()
     init_oauth(app, bank)
     for blueprint in (oauth, connect, api, telephony, sandbox, admin, openapi):
         app.register_blueprint(blueprint)
@@ -114,6 +116,19 @@ def create_app(bank: Bank) -> Flask:
         return error_answer(fault.code, fault.message, 500)
 
     return app
+
+
+class NoSessions(SessionInterface):
+    """No Flask session: a flow lives in the database and its cookie names it
+    (issue 4), so nothing is kept in a signed session cookie. Flask's default
+    would still build its signer and read the cookie on every request; a null
+    session refuses any write, so a session used by mistake fails loudly."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return self.make_null_session(app)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
 
 
 #: The OAuth endpoints whose errors are RFC 6749 §5.2 JSON (the authorization
