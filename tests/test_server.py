@@ -32,6 +32,7 @@ from bankdriver import (
 )
 
 from simulator.scenario import load_scenario
+from simulator.store.state import StaleFlow
 from simulator.web.app import create_app
 from simulator.web.bank import BankConfig
 from simulator.web.mail import free_port
@@ -616,3 +617,32 @@ def test_no_flask_session_is_kept(bank: RunningBank) -> None:
         flask.session["flow"] = "x"
     answer = requests.get(bank.url + "/oauth/authorize", timeout=10)
     assert "session=" not in answer.headers.get("Set-Cookie", "")
+
+
+def test_log_lines_are_written_with_the_flow_save_or_as_the_request_ends(
+    weekday_morning: RunningBank,
+) -> None:
+    """R-AUTHZ-6: the flow engine's lines wait for the request's flow save and go
+    in its transaction; a stale save writes nothing and keeps them waiting; the
+    lines no save took are written as the request ends, in order."""
+    b = weekday_morning.bank
+
+    def kinds() -> list[str]:
+        return [e["kind"] for e in b.log.entries()]
+
+    with create_app(b).test_request_context("/"):
+        engine = b.connect_flow()
+        flow = engine.start("creco", REDIRECT, ("accounts",), "s" * 22, "c" * 43)
+        assert "start" not in kinds()  # waiting for the save
+        b.save_flow(flow)
+        assert kinds()[-1] == "start"
+        stale = b.flows.load(flow.flow_id)
+        assert stale is not None
+        b.save_flow(flow)  # another request's save: the copy loaded is now stale
+        b.note("first")
+        with pytest.raises(StaleFlow):
+            b.save_flow(stale)
+        b.note("second")
+        assert kinds()[-1] == "start"
+        b.flush_log()
+        assert kinds()[-2:] == ["first", "second"]

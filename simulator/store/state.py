@@ -8,6 +8,7 @@ server, never in a browser cookie (issue 4).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
@@ -26,6 +27,15 @@ SAVE_FLOW = update(flows).where(
 )
 ALL_SETTINGS = select(settings.c.name, settings.c.value)
 LOG_LINE = insert(oplog)
+
+
+def _log_row(event: Event) -> dict[str, Any]:
+    return {
+        "at": event.at.isoformat(),
+        "flow_id": event.flow_id,
+        "kind": event.kind,
+        "detail": dict(event.detail),
+    }
 
 
 def _flow(record: dict[str, Any], revision: int) -> FlowState:
@@ -47,10 +57,16 @@ class SqlFlows:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def save(self, flow: FlowState, oauth_params: dict[str, str] | None = None) -> None:
+    def save(
+        self,
+        flow: FlowState,
+        oauth_params: dict[str, str] | None = None,
+        log: Sequence[Event] = (),
+    ) -> None:
         """Insert ``flow`` (revision 0) or update it from the revision it was loaded
-        at; raises :class:`StaleFlow` when that revision is no longer the latest.
-        ``oauth_params`` are kept from its first save."""
+        at; raises :class:`StaleFlow` when that revision is no longer the latest,
+        and writes nothing. ``oauth_params`` are kept from its first save; ``log``,
+        lines of the operation log, go in the same transaction."""
         waiting = flow.registered_phone if flow.screen is Screen.CALL else None
         values = {
             "record": flow.to_record(),
@@ -59,6 +75,8 @@ class SqlFlows:
             "waiting_phone": waiting,
         }
         with writing(self.engine) as c:
+            if log:
+                c.execute(LOG_LINE, [_log_row(e) for e in log])
             if flow.revision == 0:
                 c.execute(
                     insert(flows),
@@ -129,16 +147,12 @@ class SqlLog:
         self.engine = engine
 
     def append(self, event: Event) -> None:
+        self.extend([event])
+
+    def extend(self, events: Sequence[Event]) -> None:
+        """Lines in one transaction, in order."""
         with writing(self.engine) as c:
-            c.execute(
-                LOG_LINE,
-                {
-                    "at": event.at.isoformat(),
-                    "flow_id": event.flow_id,
-                    "kind": event.kind,
-                    "detail": dict(event.detail),
-                },
-            )
+            c.execute(LOG_LINE, [_log_row(e) for e in events])
 
     def entries(self, limit: int = 1000) -> list[dict[str, Any]]:
         query = select(oplog).order_by(oplog.c.id.desc()).limit(limit)

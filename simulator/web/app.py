@@ -46,6 +46,12 @@ def create_app(bank: Bank) -> Flask:
     security.install(app)
     timing.install(app)
 
+    @app.after_request
+    def write_log(response: Response) -> Response:
+        # Before the answer leaves: a line is on disk when its client hears of it.
+        bank.flush_log()
+        return response
+
     @app.get("/")
     def home() -> str:
         return render_template("home.html", m={**footer(bank), "clients": bank.clients})

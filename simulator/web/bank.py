@@ -19,7 +19,7 @@ from flask import g, has_request_context
 
 from simulator.core.clock import ClockSetting, SandboxClock, SystemClock, to_jst
 from simulator.core.faults import Faults
-from simulator.core.flow import ConnectFlow, Event
+from simulator.core.flow import ConnectFlow, Event, FlowState
 from simulator.core.grants import Grant, RevokedBy
 from simulator.core.host import PinVault
 from simulator.core.hours import ServiceCalendar
@@ -179,12 +179,37 @@ class Bank:
             self.rng,
             self.calendar(),
             self.faults,
-            self.log.append,
+            self._log,
         )
 
     def note(self, kind: str, flow_id: str = "", **detail: Any) -> None:
         """A line of the operation log that is not the flow engine's."""
-        self.log.append(Event(self.clock().now(), flow_id, kind, detail))
+        self._log(Event(self.clock().now(), flow_id, kind, detail))
+
+    def _log(self, event: Event) -> None:
+        """A line of the operation log (R-AUTHZ-6). Within a request it waits for
+        the request's flow save, which writes it in the same transaction: one
+        commit fewer, and the line and the move it tells of are kept or lost
+        together. Lines no save took are written as the request ends
+        (:meth:`flush_log`), in order; outside a request (the outbox's thread) at once."""
+        if has_request_context():
+            g.setdefault("renkei_log", []).append(event)
+        else:
+            self.log.append(event)
+
+    def save_flow(self, flow: FlowState, oauth_params: dict[str, str] | None = None) -> None:
+        """Save ``flow`` with the request's log lines so far (see :meth:`_log`);
+        :class:`~simulator.store.state.StaleFlow` as ``SqlFlows.save``, the lines
+        then still waiting."""
+        pending: list[Event] = g.get("renkei_log", []) if has_request_context() else []
+        self.flows.save(flow, oauth_params, log=pending)
+        pending.clear()
+
+    def flush_log(self) -> None:
+        """Write the request's log lines that no flow save took."""
+        pending: list[Event] = g.pop("renkei_log", [])
+        if pending:
+            self.log.extend(pending)
 
     def revoke_grant(self, grant_id: str, by: RevokedBy) -> Grant | None:
         """End a grant and every token issued under it (R-AUTHZ-3 by the bank,

@@ -137,7 +137,7 @@ def _changed(before: dict[str, Any], flow: FlowState) -> bool:
 def _saved(flow: FlowState) -> bool:
     """Save ``flow``; False when another request on it saved first (nothing written)."""
     try:
-        bank().flows.save(flow)
+        bank().save_flow(flow)
     except StaleFlow:
         return False
     return True

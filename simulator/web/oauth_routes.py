@@ -123,7 +123,7 @@ def authorize() -> Response:
             back["state"] = params["state"]
         model = ended_model(b, redirect_with(params["redirect_uri"], back), error.errors)
         return page("ended.html", model, error.status, retry_after(error, now))
-    b.flows.save(flow, params)
+    b.save_flow(flow, params)
     response = redirect("/connect/account", code=303)
     response.set_cookie(
         FLOW_COOKIE, flow.flow_id, httponly=True, samesite="Lax", secure=not b.config.sandbox

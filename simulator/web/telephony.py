@@ -92,7 +92,7 @@ def judge_and_save(
         if flow.challenge is before:
             return answer  # not verified: nothing of the flow changed, nothing to save
         try:
-            bank.flows.save(flow)
+            bank.save_flow(flow)
             return answer
         except StaleFlow:
             fresh = bank.flows.load(flow.flow_id)
