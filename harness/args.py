@@ -1,8 +1,24 @@
-"""argparse value types shared by the commands (a bad value is a one-line usage error)."""
+"""argparse pieces shared by the commands: value types (a bad value is a one-line
+usage error) and the options that name a target bank."""
 
 from __future__ import annotations
 
 import argparse
+import os
+
+
+def add_target(parser: argparse.ArgumentParser, target_help: str) -> None:
+    """``--target URL`` and ``--admin-token T`` of a command that speaks to a sandbox
+    bank, defaulting to ``RENKEI_TARGET`` and ``RENKEI_ADMIN_TOKEN``."""
+    parser.add_argument(
+        "--target", default=os.environ.get("RENKEI_TARGET"), metavar="URL", help=target_help
+    )
+    parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("RENKEI_ADMIN_TOKEN"),
+        metavar="T",
+        help="the target's admin token, INTERFACE.md §6 (also RENKEI_ADMIN_TOKEN)",
+    )
 
 
 def _number(text: str, kind: type[int] | type[float]) -> float:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
+from harness.args import add_target
 from harness.conform_plugin import PREFIX
 from harness.personas import DEFAULT_FILE, load_personas
 from harness.render import html_report, markdown, summary
@@ -101,18 +102,10 @@ def add_parser(commands: Any) -> None:
         "one not covered or a stale deviation entry); 2 the run could not be made or ran "
         "no scenario.",
     )
-    p.add_argument(
-        "--target",
-        default=os.environ.get("RENKEI_TARGET"),
-        metavar="URL",
-        help="base URL of the implementation under test (also RENKEI_TARGET); "
+    add_target(
+        p,
+        "base URL of the implementation under test (also RENKEI_TARGET); "
         "default: the embedded sandbox on a free loopback port",
-    )
-    p.add_argument(
-        "--admin-token",
-        default=os.environ.get("RENKEI_ADMIN_TOKEN"),
-        metavar="T",
-        help="the target's admin token, INTERFACE.md §6 (also RENKEI_ADMIN_TOKEN)",
     )
     p.add_argument(
         "--tags",

@@ -31,6 +31,7 @@ from bankdriver import (
     walk_json,
 )
 
+from harness.personas import load_personas
 from simulator.scenario import load_scenario
 from simulator.store.state import StaleFlow
 from simulator.web.app import create_app
@@ -40,15 +41,10 @@ from simulator.web.server import RunningBank, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "test-admin-token"
-LOCKOUT = {"branch_no": "115", "account_type": "1", "account_no": "3000003"}
-LOCKOUT_PERSON = {
-    **CUSTOMER,
-    "name_kana": "ｺﾊﾞﾔｼ ﾏｺﾄ",
-    "birth_year": "1983",
-    "birth_month": "03",
-    "birth_day": "03",
-    "phone": "09044445555",
-}
+#: The persona five identity failures lock (R-ERR-HOST-3), with the manual's e-mail.
+LOCKOUT_PERSONA = load_personas()["lockout"]
+LOCKOUT = LOCKOUT_PERSONA.account
+LOCKOUT_PERSON = LOCKOUT_PERSONA.details(email=CUSTOMER["email"], email_confirm=CUSTOMER["email"])
 
 
 def config(path: Path) -> BankConfig:

@@ -17,7 +17,6 @@ port is taken); 130 interrupted. Errors are one line on stderr, never a tracebac
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
@@ -28,6 +27,7 @@ from typing import Any, Final, TextIO
 import requests
 import yaml
 
+from harness.args import add_target
 from harness.certify import certificate
 from harness.certify.plan import PERSONAS, PLAN
 from harness.certify.proxy import CertifyProxy, Recorder
@@ -68,18 +68,10 @@ def add_parser(commands: Any) -> None:
         help="the embedded sandbox's scenario, with the app in its clients section "
         "(default: scenarios/default.yaml)",
     )
-    p.add_argument(
-        "--target",
-        default=os.environ.get("RENKEI_TARGET"),
-        metavar="URL",
-        help="a running sandbox bank instead of the embedded one (also RENKEI_TARGET); "
+    add_target(
+        p,
+        "a running sandbox bank instead of the embedded one (also RENKEI_TARGET); "
         "certify resets it",
-    )
-    p.add_argument(
-        "--admin-token",
-        default=os.environ.get("RENKEI_ADMIN_TOKEN"),
-        metavar="T",
-        help="the target's admin token, INTERFACE.md §6 (also RENKEI_ADMIN_TOKEN)",
     )
     p.add_argument(
         "--personas",
