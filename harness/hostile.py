@@ -59,6 +59,9 @@ from tabulate import tabulate
 
 from harness.driver import JSON, Browser, PartnerApp, Phone, Sandbox, cookieless_session
 from harness.personas import load_personas
+from renkei.contract import answers
+from renkei.contract.errors import DELIBERATE_503
+from renkei.contract.screens import FLOW_COOKIE
 
 TIMEOUT = 30
 #: The partner app of INTERFACE.md §8 and its one registered redirect URI.
@@ -71,7 +74,6 @@ PERSON = MANUAL.details(email="taro@example.jp", email_confirm="taro@example.jp"
 #: A Tuesday morning inside service hours, frozen: whatever the real time, the
 #: flows are open and the call window of ④ never runs out under the fuzzing.
 BASELINE_NOW = "2026-11-24T10:15:00+09:00"
-FLOW_COOKIE = "renkei_flow"
 FIVE_MB = 5 * 1024 * 1024
 
 # -- what hostile input looks like ---------------------------------------------------------
@@ -234,8 +236,6 @@ def header_text() -> st.SearchStrategy[str]:
 
 TRACEBACK = re.compile(r'Traceback \(most recent call last\)|File "[^"\n]+", line \d+')
 #: The 503s that are an answer, not a failure (R-ERR-SYS-1, -2, -4).
-DELIBERATE_503 = frozenset({"congested", "out_of_hours", "service_unavailable"})
-HTML_CODE = re.compile(r'data-error-code="([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -270,22 +270,17 @@ class Seen:
 
 
 def error_codes(seen: Seen) -> list[str]:
-    """The machine codes an answer gives: OAuth's ``error``, the API's ``errorCode``,
-    a screen model's ``errors`` (JSON), or the screen's ``data-error-code`` (HTML)."""
+    """The machine codes an answer gives, read as the contract says an answer names
+    them (OAuth's ``error``, the API's ``errorCode``, a screen's ``errors`` or
+    ``data-error-code``)."""
     if seen.kind.startswith("application/json"):
         try:
             body = json.loads(seen.content)
         except (ValueError, RecursionError):
             return []
-        if not isinstance(body, dict):
-            return []
-        codes = [body[k] for k in ("error", "errorCode") if isinstance(body.get(k), str)]
-        errors = body.get("errors")
-        if isinstance(errors, list):
-            codes += [e["code"] for e in errors if isinstance(e, dict) and "code" in e]
-        return [c for c in codes if c]
+        return answers.error_codes(body)
     if seen.kind.startswith("text/html"):
-        return HTML_CODE.findall(seen.text)
+        return answers.html_error_codes(seen.text)
     return []
 
 

@@ -52,7 +52,7 @@ from locust.env import Environment
 
 from harness.driver import Browser, PartnerApp, Sandbox
 from harness.replay import Customer
-from harness.trace import Step, Trace, read
+from renkei.contract.trace import Step, Trace, read
 
 #: Answers that are the bank's own "come back later" and not a server failure.
 BANK_ANSWERS = (503,)

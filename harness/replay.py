@@ -44,9 +44,9 @@ from urllib.parse import urlsplit
 import requests
 from tabulate import tabulate
 
-from harness.args import non_negative, positive_int
 from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox, query
-from harness.trace import Step, Trace, TraceError, read
+from renkei.args import non_negative, positive_int
+from renkei.contract.trace import Step, Trace, TraceError, read
 
 #: The path of each button of the trace (INTERFACE.md §1).
 PATHS: Final = {

@@ -105,4 +105,19 @@ All times JST (Asia/Tokyo); each window is closed at its start and open at its e
 | R-AUTHZ-4 | uninstalling the app does not end the link at once: it goes on for a while. |
 | R-AUTHZ-5 | a completion e-mail goes to the address given on ②; it is used for nothing else; if it cannot be delivered, the authorization still stands. The sender's address is the bank's configuration (the manual's system sends from the domain `webcenter.anser.or.jp`, which customers are told to allow). |
 | R-AUTHZ-6 | the name (kana) and e-mail given on ② are kept only for the operation log and that e-mail; they need no later correction. |
+
+## R-PLAT: the shared system, its banks and its sandboxes
+
+Not rules of the manual's screens but of what stands behind them: the manual's
+system serves many credit unions (the completion mail comes from the shared
+`webcenter.anser.or.jp`, congestion is 「金融機関API対象アプリの取引が集中している」),
+and a sandbox of it serves many partners at once. INTERFACE.md §9–§10 give the
+URLs.
+
+| ID | rule |
+|---|---|
+| R-PLAT-1 | each credit union on the platform is its own bank: its name, branches, customers, contact, API利用規定 and よくあるご質問 pages, 認証先電話番号 pool, lockout threshold and 認可期間; the screens and pages show that bank's, and the よくあるご質問 page holds the manual's questions and answers. |
+| R-PLAT-2 | a partner app registered on the platform links customers of any bank; each grant, code and token belongs to one bank and is refused by every other. |
+| R-PLAT-3 | congestion counts the partner apps' flows in progress on the whole platform, all banks together; an out-of-hours window or fault may be one bank's or the platform's. |
+| R-PLAT-4 | sandboxes are isolated worlds: one sandbox's clock, faults, data, locks, flows, tokens, mails and log never change what another answers. |
 """

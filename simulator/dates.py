@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from simulator.core.history import months_before
+from renkei.contract.dates import months_before
 from simulator.fields import Node
 
 _ISO: Final = re.compile(r"\d{4}-\d{2}-\d{2}")

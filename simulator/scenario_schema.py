@@ -16,11 +16,13 @@ from collections.abc import Collection
 from typing import Final
 from urllib.parse import urlsplit
 
+from renkei.contract.oauth import SCOPES
+from renkei.contract.screens import ACCOUNT_TYPES
 from simulator.core.bank import BankRules
 from simulator.core.faults import Capacity
-from simulator.core.grants import SCOPES, GrantPolicy
+from simulator.core.grants import GrantPolicy
 from simulator.core.history import HistoryPolicy
-from simulator.core.host import ACCOUNT_TYPES, AccountKey, AccountStatus, Branch
+from simulator.core.host import AccountKey, AccountStatus, Branch
 from simulator.core.hours import default_windows
 from simulator.core.kana import MAX_NAME_LENGTH, is_half_width_kana_name
 from simulator.core.lockout import Lockout

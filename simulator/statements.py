@@ -20,7 +20,8 @@ import datetime as dt
 import random
 from typing import Final, Literal, NamedTuple
 
-from simulator.core.history import DEPOSIT, WITHDRAWAL, Transaction, months_before
+from renkei.contract.dates import months_before
+from simulator.core.history import DEPOSIT, WITHDRAWAL, Transaction
 
 SALARY_DAY: Final = 25
 PENSION_DAY: Final = 15

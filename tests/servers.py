@@ -32,7 +32,7 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "simulator.cli",
+                "renkei",
                 "serve",
                 "--port",
                 str(self.port),

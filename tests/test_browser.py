@@ -19,7 +19,7 @@ import pytest
 
 from harness.embedded import Target, embedded_sandbox
 from harness.personas import load_personas
-from simulator.cli import main
+from renkei.cli import main
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: What the five journeys photograph (harness/browser.py).

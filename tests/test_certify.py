@@ -34,7 +34,7 @@ from harness.certify.record import Exchange, fingerprint, masked
 from harness.certify.reference import MISBEHAVIOURS
 from harness.embedded import Target, embedded_sandbox, free_port
 from harness.requirements import load
-from simulator.cli import build_parser, main
+from renkei.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"

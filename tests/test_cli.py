@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from simulator import __version__, serve
-from simulator.cli import main
+from renkei import __version__
+from renkei.cli import main
+from simulator import serve
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
 

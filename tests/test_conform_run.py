@@ -31,7 +31,7 @@ from harness import browser
 from harness import conform as conform_command
 from harness.browser import JOURNEYS, Journey
 from harness.embedded import Target, embedded_sandbox
-from simulator.cli import main
+from renkei.cli import main
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
 #: flow.feature's walk through ① to ⑥ (R-FLOW-1..6, the call deadline of R-FLOW-4 among

@@ -26,10 +26,10 @@ import pytest
 import requests
 from servers import TOKEN, Server
 
-from harness import trace
 from harness.driver import Sandbox
 from harness.embedded import free_port
 from harness.replay import Replayer, ReplayError
+from renkei.contract import trace
 from simulator.scenario import load_scenario
 from simulator.twin.command import trace_header
 from simulator.twin.journey import run

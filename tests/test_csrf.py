@@ -14,7 +14,7 @@ import pytest
 import requests
 from bankdriver import ACCOUNT, CUSTOMER, Customer, PartnerApp, bank_config, call, walk_json
 
-from harness.steps.common import SCREEN_PATHS
+from renkei.contract.screens import SCREEN_PATHS
 from simulator.scenario import load_scenario
 from simulator.web.server import RunningBank, start_in_thread
 

@@ -15,8 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import trace
 from harness.embedded import embedded_sandbox
+from renkei.contract import trace
 from simulator.scenario import load_scenario
 from simulator.twin.command import trace_header
 from simulator.twin.journey import run

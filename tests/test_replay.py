@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import trace
 from harness.embedded import Target, embedded_sandbox
 from harness.replay import Replayer
-from simulator.cli import main
+from renkei.cli import main
+from renkei.contract import trace
 from simulator.scenario import load_scenario
 from simulator.twin.command import trace_header
 from simulator.twin.journey import run

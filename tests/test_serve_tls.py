@@ -60,7 +60,7 @@ def serve(tmp_path: Path, *extra: str) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "simulator.cli",
+            "renkei",
             "serve",
             "--data-dir",
             str(tmp_path / "data"),

@@ -45,7 +45,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 3
 def serve(data_dir: Path, *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli", "serve", "--port", str(port),
+        [sys.executable, "-m", "renkei", "serve", "--port", str(port),
          "--data-dir", str(data_dir), "--admin-token", ADMIN, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip

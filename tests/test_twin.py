@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import simpy
 
-from harness import trace
-from simulator.cli import main
+from renkei.cli import main
+from renkei.contract import trace
 from simulator.core.clock import JST
 from simulator.core.errors import RenkeiError
 from simulator.core.flow import FlowState

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from renkei.contract import answers
+
 Role = Literal[
     "authorize",
     "token",
@@ -180,11 +182,7 @@ class Exchange:
     @property
     def error_code(self) -> str | None:
         """``errorCode`` of an account API answer, ``error`` of an OAuth one."""
-        body = self.response_json
-        if isinstance(body, dict):
-            code = body.get("errorCode", body.get("error"))
-            return str(code) if code is not None else None
-        return None
+        return answers.error_code(self.response_json)
 
     def returned_to_app(self) -> dict[str, str] | None:
         """The query of the redirect or 「連携元画面へ」 link back to the app, if any."""

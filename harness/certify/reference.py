@@ -31,7 +31,6 @@ alone:
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 import threading
@@ -46,6 +45,8 @@ from authlib.common.errors import AuthlibBaseError
 
 from harness.driver import TIMEOUT, Answer, Browser, PartnerApp, Phone, cookieless_session, query
 from harness.personas import Persona
+from renkei.contract import answers
+from renkei.contract.dates import months_before
 
 MISBEHAVIOURS: Final = ("no-pkce", "ignores-state", "no-backoff", "ignores-invalid-grant")
 TRANSACTIONS: Final = "/v1/accounts/transactions"
@@ -75,21 +76,11 @@ class Client:
     scope: str = "accounts transactions"
 
 
-def months_before(day: dt.date, months: int) -> dt.date:
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
 def error_code(r: requests.Response) -> str | None:
     try:
-        body = r.json()
+        return answers.error_code(r.json())
     except ValueError:
         return None
-    if isinstance(body, dict):
-        code = body.get("errorCode", body.get("error"))
-        return str(code) if code is not None else None
-    return None
 
 
 class ReferenceApp:

@@ -14,17 +14,10 @@ from pytest_bdd import given, parsers, then, when
 from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox, query
 from harness.embedded import Target
 from harness.personas import Persona
+from renkei.contract.screens import SCREEN_PATHS
 
 #: A Tuesday morning: open by every rule of R-HOURS.
 WEEKDAY = "2026-11-24T10:15:00+09:00"
-SCREEN_PATHS = {
-    "SOA201": "/connect/account",
-    "SOA202": "/connect/customer",
-    "SOA208": "/connect/phone",
-    "SOA209": "/connect/call",
-    "SOA211": "/connect/pin",
-    "SOA206": "/connect/consent",
-}
 ORDER = list(SCREEN_PATHS)
 
 

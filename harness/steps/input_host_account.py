@@ -12,7 +12,6 @@ last).
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import datetime as dt
 from typing import Any
@@ -24,7 +23,9 @@ from pytest_bdd import given, parsers, then, when
 from harness.driver import Answer, Sandbox
 from harness.embedded import Target
 from harness.personas import Persona
-from harness.steps.common import SCREEN_PATHS, Visit, start_visit, walk_to
+from harness.steps.common import Visit, start_visit, walk_to
+from renkei.contract.dates import months_before
+from renkei.contract.screens import SCREEN_PATHS
 
 #: A name in half-width kana that is no persona's: an identity failure on ②.
 WRONG_NAME = "ﾍﾞﾂｼﾞﾝ ﾃﾞｽ"
@@ -58,14 +59,6 @@ def sandbox_now(sandbox: Sandbox) -> dt.datetime:
     r = sandbox.request("GET", "/sandbox/clock")
     assert r.status_code == 200, r.text
     return dt.datetime.fromisoformat(r.json()["now"]).astimezone(JST)
-
-
-def months_before(day: dt.date, months: int) -> dt.date:
-    """The same day ``months`` calendar months earlier, clipped to that month's end
-    (how far back 「約3か月分」 reaches, docs/rules.md)."""
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
 
 
 def fields(text: str) -> list[str]:

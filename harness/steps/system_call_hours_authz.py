@@ -24,7 +24,8 @@ from pytest_bdd import given, parsers, then, when
 from harness.driver import TIMEOUT, Answer, Browser, PartnerApp, Phone, Sandbox
 from harness.embedded import Target
 from harness.personas import Persona
-from harness.steps.common import SCREEN_PATHS, Visit, press_right, start_visit
+from harness.steps.common import Visit, press_right, start_visit
+from renkei.contract.screens import SCREEN_PATHS
 
 #: R-ERR-SYS-1, verbatim (INTERFACE.md §3).
 OUT_OF_HOURS = "ただ今の時間はサービスを行っておりません。ご了承ください。"

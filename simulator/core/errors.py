@@ -1,8 +1,9 @@
 """Errors: one class per machine code of INTERFACE.md §3, in the manner of Authlib.
 
-Each class names its code, the requirement it shows, the HTTP status the
-contract gives it and the OAuth error it returns to the app through
-「連携元画面へ」. Where each error leaves the flow is declared once, in
+Each class names its code; the requirement it shows, the HTTP status and the
+OAuth error it returns to the app through 「連携元画面へ」 are that code's row
+of the contract (:mod:`renkei.contract.errors`), read when the class is made.
+Where each error leaves the flow is declared once, in
 :data:`simulator.core.screens.DETOURS`. A single ``except RenkeiError`` turns
 any of them into a screen, a JSON body or a redirect; the adapters add no rule."""
 
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from renkei.contract.errors import ERRORS, ErrorCode
 from simulator.core import messages
 
 
@@ -25,13 +27,28 @@ class FieldError:
 
 
 class RenkeiError(Exception):
-    """Base of every error the flow, the host or the API answers."""
+    """Base of every error the flow, the host or the API answers.
+
+    A subclass names its ``code``; its requirement, HTTP status, OAuth error and
+    what may follow it are that code's row of the contract
+    (:data:`renkei.contract.errors.ERRORS`), set when the class is made.
+    """
 
     code: ClassVar[str]
+    contract: ClassVar[ErrorCode]
     requirement: ClassVar[str]
     status: ClassVar[int]
     #: The OAuth ``error`` the 「連携元画面へ」 link returns with (INTERFACE.md §1).
     oauth_error: ClassVar[str] = "access_denied"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        code = cls.__dict__.get("code")
+        if code is not None:
+            cls.contract = ERRORS[code]
+            cls.requirement = cls.contract.requirement
+            cls.status = cls.contract.status
+            cls.oauth_error = cls.contract.oauth_error
 
     def __init__(self, message: str | None = None, *, retry_after: dt.datetime | None = None):
         self.message = message if message is not None else messages.MESSAGES[self.code]
@@ -80,7 +97,6 @@ class RequiredMissing(InputRejected):
     """
 
     code = "required"
-    requirement = "R-ERR-INPUT-1"
 
     def dialog(self) -> str:
         return messages.REQUIRED_DIALOG
@@ -94,131 +110,96 @@ class InvalidInput(InputRejected):
     """R-ERR-INPUT-2: a field in the wrong form; one clear message per field."""
 
     code = "invalid"
-    requirement = "R-ERR-INPUT-2"
 
 
 class AccountUnavailable(RenkeiError):
     """R-ERR-HOST-1: 科目/口座番号 do not match an account in use (画面② 3/4 No.1)."""
 
     code = "account_unavailable"
-    requirement = "R-ERR-HOST-1"
-    status = 422
 
 
 class IdentityMismatch(RenkeiError):
     """R-ERR-HOST-2: the account is right, the other details are not (画面② 3/4 No.2)."""
 
     code = "identity_mismatch"
-    requirement = "R-ERR-HOST-2"
-    status = 422
 
 
 class LockedNow(RenkeiError):
     """R-ERR-HOST-3: the failure that reached the threshold; locked until 0:00 JST."""
 
     code = "locked_now"
-    requirement = "R-ERR-HOST-3"
-    status = 403
 
 
 class B84(RenkeiError):
     """R-ERR-HOST-4: any attempt on a locked account (reason code B84)."""
 
     code = "B84"
-    requirement = "R-ERR-HOST-4"
-    status = 403
 
 
 class OutOfHours(RenkeiError):
     """R-ERR-SYS-1: outside the service hours of FAQ 3-Q1 (R-HOURS)."""
 
     code = "out_of_hours"
-    requirement = "R-ERR-SYS-1"
-    status = 503
-    oauth_error = "temporarily_unavailable"
 
 
 class Congested(RenkeiError):
     """R-ERR-SYS-2: too many partner-app transactions at once."""
 
     code = "congested"
-    requirement = "R-ERR-SYS-2"
-    status = 503
-    oauth_error = "temporarily_unavailable"
 
 
 class SystemError_(RenkeiError):  # ``SystemError`` is a builtin
     """R-ERR-SYS-3: a system error, injected or real."""
 
     code = "system_error"
-    requirement = "R-ERR-SYS-3"
-    status = 500
-    oauth_error = "server_error"
 
 
 class ServiceUnavailable(RenkeiError):
     """R-ERR-SYS-4: the service asked for is not offered now (suspended)."""
 
     code = "service_unavailable"
-    requirement = "R-ERR-SYS-4"
-    status = 503
-    oauth_error = "temporarily_unavailable"
 
 
 class CallPending(RenkeiError):
     """R-ERR-CALL-1: 「確定する」 before the verifying call arrived."""
 
     code = "call_pending"
-    requirement = "R-ERR-CALL-1"
-    status = 422
 
 
 class CallExpired(RenkeiError):
     """R-ERR-CALL-2: more than 120 s since ④ was shown; back to the first screen."""
 
     code = "call_expired"
-    requirement = "R-ERR-CALL-2"
-    status = 410
 
 
 class OutOfOrder(RenkeiError):
     """R-FLOW-8: a screen reached before the one before it succeeded."""
 
     code = "out_of_order"
-    requirement = "R-FLOW-8"
-    status = 403
 
 
 class CsrfFailed(RenkeiError):
     """A screen's form came back without the token it was served with (INTERFACE.md §2)."""
 
     code = "csrf_failed"
-    requirement = "R-FLOW-8"
-    status = 403
 
 
 class FlowLost(RenkeiError):
     """R-ERR-CALL-4: the flow is gone (browser session closed or timed out)."""
 
     code = "flow_lost"
-    requirement = "R-ERR-CALL-4"
-    status = 403
 
 
 class AccountMoved(RenkeiError):
     """R-ACCT-3: the linked account moved to another branch; link the new one."""
 
     code = "account_moved"
-    requirement = "R-ACCT-3"
-    status = 403
 
 
 class HistoryOutOfRange(RenkeiError):
     """R-ACCT-4: a query reaching further back than the host keeps."""
 
     code = "history_out_of_range"
-    requirement = "R-ACCT-4"
-    status = 400
 
     def __init__(self, earliest: dt.date):
         self.earliest = earliest
@@ -229,17 +210,12 @@ class GrantInactive(RenkeiError):
     """R-FLOW-9, R-AUTHZ-1/3/4: the 認可期間 ended, or the link was revoked."""
 
     code = "grant_inactive"
-    requirement = "R-FLOW-9"
-    status = 401
-    oauth_error = "invalid_grant"
 
 
 class InvalidParameter(RenkeiError):
     """The account API's bad parameters (INTERFACE.md §5: e.g. dateFrom after dateTo)."""
 
     code = "invalid_parameter"
-    requirement = "R-ACCT-4"
-    status = 400
 
     def __init__(self, detail: str):
         self.detail = detail

@@ -22,7 +22,6 @@ from simulator.core.host import Account, AccountKey, AccountStatus
 
 GRANT_DAYS: Final = 30
 UNINSTALL_GRACE: Final = dt.timedelta(days=14)
-SCOPES: Final = ("accounts", "transactions")
 
 RevokedBy = Literal["app", "bank"]
 

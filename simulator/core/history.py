@@ -7,12 +7,12 @@ no further. Pages hold at most 500 items, oldest first; ``itemKey`` orders them.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from renkei.contract.dates import months_before
 from simulator.core.errors import HistoryOutOfRange, InvalidParameter
 
 PAGE_SIZE: Final = 500
@@ -29,14 +29,6 @@ class Transaction:
     amount: int
     remarks: str
     balance: int
-
-
-def months_before(day: dt.date, months: int) -> dt.date:
-    """The same day ``months`` calendar months earlier, clipped to that month's end."""
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    last = calendar.monthrange(year, month + 1)[1]
-    return dt.date(year, month + 1, min(day.day, last))
 
 
 @dataclass(frozen=True)

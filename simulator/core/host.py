@@ -14,15 +14,9 @@ import hmac
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from renkei.contract.screens import ACCOUNT_TYPES  # Zengin 預金種目 codes (INTERFACE.md §8)
 from simulator.core import kana
 
-#: Zengin 預金種目 codes (INTERFACE.md §8) and the names the screens show.
-ACCOUNT_TYPES: Final[dict[str, str]] = {
-    "1": "普通預金",
-    "2": "当座預金",
-    "4": "貯蓄預金",
-    "9": "その他",
-}
 #: R-ACCT-1: only 普通預金 can be linked.
 ORDINARY: Final = "1"
 

@@ -14,23 +14,20 @@ import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Final
 
+from renkei.contract.screens import FIELDS
 from simulator.core import kana, messages
 from simulator.core.errors import FieldError, InputRejected
-from simulator.core.host import ACCOUNT_TYPES, AccountKey
+from simulator.core.host import AccountKey
 
-MAX_EMAIL_LENGTH: Final = 64
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 Form = Mapping[str, object]
 
 
-def _digits(n: int | tuple[int, int]) -> Callable[[str], bool]:
-    low, high = (n, n) if isinstance(n, int) else n
-    pattern = re.compile(rf"[0-9]{{{low},{high}}}")
-    return lambda value: bool(pattern.fullmatch(value))
+def _form_of(field: str) -> Callable[[str], bool]:
+    """The contract's format of ``field`` (INTERFACE.md §2)."""
+    return FIELDS[field].matches
 
 
 class _Reader:
@@ -80,9 +77,9 @@ class CustomerEntry:
 def read_account(form: Form) -> AccountKey:
     """① SOA201: 店番 (3 digits), 科目 (a Zengin code), 口座番号 (7 digits)."""
     r = _Reader(form)
-    branch = r.check("branch_no", _digits(3))
-    kind = r.check("account_type", lambda v: v in ACCOUNT_TYPES)
-    number = r.check("account_no", _digits(7))
+    branch = r.check("branch_no", _form_of("branch_no"))
+    kind = r.check("account_type", _form_of("account_type"))
+    number = r.check("account_no", _form_of("account_no"))
     r.done()
     assert branch and kind and number  # done() raised otherwise
     return AccountKey(branch, kind, number)
@@ -91,15 +88,15 @@ def read_account(form: Form) -> AccountKey:
 def read_customer(form: Form, today: dt.date) -> CustomerEntry:
     """② SOA202: name in half-width kana, birth date, registered phone, e-mail twice."""
     r = _Reader(form)
+    # The form of a name, and at least one kana in it (a name of spaces and dots is none).
     name = r.check(
-        "name_kana",
-        lambda v: len(v) <= kana.MAX_NAME_LENGTH and kana.is_half_width_kana_name(v),
+        "name_kana", lambda v: _form_of("name_kana")(v) and kana.is_half_width_kana_name(v)
     )
-    year = r.check("birth_year", _digits(4))
-    month = r.check("birth_month", lambda v: bool(re.fullmatch(r"0?[1-9]|1[0-2]", v)))
-    day = r.check("birth_day", lambda v: bool(re.fullmatch(r"0?[1-9]|[12][0-9]|3[01]", v)))
-    phone = r.check("phone", lambda v: _digits((10, 11))(v) and v.startswith("0"))
-    email = r.check("email", lambda v: len(v) <= MAX_EMAIL_LENGTH and bool(_EMAIL.fullmatch(v)))
+    year = r.check("birth_year", _form_of("birth_year"))
+    month = r.check("birth_month", _form_of("birth_month"))
+    day = r.check("birth_day", _form_of("birth_day"))
+    phone = r.check("phone", _form_of("phone"))
+    email = r.check("email", _form_of("email"))
     confirm = r.text("email_confirm")
     if email is not None and confirm is not None and confirm != email:
         r.invalid("email_confirm")
@@ -120,7 +117,7 @@ def read_customer(form: Form, today: dt.date) -> CustomerEntry:
 def read_pin(form: Form) -> str:
     """⑤ SOA211: the cash-card PIN, 4 half-width digits."""
     r = _Reader(form)
-    pin = r.check("pin", _digits(4))
+    pin = r.check("pin", _form_of("pin"))
     r.done()
     assert pin
     return pin
@@ -132,7 +129,7 @@ def read_consent(form: Form) -> bool:
     Answers True for 「許可する」 and False for 「拒否する」.
     """
     r = _Reader(form)
-    decision = r.check("decision", lambda v: v in ("allow", "deny"))
+    decision = r.check("decision", _form_of("decision"))
     if decision == "allow" and str(form.get("agree") or "").strip() != "1":
         r.errors.append(FieldError("required", messages.INVALID["agree"], "agree"))
     r.done()

@@ -9,17 +9,17 @@ between family and given name. Both sides are normalised before comparing.
 from __future__ import annotations
 
 import re
-from typing import Final
 
 import jaconv
 
-#: Longest name the screen takes, counted in half-width characters (R-FLOW-2:
-#: 「最大48文字まで」; a voiced mark such as ﾞ counts as a character, as on screen).
-MAX_NAME_LENGTH: Final = 48
+from renkei.contract.screens import KANA_NAME_PATTERN, MAX_NAME_LENGTH
 
-# Half-width katakana block U+FF66..U+FF9F (ｦ…ﾝ, ｰ, ﾞ, ﾟ), the half-width space and
-# the punctuation the Zengin character set allows in names.
-_HALF_WIDTH_NAME = re.compile(r"[\uff66-\uff9f .\-()]+")
+__all__ = ["MAX_NAME_LENGTH", "is_half_width_kana_name", "normalise", "same_name", "to_half_width"]
+
+# The characters a name may have on screen ② (INTERFACE.md §2); its length,
+# MAX_NAME_LENGTH, counts half-width characters (R-FLOW-2: 「最大48文字まで」; a
+# voiced mark such as ﾞ counts as a character, as on screen).
+_HALF_WIDTH_NAME = re.compile(KANA_NAME_PATTERN)
 _HAS_KANA = re.compile(r"[\uff66-\uff9d]")
 
 _SMALL_TO_LARGE = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")

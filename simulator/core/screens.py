@@ -13,16 +13,10 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
+from renkei.contract.screens import SCREENS as CONTRACT_SCREENS
+from renkei.contract.screens import Screen, ScreenContract
 
-class Screen(enum.Enum):
-    """A screen, by its 画面ID (SOA202 is not printed in the manual: ours)."""
-
-    ACCOUNT = "SOA201"  # ① ご利用口座情報入力
-    CUSTOMER = "SOA202"  # ② お客様情報入力
-    PHONE = "SOA208"  # ③ 電話番号の確認
-    CALL = "SOA209"  # ④ 電話番号認証
-    PIN = "SOA211"  # ⑤ キャッシュカード暗証番号認証
-    CONSENT = "SOA206"  # ⑥ 情報連携認可
+__all__ = ["SCREENS", "Action", "End", "Move", "Screen", "ScreenSpec", "detour", "move"]
 
 
 class End(enum.Enum):
@@ -35,59 +29,48 @@ class End(enum.Enum):
 
 @dataclass(frozen=True)
 class ScreenSpec:
-    screen: Screen
-    number: str
+    """A screen of the contract (its id, path and fields) with the manual's title."""
+
+    contract: ScreenContract
     title: str
-    path: str
-    fields: tuple[str, ...]
-    requirement: str
+
+    @property
+    def screen(self) -> Screen:
+        return self.contract.screen
+
+    @property
+    def number(self) -> str:
+        return self.contract.number
+
+    @property
+    def path(self) -> str:
+        return self.contract.path
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.contract.field_names
+
+    @property
+    def requirement(self) -> str:
+        return self.contract.requirement
 
     @property
     def full_title(self) -> str:
         return f"API連携認証 （{self.title}）"
 
 
+#: The manual's title of each screen (sections 4–9).
+TITLES: Final[dict[Screen, str]] = {
+    Screen.ACCOUNT: "ご利用口座情報入力",
+    Screen.CUSTOMER: "お客様情報入力",
+    Screen.PHONE: "電話番号の確認",
+    Screen.CALL: "電話番号認証",
+    Screen.PIN: "キャッシュカード暗証番号認証",
+    Screen.CONSENT: "情報連携認可",
+}
+
 SCREENS: Final[dict[Screen, ScreenSpec]] = {
-    s.screen: s
-    for s in (
-        ScreenSpec(
-            Screen.ACCOUNT,
-            "①",
-            "ご利用口座情報入力",
-            "/connect/account",
-            ("branch_no", "account_type", "account_no"),
-            "R-FLOW-1",
-        ),
-        ScreenSpec(
-            Screen.CUSTOMER,
-            "②",
-            "お客様情報入力",
-            "/connect/customer",
-            (
-                "name_kana",
-                "birth_year",
-                "birth_month",
-                "birth_day",
-                "phone",
-                "email",
-                "email_confirm",
-            ),
-            "R-FLOW-2",
-        ),
-        ScreenSpec(Screen.PHONE, "③", "電話番号の確認", "/connect/phone", (), "R-FLOW-3"),
-        ScreenSpec(Screen.CALL, "④", "電話番号認証", "/connect/call", (), "R-FLOW-4"),
-        ScreenSpec(
-            Screen.PIN, "⑤", "キャッシュカード暗証番号認証", "/connect/pin", ("pin",), "R-FLOW-5"
-        ),
-        ScreenSpec(
-            Screen.CONSENT,
-            "⑥",
-            "情報連携認可",
-            "/connect/consent",
-            ("agree", "decision"),
-            "R-FLOW-6",
-        ),
-    )
+    screen: ScreenSpec(contract, TITLES[screen]) for screen, contract in CONTRACT_SCREENS.items()
 }
 
 

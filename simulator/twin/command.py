@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from harness import trace
-from harness.args import count, positive_int
+from renkei.args import count, positive_int
+from renkei.contract import trace
 from simulator.scenario import load_scenario
 from simulator.twin.journey import run as run_twin
 from simulator.twin.model import Twin

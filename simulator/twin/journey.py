@@ -16,16 +16,16 @@ from collections.abc import Callable, Generator
 from functools import partial
 from typing import Any, Final
 
+from renkei.contract.errors import REFUSALS
+from renkei.contract.screens import SCREEN_IDS
 from simulator.core.flow import FlowState
 from simulator.core.screens import Screen
 from simulator.core.telephony import WITHHOLD_CALLER_ID, InboundCall
 from simulator.population import BulkAccount, BulkCustomer
 from simulator.scenario_model import Client
 from simulator.twin.model import Process, Tally, Twin
-from simulator.twin.profile import SCREEN_IDS
 
 #: Answers to the authorization request after which a customer may come back.
-REFUSALS: Final = frozenset({"out_of_hours", "congested", "system_error", "service_unavailable"})
 #: A journey presses at most this many buttons (a loop breaker, never reached in practice).
 MAX_ACTIONS: Final = 60
 #: Seconds between the verifying call and 「確定する」 when the profile has no think time for ④.

@@ -11,7 +11,7 @@ and gives it back when it ends or when the timeout after its last touch runs out
 (:meth:`FlowState.slot_freed_at`), which is when the server stops counting it.
 
 Every step is tallied by hour and answer code, and, with ``trace=True``, kept
-as a :class:`harness.trace.Step` for ``renkei replay``.
+as a :class:`renkei.contract.trace.Step` for ``renkei replay``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 
 import simpy
 
-from harness.trace import Step
+from renkei.contract.trace import Step
 from simulator.core.clock import JST
 from simulator.core.errors import RenkeiError
 from simulator.core.flow import ConnectFlow, FlowState

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from renkei.contract.screens import SCREEN_IDS
 from simulator.fields import Node, Record, ScenarioError, load_yaml
 
 #: The screens a customer may leave a journey on (by 画面ID, see core.screens).
-SCREEN_IDS: Final = ("SOA201", "SOA202", "SOA208", "SOA209", "SOA211", "SOA206")
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,14 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, current_app
 
+from renkei.contract.oauth import CLIENT_AUTH_METHODS, SCOPES
 from simulator.core.errors import RenkeiError
 from simulator.core.grants import Grant
 from simulator.scenario_model import Client
 from simulator.store.tokens import StoredCode, StoredToken, digest
 from simulator.web.bank import Bank
 
-TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+TOKEN_AUTH_METHODS = list(CLIENT_AUTH_METHODS)
 
 
 class OAuthClient(ClientMixin):  # type: ignore[misc]
@@ -356,7 +357,7 @@ def init_oauth(app: Flask, bank: Bank) -> RenkeiServer:
         "authorization_code": bank.config.access_token_seconds,
         "refresh_token": bank.config.access_token_seconds,
     }
-    app.config["OAUTH2_SCOPES_SUPPORTED"] = ["accounts", "transactions"]
+    app.config["OAUTH2_SCOPES_SUPPORTED"] = list(SCOPES)
     server = RenkeiServer(app, query_client=query_client, save_token=save_token)
     server.bank = bank
     server.register_grant(CodeGrant, [S256Required(required=True)])

@@ -7,12 +7,25 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Blueprint, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response
 
+from renkei.contract.oauth import (
+    AUTHORIZE_PATH,
+    CLIENT_AUTH_METHODS,
+    CODE_CHALLENGE_METHODS,
+    GRANT_TYPES,
+    INTROSPECT_PATH,
+    METADATA_PATH,
+    RESPONSE_TYPES,
+    REVOKE_PATH,
+    SCOPES,
+    TOKEN_PATH,
+)
+from renkei.contract.screens import FLOW_COOKIE
 from simulator.core.errors import RenkeiError
 from simulator.core.flow import FlowState
 from simulator.core.grants import Grant
 from simulator.web.bank import Bank
 from simulator.web.oauth import RenkeiServer
-from simulator.web.responses import FLOW_COOKIE, page, retry_after
+from simulator.web.responses import page, retry_after
 from simulator.web.screen_model import ended_model, footer, redirect_with
 
 oauth = Blueprint("oauth", __name__)
@@ -40,33 +53,27 @@ def bank() -> Bank:
     return the_bank
 
 
-@oauth.get("/.well-known/oauth-authorization-server")
+@oauth.get(METADATA_PATH)
 def metadata() -> Response:
-    """RFC 8414."""
-    issuer = request.host_url.rstrip("/")
+    """RFC 8414, with the configured issuer, never one read from the request's
+    ``Host`` (INTERFACE.md §1, RFC 8414 §3.3)."""
+    issuer = bank().config.issuer
+    methods = list(CLIENT_AUTH_METHODS)
     return jsonify(
         {
             "issuer": issuer,
-            "authorization_endpoint": f"{issuer}/oauth/authorize",
-            "token_endpoint": f"{issuer}/oauth/token",
-            "revocation_endpoint": f"{issuer}/oauth/revoke",
-            "introspection_endpoint": f"{issuer}/oauth/introspect",
-            "scopes_supported": ["accounts", "transactions"],
-            "response_types_supported": ["code"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-            "code_challenge_methods_supported": ["S256"],
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-            ],
-            "revocation_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-            ],
-            "introspection_endpoint_auth_methods_supported": [
-                "client_secret_basic",
-                "client_secret_post",
-            ],
+            "authorization_endpoint": issuer + AUTHORIZE_PATH,
+            "token_endpoint": issuer + TOKEN_PATH,
+            "revocation_endpoint": issuer + REVOKE_PATH,
+            "introspection_endpoint": issuer + INTROSPECT_PATH,
+            "scopes_supported": list(SCOPES),
+            "response_types_supported": list(RESPONSE_TYPES),
+            "grant_types_supported": list(GRANT_TYPES),
+            "code_challenge_methods_supported": list(CODE_CHALLENGE_METHODS),
+            "token_endpoint_auth_methods_supported": methods,
+            "revocation_endpoint_auth_methods_supported": methods,
+            "introspection_endpoint_auth_methods_supported": methods,
+            "authorization_response_iss_parameter_supported": True,
             "service_documentation": f"{issuer}/docs",
         }
     )

@@ -13,10 +13,12 @@ from flask import jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.wrappers import Response
 
+from renkei.contract.screens import FLOW_COOKIE
 from simulator.core.errors import RenkeiError
 
+__all__ = ["FLOW_COOKIE"]
+
 #: The browser's handle on its flow; the flow itself stays on the server.
-FLOW_COOKIE = "renkei_flow"
 
 
 class StrictJSON(DefaultJSONProvider):

@@ -11,23 +11,14 @@ import hmac
 from typing import Any
 from urllib.parse import urlencode
 
+from renkei.contract.errors import RETURN_BESIDE
+from renkei.contract.screens import ACCOUNT_TYPES, CANCEL_PATH, RETURN_PATH
 from simulator.core import messages
 from simulator.core.errors import FieldError
 from simulator.core.flow import FlowState
-from simulator.core.host import ACCOUNT_TYPES
 from simulator.core.screens import SCREENS, Screen
 from simulator.core.telephony import mask_phone
 from simulator.web.bank import Bank
-
-#: Errors beside which 「連携元画面へ」 is offered while the flow stays open
-#: (INTERFACE.md §1: R-ERR-HOST-1 and R-ERR-SYS-*).
-RETURN_BESIDE = {
-    "account_unavailable",
-    "out_of_hours",
-    "congested",
-    "system_error",
-    "service_unavailable",
-}
 
 SCOPE_NAMES = {"accounts": "口座情報", "transactions": "明細情報"}
 
@@ -80,8 +71,8 @@ def screen_model(
         "csrf_token": csrf_token(bank, flow.flow_id),
         "errors": _errors(errors),
         "dialog": messages.REQUIRED_DIALOG if "required" in codes else None,
-        "return_url": "/connect/return" if codes & RETURN_BESIDE else None,
-        "cancel_url": "/connect/cancel" if screen not in (Screen.ACCOUNT, Screen.CONSENT) else None,
+        "return_url": RETURN_PATH if codes & RETURN_BESIDE else None,
+        "cancel_url": CANCEL_PATH if screen not in (Screen.ACCOUNT, Screen.CONSENT) else None,
         "fields": list(spec.fields),
         "values": {k: v for k, v in (values or {}).items() if k in spec.fields and k != "pin"},
         **footer(bank),

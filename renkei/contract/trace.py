@@ -4,7 +4,7 @@ The trace is the contract between ``renkei simulate --trace FILE`` (which
 writes it) and ``renkei replay FILE`` (which plays it against a live server):
 it names only the public interface's terms (screens by 画面ID, buttons,
 form fields of INTERFACE.md §1, the telephony gateway of §4, the machine codes
-of §3), so that the replayer needs nothing of ``simulator``.
+of §3), so that neither side needs anything of the other.
 
 The first line is the header::
 

@@ -1,12 +1,8 @@
-"""The ``renkei`` command (INTERFACE.md §7).
-
-``renkei serve`` runs the sandbox bank (:mod:`simulator.serve`); ``renkei
-scenario check FILE`` loads a scenario, builds its host for a day (today unless
-``--today``) and prints the bank's settings, the partner apps and the personas
-as tables. A bad file prints ``renkei: <file>: <field>: <problem>`` on stderr and
-exits 2, never a traceback. ``renkei conform`` runs the Gherkin features and
-writes the conformance report (:mod:`harness.conform`, issue 5). ``simulate``
-and ``replay`` come with their issues.
+"""``renkei scenario check FILE``: load a scenario, build its host for a day (today
+unless ``--today``) and print the bank's settings, the partner apps and the
+personas as tables. A bad file raises :class:`~simulator.scenario.ScenarioError`,
+which the command line prints as ``renkei: <file>: <field>: <problem>`` with
+exit 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,40 +10,19 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import secrets
-import sys
-from collections.abc import Sequence
-from typing import Final, TextIO
+from typing import Any, TextIO
 
 from tabulate import tabulate
 
-from harness import conform, replay
-from harness.certify import command as certify
-from simulator import __version__, serve
 from simulator.core.clock import SystemClock, jst_day
 from simulator.core.host import PinVault
 from simulator.core.memory import MemoryHost
-from simulator.scenario import Scenario, ScenarioError, load_scenario
+from simulator.scenario import Scenario, load_scenario
 from simulator.scenario_model import AccountSpec
-from simulator.twin import command as simulate
-
-#: Exit status for a bad scenario file, as for a usage error (argparse's 2).
-BAD_INPUT: Final = 2
 
 
-def _day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="renkei",
-        description="A sandbox credit union for 「API連携認証」: its host, rules and test data.",
-    )
-    parser.add_argument("--version", action="version", version=f"renkei {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def add_parser(commands: Any) -> None:
+    """``renkei scenario check``, on the command line's subcommands."""
     scenario = commands.add_parser(
         "scenario", help="scenario files", description="Work with scenario files."
     )
@@ -66,12 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="the day to build for (relative dates such as today+7d); default: today in JST",
     )
     check.set_defaults(handler=check_scenario)
-    serve.add_parser(commands)
-    conform.add_parser(commands)
-    simulate.add_parser(commands)
-    replay.add_parser(commands)
-    certify.add_parser(commands)
-    return parser
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
 def _card(spec: AccountSpec) -> str:
@@ -170,22 +146,3 @@ def check_scenario(args: argparse.Namespace, out: TextIO) -> int:
     ]
     print("\n".join(sections), file=out)
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``renkei``; answers the exit status (0 ok, 2 bad usage or a bad file)."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # --help, --version and usage errors: argparse has printed
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else BAD_INPUT)
-    try:
-        status: int = args.handler(args, sys.stdout)
-    except ScenarioError as e:
-        print(f"renkei: {e}", file=sys.stderr)
-        return BAD_INPUT
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m renkei``: the ``renkei`` command."""
+
+import sys
+
+from renkei.cli import main
+
+sys.exit(main())
