@@ -2,7 +2,15 @@
 
 pytest_plugins = [
     "harness.plugin",
-    "harness.steps.common",
-    "harness.steps.input_host_account",
-    "harness.steps.system_call_hours_authz",
+    # Steps every feature uses, then one module per feature area (the helpers they
+    # share are plain functions in harness.steps.helpers, not a plugin).
+    "harness.steps.screens",
+    "harness.steps.account",
+    "harness.steps.authz",
+    "harness.steps.call",
+    "harness.steps.flow",
+    "harness.steps.host",
+    "harness.steps.hours",
+    "harness.steps.input",
+    "harness.steps.system",
 ]

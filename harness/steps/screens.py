@@ -1,71 +1,20 @@
-"""Steps every feature uses: the sandbox's state, walking the screens, and
-checking what a screen shows (codes, statuses and messages, byte for byte)."""
+"""Steps every feature uses, and the fixtures behind them: the sandbox's state, walking
+the screens, and checking what a screen shows (codes, statuses and messages, byte for byte).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox, query
+from harness.driver import Sandbox, query
 from harness.embedded import Target
 from harness.personas import Persona
+from harness.steps.helpers import WEEKDAY, Visit, start_visit, walk_to
 from renkei.contract.screens import SCREEN_PATHS
-
-#: A Tuesday morning: open by every rule of R-HOURS.
-WEEKDAY = "2026-11-24T10:15:00+09:00"
-ORDER = list(SCREEN_PATHS)
-
-
-@dataclass
-class Visit:
-    """One customer going through API連携認証 for one partner app."""
-
-    persona: Persona
-    browser: Browser
-    app: PartnerApp
-    phone: Phone
-    answer: Answer | None = None
-    #: Where 「連携元画面へ」 or 「許可する」 sent the browser.
-    returned: str | None = None
-    tokens: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def last(self) -> Answer:
-        assert self.answer is not None, "no screen has been shown yet"
-        return self.answer
-
-    @property
-    def screen_id(self) -> str | None:
-        return self.last.screen_id
-
-    def show(self, path: str) -> Answer:
-        self.answer = self.browser.get(path)
-        return self.answer
-
-    def press(self, path: str, data: dict[str, str] | None = None) -> Answer:
-        """POST a screen; follow a 303 to the next screen as a browser would."""
-        posted = self.browser.post(path, data)
-        answer = self.browser.follow(posted)
-        if answer is posted and answer.status in (302, 303) and answer.location:
-            self.returned = answer.location  # back to the partner app
-        self.answer = answer
-        return answer
-
-    def current_path(self) -> str:
-        screen = self.screen_id
-        assert screen in SCREEN_PATHS, f"not on a screen: {self.last.body}"
-        return SCREEN_PATHS[screen]
-
-    def close(self) -> None:
-        """Close the HTTP sessions of the browser, the partner app and the phone."""
-        self.browser.close()
-        self.app.close()
-        self.phone.close()
 
 
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
@@ -111,65 +60,6 @@ def cleanup(sandbox: Sandbox) -> Any:
         action()
 
 
-def start_visit(target: Target, persona: Persona, client: str = "creco") -> Visit:
-    app = (
-        PartnerApp(target.url)
-        if client == "creco"
-        else PartnerApp(
-            target.url,
-            client_id=client,
-            client_secret=f"{client}-secret",
-            redirect_uri="http://127.0.0.1:8766/callback",
-            scope="accounts",
-        )
-    )
-    visit = Visit(persona, Browser(target.url), app, Phone(target.url, persona.phone))
-    answer = visit.browser.open(app.authorize_url())
-    if answer.status == 303 and answer.location:
-        answer = visit.browser.get(answer.location)
-    elif answer.status == 302 and answer.location:
-        visit.returned = answer.location
-    visit.answer = answer
-    return visit
-
-
-def press_right(visit: Visit, *, check_call: bool = False) -> None:
-    """The button of the screen shown, with this customer's right answers; with
-    ``check_call`` the gateway must also answer that the call verified."""
-    p = visit.persona
-    here = visit.screen_id
-    if here == "SOA201":
-        visit.press("/connect/account", p.account)
-    elif here == "SOA202":
-        visit.press("/connect/customer", p.details())
-    elif here == "SOA208":
-        visit.press("/connect/phone")
-    elif here == "SOA209":
-        answer = visit.phone.call(visit.last.body["call_to"])
-        assert answer["verified"] or not check_call, answer
-        visit.press("/connect/call")
-    elif here == "SOA211":
-        visit.press("/connect/pin", {"pin": p.pin})
-    elif here == "SOA206":
-        visit.press("/connect/consent", {"decision": "allow", "agree": "1"})
-    else:
-        raise AssertionError(f"not on a screen: {visit.last.body}")
-
-
-def walk_to(visit: Visit, screen: str) -> None:
-    """Right answers, screen by screen, until ``screen`` is shown."""
-    while visit.screen_id != screen:
-        here = visit.screen_id
-        assert here in ORDER and ORDER.index(here) < ORDER.index(screen), (
-            f"cannot walk from {here} to {screen}: {visit.last.body}"
-        )
-        press_right(visit, check_call=True)
-        assert visit.last.status == 200, visit.last.body
-
-
-# -- 前提 (given) ------------------------------------------------------------------------------
-
-
 @given("営業時間内の平日である")
 def weekday(sandbox: Sandbox) -> None:
     """The ``sandbox`` fixture has set it; the step says so in the feature."""
@@ -201,9 +91,6 @@ def walked(visit: Visit, screen: str) -> None:
     walk_to(visit, screen)
 
 
-# -- もし (when) -------------------------------------------------------------------------------
-
-
 @when(
     parsers.parse(
         '画面①で店番 "{branch}" 科目 "{kind}" 口座番号 "{number}" を入力して「次へ」を押す'
@@ -223,11 +110,6 @@ def enter_own_account(visit: Visit) -> None:
 @when("画面②でお客様情報を正しく入力して「次へ」を押す")
 def enter_details(visit: Visit) -> None:
     visit.press("/connect/customer", visit.persona.details())
-
-
-@when(parsers.parse('画面②で "{name}" を "{value}" にして「次へ」を押す'))
-def enter_details_changed(visit: Visit, name: str, value: str) -> None:
-    visit.press("/connect/customer", visit.persona.details(**{name: value}))
 
 
 @when("「電話番号の決定」を押す")
@@ -260,21 +142,6 @@ def allow(visit: Visit) -> None:
     visit.press("/connect/consent", {"decision": "allow", "agree": "1"})
 
 
-@when("同意にチェックせずに「許可する」を押す")
-def allow_unticked(visit: Visit) -> None:
-    visit.press("/connect/consent", {"decision": "allow"})
-
-
-@when("「拒否する」を押す")
-def deny(visit: Visit) -> None:
-    visit.press("/connect/consent", {"decision": "deny"})
-
-
-@when("「中止する」を押す")
-def cancel(visit: Visit) -> None:
-    visit.press("/connect/cancel")
-
-
 @when("「連携元画面へ」を押す")
 def back_to_app(visit: Visit) -> None:
     url = visit.last.body.get("return_url")
@@ -294,9 +161,6 @@ def wait(sandbox: Sandbox, seconds: int) -> None:
 @when(parsers.parse('画面 "{screen}" を開こうとする'))
 def open_screen(visit: Visit, screen: str) -> None:
     visit.show(SCREEN_PATHS[screen])
-
-
-# -- ならば (then) -----------------------------------------------------------------------------
 
 
 @then(parsers.parse('画面 "{screen}" が表示される'))
@@ -322,14 +186,6 @@ def stays(visit: Visit, screen: str) -> None:
     assert visit.screen_id == screen, visit.last.body
 
 
-@then("連携元アプリに認可コードと state が返る")
-def code_returned(visit: Visit) -> None:
-    assert visit.returned, visit.last
-    back = query(visit.returned)
-    assert visit.returned.startswith(visit.app.redirect_uri)
-    assert back.get("code") and back.get("state") == visit.app.state, back
-
-
 @then(parsers.parse('連携元アプリに error "{error}" が返る'))
 def error_returned(visit: Visit, error: str) -> None:
     assert visit.returned, visit.last
@@ -344,43 +200,11 @@ def error_described(visit: Visit, error: str, code: str) -> None:
     assert query(visit.returned).get("error_description") == code
 
 
-@then(parsers.parse("「{text}」と表示され「連携元画面へ」がある"))
-def ended_with(visit: Visit, text: str) -> None:
-    assert visit.last.body.get("message") == text, visit.last.body
-    assert visit.last.body.get("return_url"), visit.last.body
-
-
 @then(parsers.parse('画面に口座 "{text}" が表示される'))
 def shows_account(visit: Visit, text: str) -> None:
     a = visit.last.body["account"]
     shown = f"店番 {a['branch_no']} {a['account_type_name']} {a['account_no']}"
     assert shown == text, visit.last.body
-
-
-@then(parsers.parse('登録電話番号が "{masked}" と表示される'))
-def shows_masked(visit: Visit, masked: str) -> None:
-    assert visit.last.body["masked_phone"] == masked, visit.last.body
-
-
-@then(parsers.parse("認証先電話番号が番号群のどれかで、期限は表示から {seconds:d} 秒後である"))
-def shows_call(visit: Visit, sandbox: Sandbox, seconds: int) -> None:
-    body = visit.last.body
-    assert body["call_to"] in ("0120111111", "0120222222", "0120333333"), body
-    now = dt.datetime.fromisoformat(sandbox._ok("GET", "/sandbox/clock")["now"])
-    deadline = dt.datetime.fromisoformat(body["call_deadline"])
-    assert deadline - now == dt.timedelta(seconds=seconds), (now, deadline)
-
-
-@then(
-    parsers.parse(
-        '連携先 "{client}" と「口座情報・明細情報へのアクセス」「認可期間 30日」が表示される'
-    )
-)
-def shows_consent(visit: Visit, client: str) -> None:
-    body = visit.last.body
-    assert body["client_name"] == client, body
-    assert body["scope_label"] == "口座情報・明細情報へのアクセス", body
-    assert body["expires_in_days"] == 30, body
 
 
 @when("連携元アプリが認可コードをトークンに交換する")
@@ -400,3 +224,16 @@ def can_read(visit: Visit) -> None:
 def refresh_refused(visit: Visit, error: str) -> None:
     r = visit.app.refresh(visit.tokens["refresh_token"])
     assert r.status_code == 400 and r.json()["error"] == error, r.text
+
+
+@when(parsers.parse('正しい入力で画面 "{screen}" まで進む'))
+def walk_on(visit: Visit, screen: str) -> None:
+    walk_to(visit, screen)
+
+
+@when("お客様がもう一度連携元アプリから API連携認証を始める")
+def begin_again(target: Target, visit: Visit) -> None:
+    visit.close()
+    again = start_visit(target, visit.persona)
+    visit.browser, visit.app, visit.answer = again.browser, again.app, again.answer
+    visit.returned, visit.tokens = again.returned, {}
