@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from simulator.core.errors import SystemError_
-from simulator.web import security, timing
+from simulator.web import security, stylesheet, timing
 from simulator.web.api import api
 from simulator.web.bank import Bank
 from simulator.web.connect import connect
@@ -44,6 +44,7 @@ def create_app(bank: Bank) -> Flask:
     for blueprint in (oauth, connect, api, telephony, sandbox, admin, openapi):
         app.register_blueprint(blueprint)
     security.install(app)
+    stylesheet.install(app)
     timing.install(app)
 
     @app.after_request
