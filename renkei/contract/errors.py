@@ -86,3 +86,8 @@ RETURN_BESIDE: Final = frozenset(c for c, e in ERRORS.items() if e.returns_besid
 DELIBERATE_503: Final = frozenset(c for c, e in ERRORS.items() if e.deliberate_5xx)
 #: The codes that end a flow where they are raised; only 「連携元画面へ」 remains.
 TERMINAL: Final = frozenset({"locked_now", "B84", "flow_lost"})
+#: The codes after which the flow no longer stands on the screen that raised them
+#: (INTERFACE.md §2, "Where the checks run and what follows"): back to ① to correct
+#: the account (R-ERR-HOST-1) or to start again (R-ERR-CALL-2), or ended. Every
+#: other refusal leaves the flow where it was.
+LEAVES_SCREEN: Final = TERMINAL | {"account_unavailable", "call_expired"}
