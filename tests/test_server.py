@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -32,10 +32,11 @@ from bankdriver import (
 )
 
 from harness.personas import load_personas
+from simulator.core.flow import Event, FlowState
 from simulator.scenario import load_scenario
 from simulator.store.state import StaleFlow
 from simulator.web.app import create_app
-from simulator.web.bank import BankConfig
+from simulator.web.bank import BankConfig, FlowRequest
 from simulator.web.mail import free_port
 from simulator.web.server import RunningBank, start_in_thread
 
@@ -618,27 +619,72 @@ def test_no_flask_session_is_kept(bank: RunningBank) -> None:
 def test_log_lines_are_written_with_the_flow_save_or_as_the_request_ends(
     weekday_morning: RunningBank,
 ) -> None:
-    """R-AUTHZ-6: the flow engine's lines wait for the request's flow save and go
-    in its transaction; a stale save writes nothing and keeps them waiting; the
-    lines no save took are written as the request ends, in order."""
+    """R-AUTHZ-6: a request's lines, the flow engine's and the adapter's, wait in its
+    FlowRequest for the flow's save and go in its transaction; a stale save writes
+    nothing and keeps them waiting; the lines no save took are written as the
+    request is done with the flow, in order. No request context: nothing of it
+    rides in ``flask.g``."""
     b = weekday_morning.bank
 
     def kinds() -> list[str]:
         return [e["kind"] for e in b.log.entries()]
 
-    with create_app(b).test_request_context("/"):
-        engine = b.connect_flow()
-        flow = engine.start("creco", REDIRECT, ("accounts",), "s" * 22, "c" * 43)
+    with FlowRequest(b) as fr:
+        flow = fr.engine.start("creco", REDIRECT, ("accounts",), "s" * 22, "c" * 43)
         assert "start" not in kinds()  # waiting for the save
-        b.save_flow(flow)
-        assert kinds()[-1] == "start"
+        fr.save(flow)
+        assert kinds()[-1] == "start" and fr.waiting == ()
         stale = b.flows.load(flow.flow_id)
         assert stale is not None
-        b.save_flow(flow)  # another request's save: the copy loaded is now stale
-        b.note("first")
+        FlowRequest(b).save(flow)  # another request's save: the copy loaded is now stale
+        fr.note("first")
         with pytest.raises(StaleFlow):
-            b.save_flow(stale)
-        b.note("second")
+            fr.save(stale)
+        fr.note("second")
         assert kinds()[-1] == "start"
-        b.flush_log()
-        assert kinds()[-2:] == ["first", "second"]
+        assert [e.kind for e in fr.waiting] == ["first", "second"]
+    assert kinds()[-2:] == ["first", "second"]
+
+
+def test_a_request_that_fails_still_writes_its_lines(weekday_morning: RunningBank) -> None:
+    """The lines tell of moves already made: a request ending in an exception
+    (answered 500 by the app) writes them all the same."""
+    b = weekday_morning.bank
+    with pytest.raises(RuntimeError), FlowRequest(b) as fr:
+        fr.note("before_the_fault")
+        raise RuntimeError("a fault midway")
+    assert b.log.entries()[0]["kind"] == "before_the_fault"
+
+
+def test_a_stale_save_is_retried_on_one_load_of_the_newer_copy(
+    weekday_morning: RunningBank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """① 「次へ」 whose flow another request saved first, still on ①: pressed again on
+    the newer copy, which is loaded once, both to see where it is and to press
+    again (two loads for the button: the first copy and the newer one)."""
+    b = weekday_morning.bank
+    app, customer = PartnerApp(weekday_morning.url), Customer(weekday_morning.url)
+    assert walk_json(weekday_morning.url, app, customer, until="SOA201").status == 200
+    load, save = b.flows.load, b.flows.save
+    loads: list[str] = []
+    rivals: list[str] = []
+
+    def counted_load(flow_id: str) -> FlowState | None:
+        loads.append(flow_id)
+        return load(flow_id)
+
+    def save_after_a_rival(
+        flow: FlowState, oauth_params: dict[str, str] | None = None, log: Sequence[Event] = ()
+    ) -> None:
+        if not rivals:  # the gateway, say, saves the same flow first, leaving it on ①
+            rival = load(flow.flow_id)
+            assert rival is not None and rival.revision == flow.revision
+            save(rival)
+            rivals.append(flow.flow_id)
+        save(flow, oauth_params, log)
+
+    monkeypatch.setattr(b.flows, "load", counted_load)
+    monkeypatch.setattr(b.flows, "save", save_after_a_rival)
+    done = customer.post("/connect/account", ACCOUNT)
+    assert done.status == 303 and done.location == "/connect/customer", done
+    assert len(rivals) == 1 and len(loads) == 2 and len(set(loads)) == 1

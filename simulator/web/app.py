@@ -47,12 +47,6 @@ def create_app(bank: Bank) -> Flask:
     stylesheet.install(app)
     timing.install(app)
 
-    @app.after_request
-    def write_log(response: Response) -> Response:
-        # Before the answer leaves: a line is on disk when its client hears of it.
-        bank.flush_log()
-        return response
-
     @app.get("/")
     def home() -> str:
         return render_template("home.html", m={**footer(bank), "clients": bank.clients})

@@ -13,13 +13,14 @@ import random
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from flask import g, has_request_context
 
 from simulator.core.clock import ClockSetting, SandboxClock, SystemClock, to_jst
 from simulator.core.faults import Faults
-from simulator.core.flow import ConnectFlow, Event, FlowState
+from simulator.core.flow import ConnectFlow, Event, FlowState, Journal
 from simulator.core.grants import Grant, RevokedBy
 from simulator.core.host import PinVault
 from simulator.core.hours import ServiceCalendar
@@ -168,8 +169,12 @@ class Bank:
             )
         return calendar
 
-    def connect_flow(self, clock: SandboxClock | None = None) -> ConnectFlow:
-        """The core's flow engine over this bank, for one request."""
+    def connect_flow(
+        self, clock: SandboxClock | None = None, journal: Journal | None = None
+    ) -> ConnectFlow:
+        """The core's flow engine over this bank, for one request. Its operation-log
+        lines go to ``journal`` (a :class:`FlowRequest`'s, to wait for the flow's
+        save); without one they are written at once."""
         return ConnectFlow(
             self.rules,
             self.host,
@@ -179,37 +184,15 @@ class Bank:
             self.rng,
             self.calendar(),
             self.faults,
-            self._log,
+            journal or self.log.append,
         )
 
     def note(self, kind: str, flow_id: str = "", **detail: Any) -> None:
-        """A line of the operation log that is not the flow engine's."""
-        self._log(Event(self.clock().now(), flow_id, kind, detail))
-
-    def _log(self, event: Event) -> None:
-        """A line of the operation log (R-AUTHZ-6). Within a request it waits for
-        the request's flow save, which writes it in the same transaction: one
-        commit fewer, and the line and the move it tells of are kept or lost
-        together. Lines no save took are written as the request ends
-        (:meth:`flush_log`), in order; outside a request (the outbox's thread) at once."""
-        if has_request_context():
-            g.setdefault("renkei_log", []).append(event)
-        else:
-            self.log.append(event)
-
-    def save_flow(self, flow: FlowState, oauth_params: dict[str, str] | None = None) -> None:
-        """Save ``flow`` with the request's log lines so far (see :meth:`_log`);
-        :class:`~simulator.store.state.StaleFlow` as ``SqlFlows.save``, the lines
-        then still waiting."""
-        pending: list[Event] = g.get("renkei_log", []) if has_request_context() else []
-        self.flows.save(flow, oauth_params, log=pending)
-        pending.clear()
-
-    def flush_log(self) -> None:
-        """Write the request's log lines that no flow save took."""
-        pending: list[Event] = g.pop("renkei_log", [])
-        if pending:
-            self.log.extend(pending)
+        """A line of the operation log that is not the flow engine's (R-AUTHZ-6),
+        written at once: where it is called (the controls, the token endpoints, the
+        completion mail after ⑥'s save, the outbox's thread) no flow save is still
+        to come that could take it. Within a flow's request, :meth:`FlowRequest.note`."""
+        self.log.append(Event(self.clock().now(), flow_id, kind, detail))
 
     def revoke_grant(self, grant_id: str, by: RevokedBy) -> Grant | None:
         """End a grant and every token issued under it (R-AUTHZ-3 by the bank,
@@ -235,3 +218,64 @@ class Bank:
             part.clear()
         today = today or self.clock().now().date()
         self.host.load(self.scenario.build_host(self.vault, today))
+
+
+class FlowRequest:
+    """One request's way through the flow (the screens of INTERFACE.md §2, the
+    authorization request of §1, a call of §4): the flow engine over ``bank``, and
+    the operation-log lines it and the adapter write, which wait here for the
+    request's flow save and go in its transaction (R-AUTHZ-6): one commit fewer,
+    and a line and the move it tells of are kept or lost together. A stale save
+    writes neither and leaves the lines waiting, for the save of the newer copy.
+    The lines no save took are written when the request is done with the flow
+    (:meth:`flush`, or leaving the ``with`` block), before its answer leaves.
+
+    The adapter makes one per request and hands it along, so that nothing of a
+    request's log lives in ``flask.g`` or in the process."""
+
+    def __init__(self, bank: Bank) -> None:
+        self.bank = bank
+        self._waiting: list[Event] = []
+        self.engine = bank.connect_flow(journal=self.log)
+
+    def __enter__(self) -> FlowRequest:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        # Also when the request failed: the lines tell of moves already made.
+        self.flush()
+
+    @property
+    def waiting(self) -> tuple[Event, ...]:
+        """The lines no save has taken yet, in order."""
+        return tuple(self._waiting)
+
+    def log(self, event: Event) -> None:
+        """A line of the operation log, to wait for the flow's save (the engine's journal)."""
+        self._waiting.append(event)
+
+    def note(self, kind: str, flow_id: str = "", **detail: Any) -> None:
+        """A line of the adapter's own, waiting as the engine's do."""
+        self.log(Event(self.engine.clock.now(), flow_id, kind, detail))
+
+    def save(self, flow: FlowState, oauth_params: dict[str, str] | None = None) -> None:
+        """Save ``flow`` with the lines waiting so far; raises
+        :class:`~simulator.store.state.StaleFlow` as ``SqlFlows.save`` does, having
+        written nothing, the lines then still waiting."""
+        self.bank.flows.save(flow, oauth_params, log=self._waiting)
+        self._waiting.clear()
+
+    def load(self, flow_id: str) -> FlowState | None:
+        """The flow as the latest save left it."""
+        return self.bank.flows.load(flow_id)
+
+    def flush(self) -> None:
+        """Write the lines no save took, in one transaction, in order."""
+        if self._waiting:
+            self.bank.log.extend(self._waiting)
+            self._waiting.clear()

@@ -3,6 +3,9 @@
 Each route loads the flow named by the browser's cookie, presses one button
 of :class:`~simulator.core.flow.ConnectFlow`, saves the flow, and answers the
 next screen (303), the same screen with its errors, or the page that ends it.
+A request's :class:`~simulator.web.bank.FlowRequest` carries the engine and the
+operation-log lines that wait for the flow's save; it is handed from function
+to function, never kept beside the request.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from simulator.core.errors import CsrfFailed, FieldError, FlowLost, OutOfOrder, 
 from simulator.core.flow import ConnectFlow, FlowState
 from simulator.core.screens import SCREENS, Screen
 from simulator.store.state import StaleFlow
-from simulator.web.bank import Bank
+from simulator.web.bank import Bank, FlowRequest
 from simulator.web.mail import send_completion_mail
 from simulator.web.oauth_routes import authorization_redirect
 from simulator.web.responses import (
@@ -55,12 +58,14 @@ def bank() -> Bank:
     return the_bank
 
 
-def current_flow() -> FlowState | None:
+def current_flow(fr: FlowRequest) -> FlowState | None:
+    """The flow the browser's cookie names, as its latest save left it."""
     flow_id = request.cookies.get(FLOW_COOKIE, "")
-    return bank().flows.load(flow_id) if could_be_id(flow_id) else None
+    return fr.load(flow_id) if could_be_id(flow_id) else None
 
 
 def show(
+    b: Bank,
     flow: FlowState,
     errors: list[FieldError] | None = None,
     status: int = 200,
@@ -69,22 +74,23 @@ def show(
 ) -> Response:
     """The flow's current screen (or its end), with ``errors``."""
     if flow.screen is None:
-        model = ended_model(bank(), app_return_url(flow), errors or [])
+        model = ended_model(b, app_return_url(flow), errors or [])
         return page("ended.html", model, status, headers)
-    model = screen_model(bank(), flow, flow.screen, errors, values)
+    model = screen_model(b, flow, flow.screen, errors, values)
     return page(TEMPLATES[flow.screen], model, status, headers)
 
 
 def failed(
-    engine: ConnectFlow,
+    fr: FlowRequest,
     flow: FlowState | None,
     error: RenkeiError,
     values: dict[str, str] | None = None,
 ) -> Response:
-    headers = retry_after(error, engine.clock.now())
+    headers = retry_after(error, fr.engine.clock.now())
     if flow is None:
-        return page("ended.html", ended_model(bank(), None, error.errors), error.status, headers)
-    return show(flow, error.errors, error.status, values, headers)
+        model = ended_model(fr.bank, None, error.errors)
+        return page("ended.html", model, error.status, headers)
+    return show(fr.bank, flow, error.errors, error.status, values, headers)
 
 
 def next_screen(flow: FlowState) -> Response:
@@ -101,22 +107,22 @@ def next_screen(flow: FlowState) -> Response:
 
 @connect.get("/<name>")
 def view(name: str) -> Response:
-    screen = BY_PATH.get(name)
-    flow = current_flow()
-    engine = bank().connect_flow()
-    if screen is None:
-        return page("ended.html", ended_model(bank(), None, FlowLost().errors), 404)
-    before = flow.to_record() if flow is not None else None
-    try:
-        engine.show(flow, screen)
-    except RenkeiError as error:
-        if flow is not None and not _saved(flow):
-            return _raced(engine)
-        return failed(engine, flow, error)
-    assert flow is not None and before is not None
-    if _changed(before, flow) and not _saved(flow):
-        return _raced(engine)
-    return show(flow)
+    with FlowRequest(bank()) as fr:
+        screen = BY_PATH.get(name)
+        flow = current_flow(fr)
+        if screen is None:
+            return page("ended.html", ended_model(fr.bank, None, FlowLost().errors), 404)
+        before = flow.to_record() if flow is not None else None
+        try:
+            fr.engine.show(flow, screen)
+        except RenkeiError as error:
+            if flow is not None and not _saved(fr, flow):
+                return _raced(fr, current_flow(fr))
+            return failed(fr, flow, error)
+        assert flow is not None and before is not None
+        if _changed(before, flow) and not _saved(fr, flow):
+            return _raced(fr, current_flow(fr))
+        return show(fr.bank, flow)
 
 
 #: A screen shown again within this time of the flow's last touch is not written
@@ -134,23 +140,25 @@ def _changed(before: dict[str, Any], flow: FlowState) -> bool:
     return flow.touched_at - touched >= REFRESH
 
 
-def _saved(flow: FlowState) -> bool:
-    """Save ``flow``; False when another request on it saved first (nothing written)."""
+def _saved(fr: FlowRequest, flow: FlowState) -> bool:
+    """Save ``flow`` with the request's log lines; False when another request on it
+    saved first (nothing written, the lines still waiting)."""
     try:
-        bank().save_flow(flow)
+        fr.save(flow)
     except StaleFlow:
         return False
     return True
 
 
-def _raced(engine: ConnectFlow) -> Response:
+def _raced(fr: FlowRequest, fresh: FlowState | None) -> Response:
     """Another request on the same flow (a double submission, the gateway) saved
-    first and this one was not kept: show where the flow is now, with
+    first and this one was not kept: show where the flow is now (``fresh``, as
+    loaded after the stale save), with
     「この操作は受け付けられません。表示中の画面から操作を続けて下さい。」."""
-    return failed(engine, current_flow(), OutOfOrder())
+    return failed(fr, fresh, OutOfOrder())
 
 
-Then = Callable[[FlowState, Any], Response | None]
+Then = Callable[[FlowRequest, FlowState, Any], Response | None]
 #: Attempts at a button whose flow other requests keep changing.
 RACES = 5
 
@@ -168,43 +176,37 @@ def _post(
     When another request saved the flow meanwhile and left it on the same screen
     (the telephony gateway marking ④'s call verified), the button is pressed
     again on the newer copy — unless ``again`` is False: ② and ⑤ count identity
-    failures in the lock ledger, and pressing twice would count one twice."""
-    engine = bank().connect_flow()
-    values = form_data()
-    for _ in range(RACES):
-        flow = current_flow()
-        screen = flow.screen if flow is not None else None
-        try:
-            if flow is None:
-                raise FlowLost()
-            # As bytes: compare_digest refuses str holding anything but ASCII (a
-            # TypeError, so a 500, for a hostile token; issue 7 item 4).
-            given = values.get("csrf_token", "").encode("utf-8", "replace")
-            if not hmac.compare_digest(given, csrf_token(bank(), flow.flow_id).encode()):
-                raise CsrfFailed()
-            outcome = action(engine, flow, values)
-        except RenkeiError as error:
-            if flow is not None and not _saved(flow):
-                if again and _still_on(screen):
-                    continue
-                return _raced(engine)
-            return failed(engine, flow, error, values)
-        if not _saved(flow):
-            if again and _still_on(screen):
-                continue
-            return _raced(engine)
-        if then is not None:
-            response = then(flow, outcome)
-            if response is not None:
-                return response
-        return show(flow) if flow.finished else next_screen(flow)
-    return _raced(engine)
-
-
-def _still_on(screen: Screen | None) -> bool:
-    """Whether the flow, as saved by the request that won, is still on ``screen``."""
-    fresh = current_flow()
-    return fresh is not None and screen is not None and fresh.screen is screen
+    failures in the lock ledger, and pressing twice would count one twice. The
+    newer copy is loaded once, both to see where it is and to press again."""
+    with FlowRequest(bank()) as fr:
+        values = form_data()
+        flow = current_flow(fr)
+        for _ in range(RACES):
+            screen = flow.screen if flow is not None else None
+            try:
+                if flow is None:
+                    raise FlowLost()
+                # As bytes: compare_digest refuses str holding anything but ASCII (a
+                # TypeError, so a 500, for a hostile token; issue 7 item 4).
+                given = values.get("csrf_token", "").encode("utf-8", "replace")
+                if not hmac.compare_digest(given, csrf_token(fr.bank, flow.flow_id).encode()):
+                    raise CsrfFailed()
+                outcome = action(fr.engine, flow, values)
+            except RenkeiError as error:
+                if flow is None or _saved(fr, flow):
+                    return failed(fr, flow, error, values)
+            else:
+                if _saved(fr, flow):
+                    if then is not None:
+                        response = then(fr, flow, outcome)
+                        if response is not None:
+                            return response
+                    return show(fr.bank, flow) if flow.finished else next_screen(flow)
+            # Stale: another request saved the flow first.
+            flow = current_flow(fr)
+            if not (again and flow is not None and screen is not None and flow.screen is screen):
+                return _raced(fr, flow)
+        return _raced(fr, flow)
 
 
 @connect.post("/account")
@@ -244,12 +246,11 @@ def post_consent() -> Response:
     The grant, the completion mail and the code follow only the save that moved
     the flow, so a double-clicked 「許可する」 makes one grant, not two."""
 
-    def granted(flow: FlowState, grant: Any) -> Response | None:
+    def granted(fr: FlowRequest, flow: FlowState, grant: Any) -> Response | None:
         if grant is None:
             return None  # cancelled: the 中止 page
-        b = bank()
-        b.grants.add(grant)
-        send_completion_mail(b, flow, grant)
+        fr.bank.grants.add(grant)
+        send_completion_mail(fr.bank, flow, grant)
         return authorization_redirect(flow, grant)
 
     return _post(lambda e, f, v: e.decide(f, v), granted)
@@ -264,12 +265,12 @@ def post_cancel() -> Response:
 @connect.route("/return", methods=["GET", "POST"])
 def return_to_app() -> Response:
     """「連携元画面へ」: back to the app with the error shown (INTERFACE.md §1)."""
-    flow = current_flow()
-    engine = bank().connect_flow()
-    try:
-        flow = engine.return_to_app(flow)
-    except RenkeiError as error:
-        return failed(engine, flow, error)
-    if not _saved(flow):
-        return _raced(engine)
-    return redirect(app_return_url(flow), code=303)
+    with FlowRequest(bank()) as fr:
+        flow = current_flow(fr)
+        try:
+            flow = fr.engine.return_to_app(flow)
+        except RenkeiError as error:
+            return failed(fr, flow, error)
+        if not _saved(fr, flow):
+            return _raced(fr, current_flow(fr))
+        return redirect(app_return_url(flow), code=303)

@@ -28,7 +28,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import Flask, current_app
+from flask import Flask
 
 from renkei.contract.oauth import CLIENT_AUTH_METHODS, SCOPES
 from simulator.core.errors import RenkeiError
@@ -200,13 +200,12 @@ class RenkeiServer(AuthorizationServer):  # type: ignore[misc]
         return grant
 
 
-def _server() -> RenkeiServer:
-    server: RenkeiServer = current_app.extensions["renkei.oauth"]
-    return server
-
-
 class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    """RFC 6749 §4.1 with the codes in the store. Authlib makes one per request and
+    hands it the server it serves (``self.server``), and through it the bank."""
+
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    server: RenkeiServer
 
     @staticmethod
     def validate_authorization_redirect_uri(request: OAuth2Request, client: OAuthClient) -> Any:
@@ -219,11 +218,10 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def save_authorization_code(self, code: str, request: OAuth2Request) -> None:
-        server = _server()
-        now = server.now()
+        now = self.server.now()
         data = request.payload.data
         grant: Grant = request.user
-        server.bank.tokens.add_code(
+        self.server.bank.tokens.add_code(
             StoredCode(
                 digest(code),
                 grant.grant_id,
@@ -233,20 +231,19 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
                 data["code_challenge"],
                 data["code_challenge_method"],
                 now,
-                now + dt.timedelta(seconds=server.bank.config.code_seconds),
+                now + dt.timedelta(seconds=self.server.bank.config.code_seconds),
             )
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> Code | None:
         """Burn the code on its first use; a replay revokes what it issued."""
-        server = _server()
-        now = server.now()
-        stored, replay = server.bank.tokens.take_code(digest(code), now)
+        now = self.server.now()
+        stored, replay = self.server.bank.tokens.take_code(digest(code), now)
         if replay:
-            grant_id = server.bank.tokens.grant_of_code(digest(code))
+            grant_id = self.server.bank.tokens.grant_of_code(digest(code))
             if grant_id:
-                server.bank.tokens.revoke_grant(grant_id, now)
-                server.bank.note("code_replay", grant_id=grant_id)
+                self.server.bank.tokens.revoke_grant(grant_id, now)
+                self.server.bank.note("code_replay", grant_id=grant_id)
             return None
         if stored is None or stored.client_id != client.get_client_id():
             return None
@@ -257,37 +254,42 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         """Nothing left to do: :meth:`query_authorization_code` burnt it."""
 
     def authenticate_user(self, authorization_code: Code) -> Grant | None:
-        return _server().active_grant(authorization_code.stored.grant_id)
+        return self.server.active_grant(authorization_code.stored.grant_id)
 
 
 class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    """RFC 6749 §6, only while the grant holds (R-FLOW-9); ``self.server`` as for
+    :class:`CodeGrant`."""
+
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotate: the old refresh token is revoked
+    server: RenkeiServer
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        server = _server()
-        stored = server.bank.tokens.by_refresh(refresh_token)
+        stored = self.server.bank.tokens.by_refresh(refresh_token)
         if stored is None or stored.revoked_at is not None:
             return None
         # R-FLOW-9: after the 認可期間 (or a revocation, or a move) refresh stops working.
-        if server.active_grant(stored.grant_id) is None:
+        if self.server.active_grant(stored.grant_id) is None:
             return None
-        return Token(stored, server.now())
+        return Token(stored, self.server.now())
 
     def authenticate_user(self, refresh_token: Token) -> Grant | None:
-        return _server().active_grant(refresh_token.stored.grant_id)
+        return self.server.active_grant(refresh_token.stored.grant_id)
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
-        _server().bank.tokens.revoke(refresh_token.stored.access_hash, _server().now())
+        self.server.bank.tokens.revoke(refresh_token.stored.access_hash, self.server.now())
 
 
 class _FindsTokens:
-    """Both RFC 7009 and RFC 7662 look a token up by either of its secrets."""
+    """Both RFC 7009 and RFC 7662 look a token up by either of its secrets. Authlib
+    gives each endpoint the server it is registered on (``self.server``)."""
+
+    server: RenkeiServer
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        server = _server()
-        stored = server.bank.tokens.find(token_string, token_type_hint)
-        return Token(stored, server.now()) if stored else None
+        stored = self.server.bank.tokens.find(token_string, token_type_hint)
+        return Token(stored, self.server.now()) if stored else None
 
 
 class Revocation(_FindsTokens, RevocationEndpoint):  # type: ignore[misc]
@@ -296,11 +298,10 @@ class Revocation(_FindsTokens, RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
     def revoke_token(self, token: Token, request: OAuth2Request) -> None:
-        server = _server()
         if request.form.get("token_type_hint") == "access_token":
-            server.bank.tokens.revoke(token.stored.access_hash, server.now())
+            self.server.bank.tokens.revoke(token.stored.access_hash, self.server.now())
         else:
-            server.bank.revoke_grant(token.stored.grant_id, by="app")
+            self.server.bank.revoke_grant(token.stored.grant_id, by="app")
 
 
 class Introspection(_FindsTokens, IntrospectionEndpoint):  # type: ignore[misc]
@@ -309,8 +310,7 @@ class Introspection(_FindsTokens, IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
     def introspect_token(self, token: Token) -> dict[str, Any]:
-        server = _server()
-        grant = server.active_grant(token.stored.grant_id)
+        grant = self.server.active_grant(token.stored.grant_id)
         active = grant is not None and not token.is_revoked() and not token.is_expired()
         if not active:
             return {"active": False}
@@ -323,7 +323,7 @@ class Introspection(_FindsTokens, IntrospectionEndpoint):  # type: ignore[misc]
             "iat": int(token.stored.issued_at.timestamp()),
             "exp": int(token.stored.access_expires_at.timestamp()),
             "sub": grant.grant_id,
-            "iss": server.bank.config.issuer,
+            "iss": self.server.bank.config.issuer,
         }
 
     def check_permission(self, token: Token, client: OAuthClient, request: Any) -> bool:

@@ -23,7 +23,7 @@ from renkei.contract.screens import FLOW_COOKIE
 from simulator.core.errors import RenkeiError
 from simulator.core.flow import FlowState
 from simulator.core.grants import Grant
-from simulator.web.bank import Bank
+from simulator.web.bank import Bank, FlowRequest
 from simulator.web.oauth import RenkeiServer
 from simulator.web.responses import page, retry_after
 from simulator.web.screen_model import ended_model, footer, redirect_with
@@ -44,20 +44,17 @@ AUTHORIZE_PARAMS = (
 
 
 def server() -> RenkeiServer:
+    """Authlib's server of this app, and through it (``.bank``) the bank: each
+    route asks once."""
     the_server: RenkeiServer = current_app.extensions["renkei.oauth"]
     return the_server
-
-
-def bank() -> Bank:
-    the_bank: Bank = current_app.extensions["renkei.bank"]
-    return the_bank
 
 
 @oauth.get(METADATA_PATH)
 def metadata() -> Response:
     """RFC 8414, with the configured issuer, never one read from the request's
     ``Host`` (INTERFACE.md §1, RFC 8414 §3.3)."""
-    issuer = bank().config.issuer
+    issuer = server().bank.config.issuer
     methods = list(CLIENT_AUTH_METHODS)
     return jsonify(
         {
@@ -79,7 +76,7 @@ def metadata() -> Response:
     )
 
 
-def _error_page(error: str, description: str, status: int) -> Response:
+def _error_page(b: Bank, error: str, description: str, status: int) -> Response:
     model = {
         "screen_id": None,
         "title": "API連携認証",
@@ -88,7 +85,7 @@ def _error_page(error: str, description: str, status: int) -> Response:
         "message": None,
         "return_url": None,
         "return_label": None,
-        **footer(bank()),
+        **footer(b),
     }
     return page("ended.html", model, status)
 
@@ -101,36 +98,37 @@ def authorize() -> Response:
     page, never a redirect (RFC 6749 §4.1.2.1); other request errors go back
     to the app. The host's own checks (hours, faults, capacity) come next.
     """
+    the_server = server()
+    b = the_server.bank
     try:
-        server().get_consent_grant(end_user=None)
+        the_server.get_consent_grant(end_user=None)
     except OAuth2Error as error:
         if getattr(error, "redirect_uri", None):
-            response: Response = server().handle_error_response(None, error)
+            response: Response = the_server.handle_error_response(None, error)
             return response
-        return _error_page(error.error, error.get_error_description() or error.error, 400)
+        return _error_page(b, error.error, error.get_error_description() or error.error, 400)
     params = {k: request.args[k] for k in AUTHORIZE_PARAMS if k in request.args}
-    client = bank().clients[params["client_id"]]
+    client = b.clients[params["client_id"]]
     params.setdefault("redirect_uri", client.redirect_uris[0])
     scopes = tuple((params.get("scope") or " ".join(client.scopes)).split())
-    b = bank()
-    engine = b.connect_flow()
-    try:
-        now = engine.clock.now()
-        flow = engine.start(
-            client.client_id,
-            params["redirect_uri"],
-            scopes,
-            params.get("state"),
-            params["code_challenge"],
-            b.flows.in_progress(now, b.rules.flow_timeout),
-        )
-    except RenkeiError as error:
-        back = {"error": error.oauth_error, "error_description": error.code}
-        if params.get("state"):
-            back["state"] = params["state"]
-        model = ended_model(b, redirect_with(params["redirect_uri"], back), error.errors)
-        return page("ended.html", model, error.status, retry_after(error, now))
-    b.save_flow(flow, params)
+    with FlowRequest(b) as fr:
+        now = fr.engine.clock.now()
+        try:
+            flow = fr.engine.start(
+                client.client_id,
+                params["redirect_uri"],
+                scopes,
+                params.get("state"),
+                params["code_challenge"],
+                b.flows.in_progress(now, b.rules.flow_timeout),
+            )
+        except RenkeiError as error:
+            back = {"error": error.oauth_error, "error_description": error.code}
+            if params.get("state"):
+                back["state"] = params["state"]
+            model = ended_model(b, redirect_with(params["redirect_uri"], back), error.errors)
+            return page("ended.html", model, error.status, retry_after(error, now))
+        fr.save(flow, params)
     response = redirect("/connect/account", code=303)
     response.set_cookie(
         FLOW_COOKIE, flow.flow_id, httponly=True, samesite="Lax", secure=not b.config.sandbox
@@ -140,11 +138,12 @@ def authorize() -> Response:
 
 def authorization_redirect(flow: FlowState, grant: Grant) -> Response:
     """「許可する」: Authlib issues the code and answers 302 redirect_uri?code=…&state=…"""
-    params = bank().flows.oauth_params(flow.flow_id)
-    req = OAuth2Request("GET", f"{bank().config.issuer}/oauth/authorize")
+    the_server = server()
+    params = the_server.bank.flows.oauth_params(flow.flow_id)
+    req = OAuth2Request("GET", f"{the_server.bank.config.issuer}/oauth/authorize")
     req.payload = BasicOAuth2Payload(params)
-    authz = server().get_authorization_grant(req)
-    response: Response = server().create_authorization_response(req, grant, authz)
+    authz = the_server.get_authorization_grant(req)
+    response: Response = the_server.create_authorization_response(req, grant, authz)
     return response
 
 

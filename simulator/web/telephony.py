@@ -19,10 +19,10 @@ import re
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
-from simulator.core.flow import ConnectFlow, FlowState
+from simulator.core.flow import FlowState
 from simulator.core.telephony import CallAnswer, InboundCall
 from simulator.store.state import SqlCalls, StaleFlow
-from simulator.web.bank import Bank
+from simulator.web.bank import Bank, FlowRequest
 from simulator.web.responses import api_error
 
 telephony = Blueprint("telephony", __name__, url_prefix="/telephony")
@@ -64,38 +64,38 @@ def inbound_call() -> Response:
             400,
         )
     assert isinstance(caller, str) and isinstance(dialled, str)
-    engine = bank.connect_flow()
-    if call_id is not None and not SqlCalls(bank.db).first_report(call_id, engine.clock.now()):
-        # The same call reported again (a replayed request): it verifies nothing.
-        bank.note("call_replayed", call_id=call_id, to=dialled)
-        return jsonify({"rings": 0, "answered": False, "verified": False, "replayed": True})
-    call = InboundCall(caller, dialled, caller_id)
-    verified = False
-    rings = 0
-    for flow in bank.flows.waiting_for_call_from(caller):
-        answer = judge_and_save(bank, engine, call, flow)
-        verified = verified or answer.verified
-        rings = rings or answer.rings
-    if not rings:
-        rings = engine.receive_call(call, []).rings  # nobody waiting: it rings all the same
-    return jsonify({"rings": rings, "answered": False, "verified": verified})
+    with FlowRequest(bank) as fr:
+        now = fr.engine.clock.now()
+        if call_id is not None and not SqlCalls(bank.db).first_report(call_id, now):
+            # The same call reported again (a replayed request): it verifies nothing.
+            fr.note("call_replayed", call_id=call_id, to=dialled)
+            return jsonify({"rings": 0, "answered": False, "verified": False, "replayed": True})
+        call = InboundCall(caller, dialled, caller_id)
+        verified = False
+        rings = 0
+        for flow in bank.flows.waiting_for_call_from(caller):
+            answer = judge_and_save(fr, call, flow)
+            verified = verified or answer.verified
+            rings = rings or answer.rings
+        if not rings:
+            rings = fr.engine.receive_call(call, []).rings  # nobody waiting: it rings all the same
+        return jsonify({"rings": rings, "answered": False, "verified": verified})
 
 
-def judge_and_save(
-    bank: Bank, engine: ConnectFlow, call: InboundCall, flow: FlowState
-) -> CallAnswer:
-    """Judge the call for one waiting flow and save it; when the customer's browser
-    saved the flow meanwhile (「確定する」), judge the newer copy again."""
+def judge_and_save(fr: FlowRequest, call: InboundCall, flow: FlowState) -> CallAnswer:
+    """Judge the call for one waiting flow and save it, with the request's log
+    lines; when the customer's browser saved the flow meanwhile (「確定する」),
+    judge the newer copy again."""
     for _ in range(RACES):
         before = flow.challenge
-        answer = engine.receive_call(call, [flow])
+        answer = fr.engine.receive_call(call, [flow])
         if flow.challenge is before:
             return answer  # not verified: nothing of the flow changed, nothing to save
         try:
-            bank.save_flow(flow)
+            fr.save(flow)
             return answer
         except StaleFlow:
-            fresh = bank.flows.load(flow.flow_id)
+            fresh = fr.load(flow.flow_id)
             if fresh is None:
                 break
             flow = fresh
