@@ -40,7 +40,7 @@ from simulator.core.telephony import (
     CallVerdict,
     InboundCall,
     issue_challenge,
-    judge,
+    judge_call,
     mask_phone,
 )
 
@@ -423,19 +423,19 @@ def test_r_err_call_3_verdicts() -> None:
     """R-ERR-CALL-2/3: each way a call can fail to verify has its own verdict."""
     challenge = CallChallenge("09012343333", "0120111111", NOW)
     good = InboundCall("09012343333", "0120111111")
-    assert judge(good, challenge, NOW) is CallVerdict.VERIFIED
-    assert judge(InboundCall("09012343333", "0120111111", "withheld"), challenge, NOW) is (
+    assert judge_call(good, challenge, NOW) is CallVerdict.VERIFIED
+    assert judge_call(InboundCall("09012343333", "0120111111", "withheld"), challenge, NOW) is (
         CallVerdict.WITHHELD
     )
-    assert judge(InboundCall("0311112222", "0120111111"), challenge, NOW) is (
+    assert judge_call(InboundCall("0311112222", "0120111111"), challenge, NOW) is (
         CallVerdict.WRONG_CALLER
     )
-    assert judge(InboundCall("09012343333", "0120222222"), challenge, NOW) is (
+    assert judge_call(InboundCall("09012343333", "0120222222"), challenge, NOW) is (
         CallVerdict.WRONG_NUMBER
     )
     late = NOW + dt.timedelta(seconds=120, microseconds=1)
-    assert judge(good, challenge, late) is CallVerdict.TOO_LATE
-    assert judge(good, challenge, NOW + dt.timedelta(seconds=120)) is CallVerdict.VERIFIED
+    assert judge_call(good, challenge, late) is CallVerdict.TOO_LATE
+    assert judge_call(good, challenge, NOW + dt.timedelta(seconds=120)) is CallVerdict.VERIFIED
 
 
 def test_r_flow_4_draw_is_repeatable_for_a_seed() -> None:

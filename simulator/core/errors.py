@@ -3,7 +3,11 @@
 Each class names its code; the requirement it shows, the HTTP status and the
 OAuth error it returns to the app through 「連携元画面へ」 are that code's row
 of the contract (:mod:`renkei.contract.errors`), read when the class is made.
-Where each error leaves the flow is declared once, in
+What follows an error is on its class, read from the same row: whether
+「連携元画面へ」 is offered beside it (``returns_beside``), whether the service
+refused before judging anything (``refusal``), whether a 503 is meant
+(``deliberate_5xx``), whether it ends the flow (``terminal``). Where each error
+leaves the flow is declared once, by class, in
 :data:`simulator.core.screens.DETOURS`. A single ``except RenkeiError`` turns
 any of them into a screen, a JSON body or a redirect; the adapters add no rule."""
 
@@ -13,7 +17,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from renkei.contract.errors import ERRORS, ErrorCode
+from renkei.contract.errors import ERRORS, TERMINAL, ErrorCode, Kind
 from simulator.core import messages
 
 
@@ -38,17 +42,35 @@ class RenkeiError(Exception):
     contract: ClassVar[ErrorCode]
     requirement: ClassVar[str]
     status: ClassVar[int]
+    kind: ClassVar[Kind]
     #: The OAuth ``error`` the 「連携元画面へ」 link returns with (INTERFACE.md §1).
     oauth_error: ClassVar[str] = "access_denied"
+    #: 「連携元画面へ」 is offered beside the error while the flow stays open
+    #: (INTERFACE.md §1: R-ERR-HOST-1 and R-ERR-SYS-*).
+    returns_beside: ClassVar[bool] = False
+    #: The service refused before judging anything (R-ERR-SYS-*): the same request
+    #: may succeed later, so the twin's customers retry it and count it apart.
+    refusal: ClassVar[bool] = False
+    #: A 5xx answered on purpose, with ``Retry-After`` where the end is known.
+    deliberate_5xx: ClassVar[bool] = False
+    #: The error ends the flow where it is raised; only 「連携元画面へ」 remains
+    #: (R-ERR-HOST-3/4, R-ERR-CALL-4).
+    terminal: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         code = cls.__dict__.get("code")
         if code is not None:
-            cls.contract = ERRORS[code]
-            cls.requirement = cls.contract.requirement
-            cls.status = cls.contract.status
-            cls.oauth_error = cls.contract.oauth_error
+            row = ERRORS[code]
+            cls.contract = row
+            cls.requirement = row.requirement
+            cls.status = row.status
+            cls.kind = row.kind
+            cls.oauth_error = row.oauth_error
+            cls.returns_beside = row.returns_beside
+            cls.refusal = row.refusal
+            cls.deliberate_5xx = row.deliberate_5xx
+            cls.terminal = code in TERMINAL
 
     def __init__(self, message: str | None = None, *, retry_after: dt.datetime | None = None):
         self.message = message if message is not None else messages.MESSAGES[self.code]
@@ -70,6 +92,7 @@ class InputRejected(RenkeiError):
     """
 
     status = 422
+    kind = Kind.INPUT
 
     def __init__(self, field_errors: list[FieldError]):
         self.field_errors = field_errors

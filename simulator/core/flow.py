@@ -2,8 +2,10 @@
 
 :class:`ConnectFlow` carries out the moves of :mod:`simulator.core.screens` on
 a :class:`FlowState`, the one record of a customer's progress. Each method is
-one button; it either moves the flow on or raises the error the manual shows,
-having left the flow where INTERFACE.md §2 says it goes:
+one button: it runs the checks every request passes, then the guards the
+screen table lists for that move (:mod:`simulator.core.guards`), in order, and
+applies the move. It either moves the flow on or raises the error the manual
+shows, having left the flow where the table's detours say (INTERFACE.md §2):
 
 * system state (R-ERR-SYS-*): the flow stays where it was;
 * input (R-ERR-INPUT-*): the same screen;
@@ -26,19 +28,12 @@ from typing import Any
 
 from simulator.core import inputs
 from simulator.core.bank import BankRules, HostDirectory
-from simulator.core.clock import Clock, jst_day
-from simulator.core.errors import (
-    BY_CODE,
-    AccountUnavailable,
-    CallExpired,
-    CallPending,
-    FlowLost,
-    OutOfOrder,
-    RenkeiError,
-)
+from simulator.core.clock import Clock
+from simulator.core.errors import BY_CODE, FlowLost, OutOfOrder, RenkeiError
 from simulator.core.faults import Faults, ServiceGate
 from simulator.core.grants import Grant
-from simulator.core.host import AccountKey, PinVault, identity_matches, unusable_reason
+from simulator.core.guards import ON_EVERY_REQUEST, Attempt, Guard
+from simulator.core.host import AccountKey, PinVault
 from simulator.core.hours import ServiceCalendar
 from simulator.core.lockout import LockLedger
 from simulator.core.screens import Action, End, Move, Screen, detour, move
@@ -48,7 +43,7 @@ from simulator.core.telephony import (
     CallVerdict,
     InboundCall,
     issue_challenge,
-    judge,
+    judge_call,
     rings,
     verified,
 )
@@ -69,6 +64,10 @@ Journal = Callable[[Event], None]
 
 def _discard(event: Event) -> None:
     """The journal when nobody listens."""
+
+
+#: The form of a button that posts none (③, ④, 「中止する」); read-only as a Mapping.
+_NO_FORM: inputs.Form = {}
 
 
 @dataclass
@@ -248,50 +247,57 @@ class ConnectFlow:
         """An unguessable id (give the engine ``random.SystemRandom`` in a server)."""
         return f"{self.rng.getrandbits(128):032x}"
 
-    def _log(self, flow: FlowState, kind: str, **detail: Any) -> None:
+    def log(self, flow: FlowState, kind: str, **detail: Any) -> None:
+        """One line of the operation log for ``flow``, to :attr:`journal`."""
         self.journal(Event(self.clock.now(), flow.flow_id, kind, detail))
 
     def _fail(self, flow: FlowState, error: RenkeiError) -> RenkeiError:
-        """Log ``error`` and send the flow where :data:`DETOURS` says."""
+        """Log ``error`` and send the flow where :data:`DETOURS` says for its class."""
         flow.shown_error = error.code
-        target = detour(flow.screen, error.code)
+        target = detour(flow.screen, error)
         if isinstance(target, End):
             flow.screen, flow.end, flow.end_code = None, target, error.code
         elif target is not None:
             flow.restart()
             flow.screen = target
-        self._log(flow, "error", code=error.code, screen=flow.screen and flow.screen.value)
+        self.log(flow, "error", code=error.code, screen=flow.screen and flow.screen.value)
         return error
 
-    def _enter(self, flow: FlowState | None, screen: Screen | None = None) -> dt.datetime:
-        """Checks before any screen is shown or any button acts; answers now."""
+    def _run(self, attempt: Attempt, checks: tuple[Guard, ...]) -> None:
+        """Run ``checks`` in order; the first error goes through :meth:`_fail`."""
+        for check in checks:
+            try:
+                check(attempt)
+            except RenkeiError as error:
+                raise self._fail(attempt.flow, error) from None
+
+    def _enter(
+        self, flow: FlowState | None, screen: Screen | None = None, form: inputs.Form = _NO_FORM
+    ) -> Attempt:
+        """Checks before any screen is shown or any button acts (:data:`ON_EVERY_REQUEST`);
+        answers the attempt, at the instant it was made."""
         now = self.clock.now()
         if flow is None:
             raise FlowLost()
         if flow.finished:
             raise OutOfOrder()
-        if now - flow.touched_at > self.rules.flow_timeout:
-            raise self._fail(flow, FlowLost())
-        try:
-            self.gate.check(now, self.faults())
-        except RenkeiError as error:
-            raise self._fail(flow, error) from None
-        if screen is not None and flow.screen is not screen:
-            raise self._fail(flow, OutOfOrder())
+        attempt = Attempt(self, flow, now, screen, form)
+        self._run(attempt, ON_EVERY_REQUEST)
         flow.touched_at = now
-        return now
+        return attempt
 
     def _press(
-        self, flow: FlowState | None, screen: Screen, action: Action
-    ) -> tuple[FlowState, Move, dt.datetime]:
-        """A button on ``screen``: refused unless the flow is on it (R-FLOW-8)."""
-        now = self._enter(flow, screen)
-        assert flow is not None
+        self, flow: FlowState | None, screen: Screen, action: Action, form: inputs.Form = _NO_FORM
+    ) -> tuple[Move, Attempt]:
+        """A button on ``screen``: refused unless the flow is on it (R-FLOW-8), then
+        the move's guards from :data:`~simulator.core.screens.MOVES`, in order."""
+        attempt = self._enter(flow, screen, form)
         step = move(screen, action)
         if step is None:  # a button the screen does not have
-            raise self._fail(flow, OutOfOrder())
-        flow.shown_error = None
-        return flow, step, now
+            raise self._fail(attempt.flow, OutOfOrder())
+        attempt.flow.shown_error = None
+        self._run(attempt, step.guards)
+        return step, attempt
 
     def _arrive(self, flow: FlowState, step: Move) -> None:
         """Follow ``step`` to its target screen or end."""
@@ -320,82 +326,54 @@ class ConnectFlow:
         flow = FlowState(
             self.new_id(), client_id, redirect_uri, scopes, state, code_challenge, now, now
         )
-        self._log(flow, "start", client_id=client_id)
+        self.log(flow, "start", client_id=client_id)
         return flow
 
     def show(self, flow: FlowState | None, screen: Screen) -> FlowState:
         """GET of a screen: only the screen the flow is on (R-FLOW-8)."""
-        self._enter(flow, screen)
-        assert flow is not None
-        return flow
+        return self._enter(flow, screen).flow
 
     def submit_account(self, flow: FlowState | None, form: inputs.Form) -> FlowState:
         """① SOA201 「次へ」: the account is only read here; the host checks it on ②."""
-        flow, step, _ = self._press(flow, Screen.ACCOUNT, Action.NEXT)
-        try:
-            flow.account = inputs.read_account(form)
-        except RenkeiError as error:
-            raise self._fail(flow, error) from None
-        self._arrive(flow, step)
-        return flow
+        step, a = self._press(flow, Screen.ACCOUNT, Action.NEXT, form)
+        a.flow.account = a.account_key
+        self._arrive(a.flow, step)
+        return a.flow
 
     def submit_customer(self, flow: FlowState | None, form: inputs.Form) -> FlowState:
         """② SOA202 「次へ」: input, account usable, not locked, then identity."""
-        flow, step, now = self._press(flow, Screen.CUSTOMER, Action.NEXT)
-        assert flow.account is not None
-        try:
-            entry = inputs.read_customer(form, jst_day(now))
-        except RenkeiError as error:
-            raise self._fail(flow, error) from None
-        account = self.host.account(flow.account)
-        reason = unusable_reason(account, jst_day(now))
-        if account is None or reason is not None:
-            self._log(flow, "account_unavailable", account=str(flow.account), reason=reason)
-            raise self._fail(flow, AccountUnavailable())
-        customer = self.host.customer(account.customer_id)
-        try:
-            self.rules.lockout.refuse_if_locked(self.locks, account.key, now)
-        except RenkeiError as error:
-            raise self._fail(flow, error) from None
-        if customer is None or not identity_matches(
-            customer, entry.name_kana, entry.birth_date, entry.phone
-        ):
-            raise self._fail(flow, self.rules.lockout.failure(self.locks, account.key, now))
-        flow.customer_id = customer.customer_id
-        flow.registered_phone = customer.phone
-        flow.name_kana, flow.email = entry.name_kana, entry.email
-        self._arrive(flow, step)
-        self._log(
-            flow,
+        step, a = self._press(flow, Screen.CUSTOMER, Action.NEXT, form)
+        account, entry, customer = a.found_account(), a.entry, a.customer
+        assert entry is not None and customer is not None  # the guards read them
+        a.flow.customer_id = customer.customer_id
+        a.flow.registered_phone = customer.phone
+        a.flow.name_kana, a.flow.email = entry.name_kana, entry.email
+        self._arrive(a.flow, step)
+        self.log(
+            a.flow,
             "identified",
             account=str(account.key),
             name_kana=entry.name_kana,
             email=entry.email,
         )
-        return flow
+        return a.flow
 
     def decide_phone(self, flow: FlowState | None) -> FlowState:
         """③ SOA208 「電話番号の決定」: ④ is shown with a number drawn for this attempt."""
-        flow, step, now = self._press(flow, Screen.PHONE, Action.DECIDE_PHONE)
-        assert flow.registered_phone is not None
-        flow.challenge = issue_challenge(
-            self.rules.call_pool, flow.registered_phone, now, self.rng, self.rules.call_window
+        step, a = self._press(flow, Screen.PHONE, Action.DECIDE_PHONE)
+        assert a.flow.registered_phone is not None
+        a.flow.challenge = issue_challenge(
+            self.rules.call_pool, a.flow.registered_phone, a.now, self.rng, self.rules.call_window
         )
-        self._arrive(flow, step)
-        self._log(flow, "call_shown", to=flow.challenge.to_number)
-        return flow
+        self._arrive(a.flow, step)
+        self.log(a.flow, "call_shown", to=a.flow.challenge.to_number)
+        return a.flow
 
     def confirm_call(self, flow: FlowState | None) -> FlowState:
         """④ SOA209 「確定する」: in time and after the verifying call (R-ERR-CALL-1/2)."""
-        flow, step, now = self._press(flow, Screen.CALL, Action.CONFIRM)
-        challenge = flow.challenge
-        assert challenge is not None
-        if not challenge.open_at(now):
-            raise self._fail(flow, CallExpired())
-        if challenge.verified_at is None:
-            raise self._fail(flow, CallPending())
-        self._arrive(flow, step)
-        return flow
+        step, a = self._press(flow, Screen.CALL, Action.CONFIRM)
+        self._arrive(a.flow, step)
+        return a.flow
 
     def receive_call(self, call: InboundCall, waiting: Iterable[FlowState]) -> CallAnswer:
         """The telephony gateway's inbound call, judged against every flow on ④ that
@@ -408,57 +386,40 @@ class ConnectFlow:
         for flow in waiting:
             if flow.screen is not Screen.CALL or flow.challenge is None:
                 continue
-            verdict = judge(call, flow.challenge, now)
-            self._log(flow, "call", verdict=verdict.value, to=call.dialled)
+            verdict = judge_call(call, flow.challenge, now)
+            self.log(flow, "call", verdict=verdict.value, to=call.dialled)
             if verdict is CallVerdict.VERIFIED:
                 flow.challenge = verified(flow.challenge, now)
                 verified_any = True
         return CallAnswer(rings=rings(self.rng), verified=verified_any)
 
     def submit_pin(self, flow: FlowState | None, form: inputs.Form) -> FlowState:
-        """⑤ SOA211 「次へ」: input, not locked, then the PIN (R-FLOW-5)."""
-        flow, step, now = self._press(flow, Screen.PIN, Action.NEXT)
-        assert flow.account is not None
-        try:
-            pin = inputs.read_pin(form)
-        except RenkeiError as error:
-            raise self._fail(flow, error) from None
-        account = self.host.account(flow.account)
-        if account is None or unusable_reason(account, jst_day(now)) is not None:
-            raise self._fail(flow, AccountUnavailable())
-        try:
-            self.rules.lockout.refuse_if_locked(self.locks, account.key, now)
-        except RenkeiError as error:
-            raise self._fail(flow, error) from None
-        if not self.pins.verify(account, pin):
-            raise self._fail(flow, self.rules.lockout.failure(self.locks, account.key, now))
-        self._arrive(flow, step)
-        return flow
+        """⑤ SOA211 「次へ」: input, account still usable, not locked, then the PIN (R-FLOW-5)."""
+        step, a = self._press(flow, Screen.PIN, Action.NEXT, form)
+        self._arrive(a.flow, step)
+        return a.flow
 
     def decide(self, flow: FlowState | None, form: inputs.Form) -> Grant | None:
-        """⑥ SOA206 「許可する」 (agreement ticked) grants; 「拒否する」 cancels (R-FLOW-6/7)."""
-        self._enter(flow, Screen.CONSENT)
-        assert flow is not None
-        try:
-            allow = inputs.read_consent(form)
-        except RenkeiError as error:
-            raise self._fail(flow, error) from None
-        if not allow:
-            self.cancel(flow)
+        """⑥ SOA206 「許可する」 (agreement ticked) grants; 「拒否する」 cancels (R-FLOW-6/7).
+
+        The form's ``decision`` says which button was pressed.
+        """
+        if _consent_button(form) is Action.DENY:
+            self._cancel(flow, Screen.CONSENT, Action.DENY, form)
             return None
-        flow, step, now = self._press(flow, Screen.CONSENT, Action.ALLOW)
-        assert flow.account is not None
+        step, a = self._press(flow, Screen.CONSENT, Action.ALLOW, form)
+        assert a.flow.account is not None
         grant = self.rules.grants.grant(
-            self.new_id(), flow.client_id, flow.account, flow.scopes, now
+            self.new_id(), a.flow.client_id, a.flow.account, a.flow.scopes, a.now
         )
-        flow.grant_id = grant.grant_id
-        self._arrive(flow, step)
-        self._log(
-            flow,
+        a.flow.grant_id = grant.grant_id
+        self._arrive(a.flow, step)
+        self.log(
+            a.flow,
             "granted",
             grant_id=grant.grant_id,
-            account=str(flow.account),
-            scopes=list(flow.scopes),
+            account=str(a.flow.account),
+            scopes=list(a.flow.scopes),
         )
         return grant
 
@@ -469,10 +430,15 @@ class ConnectFlow:
         if screen is None:
             self._enter(flow)  # lost or finished: the matching error
             raise OutOfOrder()
-        flow, step, _ = self._press(flow, screen, action)
-        self._arrive(flow, step)
-        self._log(flow, "cancelled")
-        return flow
+        return self._cancel(flow, screen, action)
+
+    def _cancel(
+        self, flow: FlowState | None, screen: Screen, action: Action, form: inputs.Form = _NO_FORM
+    ) -> FlowState:
+        step, a = self._press(flow, screen, action, form)
+        self._arrive(a.flow, step)
+        self.log(a.flow, "cancelled")
+        return a.flow
 
     def return_to_app(self, flow: FlowState | None) -> FlowState:
         """「連携元画面へ」: after the flow ended, or from a screen showing an error,
@@ -483,5 +449,14 @@ class ConnectFlow:
             if flow.shown_error is None:
                 raise OutOfOrder()  # the link is offered only beside an error
             flow.screen, flow.end, flow.end_code = None, End.FAILED, flow.shown_error
-            self._log(flow, "returned", code=flow.shown_error)
+            self.log(flow, "returned", code=flow.shown_error)
         return flow
+
+
+def _consent_button(form: inputs.Form) -> Action:
+    """Which of ⑥'s buttons the form names: 「拒否する」 for ``decision=deny``, read as
+    the input rules read a field (trimmed); anything else is 「許可する」, whose guard
+    refuses a decision missing or in the wrong form."""
+    raw = form.get("decision")
+    decision = raw.strip() if isinstance(raw, str) else "" if raw is None else str(raw)
+    return Action.DENY if decision == "deny" else Action.ALLOW

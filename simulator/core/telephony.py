@@ -95,7 +95,7 @@ class InboundCall:
         return self.caller_id == "shown"
 
 
-def judge(call: InboundCall, challenge: CallChallenge, now: dt.datetime) -> CallVerdict:
+def judge_call(call: InboundCall, challenge: CallChallenge, now: dt.datetime) -> CallVerdict:
     """R-ERR-CALL-3: a call verifies only from the registered number, caller ID
     shown, to the number ④ displayed, within the window (R-ERR-CALL-2)."""
     if not call.caller_id_shown:

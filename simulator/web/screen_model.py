@@ -11,10 +11,9 @@ import hmac
 from typing import Any
 from urllib.parse import urlencode
 
-from renkei.contract.errors import RETURN_BESIDE
 from renkei.contract.screens import ACCOUNT_TYPES, CANCEL_PATH, RETURN_PATH
 from simulator.core import messages
-from simulator.core.errors import FieldError
+from simulator.core.errors import BY_CODE, FieldError, RenkeiError, RequiredMissing
 from simulator.core.flow import FlowState
 from simulator.core.screens import SCREENS, Screen
 from simulator.core.telephony import mask_phone
@@ -36,6 +35,12 @@ def redirect_with(redirect_uri: str, params: dict[str, str]) -> str:
 def app_return_url(flow: FlowState) -> str:
     """Where 「連携元画面へ」 goes once the flow has ended (INTERFACE.md §1)."""
     return redirect_with(flow.redirect_uri, flow.oauth_return())
+
+
+def _shown(errors: list[FieldError]) -> list[type[RenkeiError]]:
+    """The error classes behind the errors a screen lists (a field's ``required``
+    or ``invalid``, or the code of a dialog)."""
+    return [BY_CODE[e.code] for e in errors if e.code in BY_CODE]
 
 
 def _errors(errors: list[FieldError]) -> list[dict[str, Any]]:
@@ -62,7 +67,11 @@ def screen_model(
     """What ``screen`` shows for ``flow``: the JSON answer and the template's input."""
     spec = SCREENS[screen]
     errors = errors or []
-    codes = {e.code for e in errors}
+    shown = _shown(errors)
+    # 画面① 2/2: the dialog 「入力されていない項目があります。」 heads an empty field's errors.
+    required = any(issubclass(c, RequiredMissing) for c in shown)
+    # INTERFACE.md §1: 「連携元画面へ」 is offered beside R-ERR-HOST-1 and R-ERR-SYS-*.
+    returns = any(c.returns_beside for c in shown)
     model: dict[str, Any] = {
         "screen_id": screen.value,
         "screen": spec.number,
@@ -70,8 +79,8 @@ def screen_model(
         "path": spec.path,
         "csrf_token": csrf_token(bank, flow.flow_id),
         "errors": _errors(errors),
-        "dialog": messages.REQUIRED_DIALOG if "required" in codes else None,
-        "return_url": RETURN_PATH if codes & RETURN_BESIDE else None,
+        "dialog": messages.REQUIRED_DIALOG if required else None,
+        "return_url": RETURN_PATH if returns else None,
         "cancel_url": CANCEL_PATH if screen not in (Screen.ACCOUNT, Screen.CONSENT) else None,
         "fields": list(spec.fields),
         "values": {k: v for k, v in (values or {}).items() if k in spec.fields and k != "pin"},
