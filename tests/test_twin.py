@@ -8,8 +8,11 @@ examples are checked). After a deliberate change, regenerate it with
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ import simpy
 
 from renkei.cli import main
 from renkei.contract import trace
+from renkei.contract.errors import ERRORS, Kind
 from simulator.core.clock import JST
 from simulator.core.errors import RenkeiError
 from simulator.core.flow import FlowState
@@ -24,9 +28,17 @@ from simulator.fields import ScenarioError
 from simulator.scenario import load_scenario
 from simulator.twin.command import trace_header
 from simulator.twin.journey import run
-from simulator.twin.model import SimClock, Twin
+from simulator.twin.model import IN_PROGRESS, SimClock, Twin
 from simulator.twin.profile import load_profile, parse_profile
-from simulator.twin.report import summary, write_outputs
+from simulator.twin.report import (
+    ANSWERS,
+    HOURLY,
+    codes_csv,
+    figure,
+    hourly_csv,
+    summary,
+    write_outputs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -193,6 +205,120 @@ def test_bad_profiles_name_the_field(change: dict[str, object], message: str) ->
         parse_profile(data, "x.yaml")
     assert message in str(caught.value)
     assert str(caught.value).startswith("x.yaml: ")
+
+
+def _late_evening() -> Twin:
+    """A run whose last journeys are still on the screens at midnight, with refusals
+    that are retried (6 slots for a rush): what made the header and the tables
+    disagree when a run ended with journeys under way."""
+    data = {
+        "name": "late",
+        "day": dt.date(2026, 12, 7),
+        "customers": 120,
+        "hourly": [0] * 23 + [1],
+        "surges": [{"at": "23:50", "minutes": 5, "customers": 30}],
+        "clients": {"creco": 1},
+        "behaviour": _behaviour_dict(
+            retry_refused=0.9, max_retries=3, call_median_seconds=60, wrong_pin=0.3
+        ),
+    }
+    t = Twin(load_scenario(DATA / "twin.yaml"), parse_profile(data, "late.yaml"), 5)
+    run(t)
+    return t
+
+
+def _section(text: str, first_header: str) -> list[list[str]]:
+    """The body rows of the github table whose first header is ``first_header``."""
+    lines = text.splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith(f"| {first_header} "))
+    rows = []
+    for line in lines[top + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip("|").split("|")])
+    return rows
+
+
+def _assert_the_tables_add_up_to_the_header(t: Twin) -> dict[str, list[str]]:
+    """One set of totals: the journeys' endings add up to the header's journeys, the
+    shares are of that number, the hourly table's sums are the header's attempts and
+    grants, and codes.csv's outcomes add up to the same journeys. Answers the rows
+    of the endings table."""
+    text = summary(t)
+    head = text.splitlines()[2]
+    found = re.search(
+        r"journeys ([\d,]+).*attempts \(authorization requests\) ([\d,]+); "
+        r"granted ([\d,]+) \(([\d.]+%)\)",
+        head,
+    )
+    assert found, head
+    journeys, attempts, granted = (int(g.replace(",", "")) for g in found.groups()[:3])
+    assert journeys == t.tally.journeys and attempts == t.tally.attempts
+    endings = {row[0]: row for row in _section(text, "journey ended")}
+    total = endings.pop("all journeys")
+    assert sum(int(row[1]) for row in endings.values()) == journeys == int(total[1])
+    assert endings["granted"][1:] == [str(granted), found.group(4)]
+    all_day = dict(zip(("hour", *HOURLY), _section(text, "hour (JST)")[-1], strict=False))
+    assert all_day["hour"] == "all"
+    assert int(all_day["attempts"]) == attempts and int(all_day["granted"]) == granted
+    outcomes = [r for r in csv.reader(io.StringIO(codes_csv(t))) if r[0] == "outcome"]
+    assert sum(int(r[2]) for r in outcomes) == journeys
+    return endings
+
+
+def test_the_tables_add_up_to_the_header(twin: Twin) -> None:
+    _assert_the_tables_add_up_to_the_header(twin)
+
+
+def test_journeys_under_way_at_the_end_are_counted_once() -> None:
+    """The case that made the header and the tables disagree: a run that ends with
+    journeys on the screens, after refusals that were retried."""
+    t = _late_evening()
+    assert t.tally.in_progress > 0 and t.tally.attempts > t.tally.journeys
+    endings = _assert_the_tables_add_up_to_the_header(t)
+    assert int(endings[IN_PROGRESS][1]) == t.tally.in_progress
+
+
+def test_the_report_tells_the_time_in_jst(twin: Twin) -> None:
+    text = summary(twin)
+    assert "2026-12-07 00:00 to 2026-12-08 00:00 JST" in text.splitlines()[1]
+    assert [row[0] for row in _section(text, "hour (JST)")][:3] == ["00:00", "01:00", "02:00"]
+    rows = list(csv.reader(io.StringIO(hourly_csv(twin))))
+    assert rows[0][:2] == ["hour", "attempts"]
+    assert rows[1][0] == "2026-12-07T00:00+09:00" and rows[24][0] == "2026-12-07T23:00+09:00"
+    assert all(
+        dt.datetime.fromisoformat(r[0]).utcoffset() == dt.timedelta(hours=9) for r in rows[1:]
+    )
+
+
+def test_the_plot_names_its_axes_and_shows_every_answer_column(twin: Twin) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(twin)
+    try:
+        labels = [
+            text.get_text()
+            for ax in fig.axes
+            if ax.get_legend() is not None
+            for text in ax.get_legend().get_texts()
+        ]
+        # Every answer column of the per-hour table is a band of the lower panel.
+        assert set(HOURLY) - {"attempts"} == set(ANSWERS) <= set(labels)
+        capacity = [label for label in labels if "capacity" in label]
+        assert capacity == [f"host capacity, {twin.rules.capacity.flows} flows (right axis)"]
+        assert any("left axis" in label for label in labels)
+        lower = fig.axes[1]
+        assert lower.get_xlabel() == "hour (JST)"
+        assert [t.get_text() for t in lower.get_xticklabels()][:3] == ["00:00", "03:00", "06:00"]
+    finally:
+        plt.close(fig)
+
+
+def test_the_codes_table_lists_every_code_a_flow_can_answer(twin: Twin) -> None:
+    rows = _section(summary(twin), "answer code")
+    flow_codes = [c for c, e in ERRORS.items() if e.kind is not Kind.API]
+    assert [row[0] for row in rows] == flow_codes
+    assert all(int(row[2]) == ERRORS[row[0]].status for row in rows)
 
 
 def test_cli_simulate_writes_the_report_and_trace(

@@ -25,7 +25,6 @@ from simulator.population import BulkAccount, BulkCustomer
 from simulator.scenario_model import Client
 from simulator.twin.model import Process, Tally, Twin
 
-#: Answers to the authorization request after which a customer may come back.
 #: A journey presses at most this many buttons (a loop breaker, never reached in practice).
 MAX_ACTIONS: Final = 60
 #: Seconds between the verifying call and 「確定する」 when the profile has no think time for ④.
@@ -110,6 +109,7 @@ def journey(twin: Twin, number: int, person: BulkCustomer, client_id: str) -> Pr
         flow, out = authorize(twin, number, client)
         if flow is not None:
             break
+        # A refusal of the service (R-ERR-SYS-*: the contract's REFUSALS) may be tried again.
         if out in REFUSALS and tries < b.max_retries and twin.rng.random() < b.retry_refused:
             tries += 1
             yield twin.env.timeout(lognormal(twin, b.retry_median_minutes * 60.0, 0.5))

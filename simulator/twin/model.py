@@ -22,7 +22,7 @@ import random
 from collections import Counter
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import simpy
 
@@ -56,9 +56,21 @@ class SimClock:
         return self._now
 
 
+#: How a journey still under way when the run ends is counted (on a screen, waiting
+#: to retry, or between two steps): it has started, so it is one of the journeys,
+#: but it has no end yet.
+IN_PROGRESS: Final = "in_progress"
+
+
 @dataclass
 class Tally:
-    """Counts of answers: per code in all, per hour and code, and journeys' ends."""
+    """Counts of answers: per code in all, per hour and code, and journeys' ends.
+
+    ``journeys`` counts every journey started (returns after a lock or after the
+    認可期間 are journeys of their own; a retry after a refusal is not);
+    ``outcomes`` counts those that ended. :meth:`endings` is the one set of totals
+    the report prints: every journey started, exactly once.
+    """
 
     codes: Counter[str] = field(default_factory=Counter)
     hourly: dict[int, Counter[str]] = field(default_factory=dict)
@@ -67,6 +79,19 @@ class Tally:
     journeys: int = 0
     #: The most slots in use seen at a step in each hour.
     peak_slots: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def in_progress(self) -> int:
+        """Journeys started but not ended when the run stopped."""
+        return self.journeys - sum(self.outcomes.values())
+
+    def endings(self) -> Counter[str]:
+        """How each journey started ended, with :data:`IN_PROGRESS` for those the end
+        of the run cut short: the counts add up to :attr:`journeys`."""
+        endings = Counter(self.outcomes)
+        if self.in_progress:
+            endings[IN_PROGRESS] = self.in_progress
+        return endings
 
     def add(self, hour: int, do: str, out: str, slots: int) -> None:
         self.codes[out] += 1

@@ -8,44 +8,38 @@ golden test compares :func:`summary` with a committed copy.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from tabulate import tabulate
 
-from simulator.core.errors import BY_CODE
-from simulator.twin.model import Twin
+from renkei.contract.errors import ERRORS, Kind
+from simulator.twin.model import IN_PROGRESS, Twin
 
-#: The codes a journey can meet, in INTERFACE.md §3's order, as table columns.
-FLOW_CODES: Final = (
-    "required",
-    "invalid",
-    "account_unavailable",
-    "identity_mismatch",
-    "locked_now",
-    "B84",
-    "out_of_hours",
-    "congested",
-    "system_error",
-    "service_unavailable",
-    "call_pending",
-    "call_expired",
-    "flow_lost",
-)
-#: The per-hour columns: attempts, completions, and the codes load testers watch.
-HOURLY: Final = (
-    "attempts",
-    "granted",
-    "cancelled",
-    "congested",
-    "out_of_hours",
-    "identity_mismatch",
-    "locked_now",
-    "B84",
-    "call_expired",
-)
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Every code a screen or the telephony gateway can answer (INTERFACE.md §3 but the
+#: account API's), in the contract's order, as the rows of the codes table.
+FLOW_CODES: Final = tuple(code for code, error in ERRORS.items() if error.kind is not Kind.API)
+#: The answers of the per-hour table, in the order load testers read them, each with
+#: its colour in the plot: every column of the table is a band of the plot.
+ANSWERS: Final = {
+    "granted": "#27ae60",
+    "cancelled": "#95a5a6",
+    "congested": "#e67e22",
+    "out_of_hours": "#34495e",
+    "identity_mismatch": "#f1c40f",
+    "locked_now": "#8e44ad",
+    "B84": "#c0392b",
+    "call_expired": "#2980b9",
+}
+#: The per-hour columns: attempts (authorization requests), then the answers.
+HOURLY: Final = ("attempts", *ANSWERS)
 
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -63,10 +57,38 @@ def _pct(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole else "-"
 
 
-def outcomes_table(twin: Twin) -> str:
+@dataclass(frozen=True)
+class Totals:
+    """The one set of totals the header, the tables and the CSV all print.
+
+    ``endings`` holds every journey started exactly once, those the end of the run
+    cut short as ``in_progress`` (:meth:`~simulator.twin.model.Tally.endings`), so
+    its counts add up to ``journeys`` and every share is of ``journeys``.
+    """
+
+    journeys: int
+    attempts: int
+    endings: Counter[str]
+
+    @property
+    def granted(self) -> int:
+        return self.endings.get("granted", 0)
+
+    def share(self, count: int) -> str:
+        return _pct(count, self.journeys)
+
+
+def totals(twin: Twin) -> Totals:
     t = twin.tally
-    finished = sum(t.outcomes.values())
-    rows = [(k, v, _pct(v, finished)) for k, v in sorted(t.outcomes.items(), key=_by_count)]
+    return Totals(t.journeys, t.attempts, t.endings())
+
+
+def outcomes_table(twin: Twin) -> str:
+    total = totals(twin)
+    rows: list[tuple[str, int, str]] = [
+        (k, v, total.share(v)) for k, v in sorted(total.endings.items(), key=_by_count)
+    ]
+    rows.append(("all journeys", sum(total.endings.values()), total.share(total.journeys)))
     return tabulate(rows, headers=("journey ended", "journeys", "share"), tablefmt="github")
 
 
@@ -76,36 +98,63 @@ def _by_count(item: tuple[str, int]) -> tuple[int, str]:
 
 def codes_table(twin: Twin) -> str:
     codes = twin.tally.codes
-    rows = [(code, codes.get(code, 0), BY_CODE[code].status) for code in FLOW_CODES]
+    rows = [(code, codes.get(code, 0), ERRORS[code].status) for code in FLOW_CODES]
     return tabulate(rows, headers=("answer code", "times shown", "HTTP"), tablefmt="github")
 
 
-def hourly_rows(twin: Twin) -> list[list[int | str]]:
-    rows: list[list[int | str]] = []
+def hour_start(twin: Twin, hour: int) -> dt.datetime:
+    """The JST instant an hour row begins: the twin's hours count from 0:00 JST of
+    the profile's day (:attr:`Twin.start`), as its clock does."""
+    return twin.start + dt.timedelta(hours=hour)
+
+
+def hour_label(twin: Twin, hour: int) -> str:
+    """``13:00`` in a one-day run, ``12-26 13:00`` when the run has several days."""
+    at = hour_start(twin, hour)
+    return at.strftime("%H:%M") if twin.days == 1 else at.strftime("%m-%d %H:%M")
+
+
+def _hourly_counts(twin: Twin) -> list[tuple[int, list[int], int]]:
+    """Each hour of the run: its index, the HOURLY counts and the peak slots."""
+    rows = []
     for hour in range(twin.days * 24):
         counts = twin.tally.hourly.get(hour, Counter())
-        label = f"d{hour // 24 + 1} {hour % 24:02d}" if twin.days > 1 else f"{hour:02d}"
-        rows.append(
-            [label, *(counts.get(c, 0) for c in HOURLY), twin.tally.peak_slots.get(hour, 0)]
-        )
+        rows.append((hour, [counts.get(c, 0) for c in HOURLY], twin.tally.peak_slots.get(hour, 0)))
     return rows
 
 
 def hourly_table(twin: Twin) -> str:
-    headers = ("hour", *HOURLY, "peak slots")
-    return tabulate(hourly_rows(twin), headers=headers, tablefmt="github")
+    counts = _hourly_counts(twin)
+    rows: list[list[int | str]] = [
+        [hour_label(twin, hour), *values, slots] for hour, values, slots in counts
+    ]
+    # The sums, so that the table can be checked against the header at a glance.
+    rows.append(
+        [
+            "all",
+            *(sum(values[i] for _, values, _ in counts) for i in range(len(HOURLY))),
+            max((slots for _, _, slots in counts), default=0),
+        ]
+    )
+    headers = ("hour (JST)", *HOURLY, "peak slots")
+    return tabulate(rows, headers=headers, tablefmt="github")
 
 
 def summary(twin: Twin) -> str:
-    p, t = twin.profile, twin.tally
+    p = twin.profile
+    total = totals(twin)
     capacity = twin.rules.capacity.flows
-    granted = t.outcomes.get("granted", 0)
+    end = twin.start + dt.timedelta(days=twin.days)
+    in_progress = total.endings.get(IN_PROGRESS, 0)
     head = [
         f"renkei simulate — profile {p.name!r} ({shown_path(p.source)}), seed {twin.seed}",
-        f"day {p.day} JST, {twin.days} day(s); scenario {shown_path(twin.scenario.source)}; "
+        f"{twin.start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} JST ({twin.days} day(s)); "
+        f"scenario {shown_path(twin.scenario.source)}; "
         f"{len(twin.people):,} bulk customers; host capacity {capacity} flows",
-        f"journeys {t.journeys:,}; attempts (authorization requests) {t.attempts:,}; "
-        f"granted {granted:,} ({_pct(granted, t.journeys)})",
+        f"journeys {total.journeys:,}"
+        + (f" ({in_progress:,} still in progress at the end)" if in_progress else "")
+        + f"; attempts (authorization requests) {total.attempts:,}; "
+        f"granted {total.granted:,} ({total.share(total.granted)})",
     ]
     return "\n".join(
         [
@@ -122,65 +171,104 @@ def summary(twin: Twin) -> str:
 
 
 def hourly_csv(twin: Twin) -> str:
+    """One row per hour, the hour as its JST start (ISO 8601 with ``+09:00``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["hour", *HOURLY, "peak_slots"])
-    writer.writerows(hourly_rows(twin))
+    for hour, values, slots in _hourly_counts(twin):
+        writer.writerow([hour_start(twin, hour).isoformat(timespec="minutes"), *values, slots])
     return out.getvalue()
 
 
 def codes_csv(twin: Twin) -> str:
+    """The codes table's counts, then the journeys' endings (adding up to the header's
+    journeys)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["kind", "name", "count"])
     for code in FLOW_CODES:
         writer.writerow(["code", code, twin.tally.codes.get(code, 0)])
-    for name, count in sorted(twin.tally.outcomes.items()):
+    for name, count in sorted(totals(twin).endings.items()):
         writer.writerow(["outcome", name, count])
     return out.getvalue()
 
 
-def plot(twin: Twin, path: Path) -> None:
-    """Load and outcomes across the day, one PNG with two panels."""
+def _hour_ticks(twin: Twin) -> tuple[list[int], list[str]]:
+    """Ticks of the time axis, in JST: every 3 hours in a one-day run, else at 0:00 of
+    the days (at most about a dozen)."""
+    if twin.days == 1:
+        hours = list(range(0, 24, 3))
+        return hours, [hour_label(twin, h) for h in hours]
+    step = -(-twin.days // 12)  # days between ticks, rounded up
+    hours = list(range(0, twin.days * 24, step * 24))
+    return hours, [f"{hour_start(twin, h):%m-%d}" for h in hours]
+
+
+def figure(twin: Twin) -> Figure:
+    """Load and answers across the run, two panels over one JST time axis.
+
+    The top panel has two y axes: attempts per hour (bars, left) and host slots
+    (right: the peak in use each hour and the capacity line); the legend says which
+    axis each belongs to. The bottom panel stacks every answer column of the
+    per-hour table (:data:`ANSWERS`).
+    """
     # Imported here: matplotlib takes a while to load and only the plot needs it.
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")  # no display; and the same bytes for the same figure
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
-    rows = hourly_rows(twin)
-    hours = list(range(len(rows)))
-    column = {name: [int(r[i + 1]) for r in rows] for i, name in enumerate(HOURLY)}
-    slots = [int(r[-1]) for r in rows]
-    fig, (load, outcomes) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
-    load.bar(hours, column["attempts"], color="#8fb3d9", label="attempts (authorization requests)")
-    load.set_ylabel("attempts per hour")
+    counts = _hourly_counts(twin)
+    hours = [hour for hour, _, _ in counts]
+    column = {name: [values[i] for _, values, _ in counts] for i, name in enumerate(HOURLY)}
+    slots = [peak for _, _, peak in counts]
+    capacity = twin.rules.capacity.flows
+    fig, (load, answers) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    # Each bar spans its hour from the tick of its start; the slot line is drawn at
+    # the middle of the hour whose peak it shows.
+    bar = {"width": 0.9, "align": "edge"}
+    middles = [h + 0.45 for h in hours]
+    load.bar(
+        hours, column["attempts"], color="#8fb3d9", label="attempts per hour (left axis)", **bar
+    )
+    load.set_ylabel("attempts (authorization requests) per hour")
     slot_axis = load.twinx()
-    slot_axis.plot(hours, slots, color="#c0392b", marker=".", label="peak slots in use")
-    slot_axis.axhline(twin.rules.capacity.flows, color="#c0392b", linestyle=":", label="capacity")
-    slot_axis.set_ylabel("host slots (flows in progress)")
-    slot_axis.set_ylim(0, twin.rules.capacity.flows * 1.25)
-    load.set_title(f"{twin.profile.name}: load on the host (seed {twin.seed})")
-    handles = load.get_legend_handles_labels()
-    extra = slot_axis.get_legend_handles_labels()
-    load.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper left", fontsize=8)
+    slot_axis.plot(
+        middles, slots, color="#c0392b", marker=".", label="peak host slots in use (right axis)"
+    )
+    slot_axis.axhline(
+        capacity,
+        color="#c0392b",
+        linestyle=":",
+        label=f"host capacity, {capacity} flows (right axis)",
+    )
+    slot_axis.set_ylabel("host slots (flows in progress)", color="#c0392b")
+    slot_axis.tick_params(axis="y", colors="#c0392b")
+    slot_axis.set_ylim(0, capacity * 1.25)
+    load.set_title(
+        f"{twin.profile.name}: load on the host, {twin.start:%Y-%m-%d} JST (seed {twin.seed})"
+    )
+    handles, labels = load.get_legend_handles_labels()
+    extra_handles, extra_labels = slot_axis.get_legend_handles_labels()
+    load.legend(handles + extra_handles, labels + extra_labels, loc="upper left", fontsize=8)
     bottom = [0] * len(hours)
-    palette = {
-        "granted": "#27ae60",
-        "congested": "#e67e22",
-        "out_of_hours": "#7f8c8d",
-        "identity_mismatch": "#f1c40f",
-        "locked_now": "#8e44ad",
-        "B84": "#c0392b",
-        "call_expired": "#2980b9",
-    }
-    for name, colour in palette.items():
-        outcomes.bar(hours, column[name], bottom=bottom, color=colour, label=name)
+    for name, colour in ANSWERS.items():
+        answers.bar(hours, column[name], bottom=bottom, color=colour, label=name, **bar)
         bottom = [b + v for b, v in zip(bottom, column[name], strict=True)]
-    outcomes.set_ylabel("answers per hour")
-    outcomes.set_xlabel("hour (JST)")
-    outcomes.legend(loc="upper left", fontsize=8, ncols=4)
+    answers.set_ylabel("answers per hour (stacked)")
+    ticks, tick_labels = _hour_ticks(twin)
+    answers.set_xticks(ticks, tick_labels)
+    answers.set_xlabel("hour (JST)" if twin.days == 1 else "day (JST, ticks at 0:00)")
+    answers.legend(loc="upper left", fontsize=8, ncols=4)
     fig.tight_layout()
+    return fig
+
+
+def plot(twin: Twin, path: Path) -> None:
+    """:func:`figure` as a PNG at ``path``."""
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    fig = figure(twin)
     # No "Software" or date chunk: the file depends on the run only.
     fig.savefig(path, dpi=90, metadata={"Software": None})
     plt.close(fig)
