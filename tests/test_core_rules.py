@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from helpers import MANUAL, MOVED_FROM, MOVED_TO, NEW, NO_CARD, OPEN_INSTANT
 
+from renkei.contract.errors import ERRORS, TERMINAL
 from simulator.core import errors, inputs, kana, messages
 from simulator.core.bank import BankRules
 from simulator.core.clock import (
@@ -35,6 +36,7 @@ from simulator.core.host import (
 )
 from simulator.core.mail import completion_mail
 from simulator.core.memory import MemoryHost
+from simulator.core.screens import DETOURS, End
 from simulator.core.telephony import (
     CallChallenge,
     CallVerdict,
@@ -530,3 +532,28 @@ def test_every_error_class_has_a_message_and_a_status() -> None:
         assert cls.status in (400, 401, 403, 410, 422, 500, 503)
         assert cls.requirement.startswith("R-")
         assert code in messages.MESSAGES or code in ("required", "invalid")
+
+
+def test_what_follows_an_error_is_on_its_class_from_the_contract() -> None:
+    """INTERFACE.md §1–§3: whether 「連携元画面へ」 is offered beside an error, whether
+    the service refused it, whether a 5xx is meant and whether it ends the flow are
+    class attributes read from the contract's row, not lists kept beside it."""
+    for code, cls in errors.BY_CODE.items():
+        row = ERRORS[code]
+        assert cls.kind is row.kind
+        assert cls.returns_beside is row.returns_beside, code
+        assert cls.refusal is row.refusal, code
+        assert cls.deliberate_5xx is row.deliberate_5xx, code
+        assert cls.terminal is (code in TERMINAL), code
+    assert errors.AccountUnavailable.returns_beside and errors.Congested.refusal
+    assert not errors.IdentityMismatch.returns_beside and not errors.IdentityMismatch.refusal
+    assert errors.OutOfHours.deliberate_5xx and not errors.SystemError_.deliberate_5xx
+
+
+def test_a_terminal_error_ends_the_flow_wherever_the_table_detours_it() -> None:
+    """R-ERR-HOST-3/4, R-ERR-CALL-4: the classes the contract calls terminal are the
+    ones the screen table sends to the end, and every detour to the end is one."""
+    ending = {d.error for d in DETOURS if d.target is End.FAILED}
+    assert ending == {cls for cls in errors.BY_CODE.values() if cls.terminal}
+    for d in DETOURS:
+        assert d.error.terminal is (d.target is End.FAILED), d

@@ -24,13 +24,14 @@ from helpers import (
     walk_to,
 )
 
-from simulator.core import errors, messages
+from simulator.core import errors, guards, messages
 from simulator.core.clock import FixedClock
 from simulator.core.faults import Faults
 from simulator.core.flow import ConnectFlow, Event, FlowState
+from simulator.core.guards import ON_EVERY_REQUEST, Attempt, Guard
 from simulator.core.host import AccountKey
 from simulator.core.memory import MemoryHost
-from simulator.core.screens import End, Screen
+from simulator.core.screens import DETOURS, MOVES, Action, End, Move, Screen, detour, mermaid, move
 from simulator.core.telephony import InboundCall
 
 ALLOW = {"decision": "allow", "agree": "1"}
@@ -584,3 +585,176 @@ def test_flow_state_round_trips_through_a_record(
     walk_to(engine, new_flow, screen)
     record = json.loads(json.dumps(new_flow.to_record()))
     assert FlowState.from_record(record) == new_flow
+
+
+# -- the screen table is what runs (simulator/core/screens.py, simulator/core/guards.py) ------
+
+#: The button that moves each screen on, pressed with correct answers.
+FORWARD: dict[Screen, Action] = {
+    Screen.ACCOUNT: Action.NEXT,
+    Screen.CUSTOMER: Action.NEXT,
+    Screen.PHONE: Action.DECIDE_PHONE,
+    Screen.CALL: Action.CONFIRM,
+    Screen.PIN: Action.NEXT,
+    Screen.CONSENT: Action.ALLOW,
+}
+
+
+def press_forward(engine: ConnectFlow, flow: FlowState) -> None:
+    """Press the button that moves ``flow`` on from its screen, with correct answers."""
+    screen = flow.screen
+    if screen is Screen.ACCOUNT:
+        engine.submit_account(flow, account_form(MANUAL))
+    elif screen is Screen.CUSTOMER:
+        engine.submit_customer(flow, GOOD_CUSTOMER_FORM)
+    elif screen is Screen.PHONE:
+        engine.decide_phone(flow)
+    elif screen is Screen.CALL:
+        engine.confirm_call(flow)
+    elif screen is Screen.PIN:
+        engine.submit_pin(flow, {"pin": "1357"})
+    else:
+        engine.decide(flow, ALLOW)
+
+
+class Planted(errors.CallPending):
+    """An error no guard raises by itself, so that seeing it proves which guard ran."""
+
+
+def watch_guards(
+    monkeypatch: pytest.MonkeyPatch,
+    refuse: Guard | None = None,
+    error: type[errors.RenkeiError] = Planted,
+) -> list[Guard]:
+    """Record every guard the engine runs; ``refuse`` raises ``error`` instead."""
+    ran: list[Guard] = []
+    run = Guard.__call__
+
+    def watched(self: Guard, attempt: Attempt) -> None:
+        ran.append(self)
+        if self is refuse:
+            raise error()
+        run(self, attempt)
+
+    monkeypatch.setattr(Guard, "__call__", watched)
+    return ran
+
+
+def ready_for_call(engine: ConnectFlow, flow: FlowState) -> None:
+    """On ④, the verifying call (which runs no guard of a button)."""
+    if flow.screen is Screen.CALL:
+        assert flow.challenge is not None
+        call = InboundCall(flow.challenge.from_number, flow.challenge.to_number)
+        engine.receive_call(call, [flow])
+
+
+def test_each_button_runs_the_guards_its_move_lists_in_order(
+    engine: ConnectFlow, new_flow: FlowState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every button runs the checks of every request, then its move's guards from
+    the table, in the table's order, and nothing else."""
+    ran = watch_guards(monkeypatch)
+    for screen, action in FORWARD.items():
+        ready_for_call(engine, new_flow)
+        ran.clear()
+        press_forward(engine, new_flow)
+        step = move(screen, action)
+        assert step is not None
+        assert ran == [*ON_EVERY_REQUEST, *step.guards], screen
+    assert new_flow.end is End.GRANTED
+
+
+def test_cancel_runs_only_the_checks_of_every_request(
+    engine: ConnectFlow, new_flow: FlowState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """「中止する」 has no guard of its own: its move lists none, and none runs."""
+    walk_to(engine, new_flow, Screen.PIN)
+    ran = watch_guards(monkeypatch)
+    engine.cancel(new_flow)
+    step = move(Screen.PIN, Action.CANCEL)
+    assert step is not None and step.guards == ()
+    assert ran == list(ON_EVERY_REQUEST)
+    assert new_flow.end is End.CANCELLED
+
+
+GUARDED = [(step, i) for step in MOVES for i in range(len(step.guards))]
+
+
+@pytest.mark.parametrize(
+    ("step", "index"),
+    GUARDED,
+    ids=[f"{s.source.value}-{s.guards[i].label}" for s, i in GUARDED],
+)
+def test_a_guard_the_diagram_shows_refuses_the_button_it_is_drawn_on(
+    engine: ConnectFlow,
+    new_flow: FlowState,
+    journal: list[Event],
+    monkeypatch: pytest.MonkeyPatch,
+    step: Move,
+    index: int,
+) -> None:
+    """Make one guard of a move refuse: the button answers that refusal, the guards
+    after it do not run, the flow stays (no detour for it), and the diagram prints
+    that guard's label on that button."""
+    target = step.guards[index]
+    walk_to(engine, new_flow, step.source)
+    ready_for_call(engine, new_flow)
+    ran = watch_guards(monkeypatch, refuse=target)
+    with pytest.raises(Planted):
+        press_forward(engine, new_flow)
+    assert ran == [*ON_EVERY_REQUEST, *step.guards[: index + 1]]
+    assert new_flow.screen is step.source and new_flow.shown_error == "call_pending"
+    assert journal[-1].kind == "error" and journal[-1].detail["code"] == "call_pending"
+    drawn = next(
+        line.split(" [", 1)[1]
+        for line in mermaid().splitlines()
+        if line.strip().startswith(f"{step.source.value} --> ")
+        and f": {step.action.value} [" in line
+    )
+    assert drawn == ", ".join(g.label for g in step.guards) + "]"
+    assert target.label in drawn
+
+
+class NoLongerHeld(errors.AccountUnavailable):
+    """An account unusable for a reason of its own: a subclass of R-ERR-HOST-1."""
+
+
+def test_detours_are_matched_by_error_class() -> None:
+    """A detour names an error class; it takes that class and its subclasses, on its
+    own screen (or any screen when it names none)."""
+    assert detour(Screen.CUSTOMER, errors.AccountUnavailable()) is Screen.ACCOUNT
+    assert detour(Screen.CUSTOMER, NoLongerHeld()) is Screen.ACCOUNT
+    assert detour(Screen.PIN, NoLongerHeld) is Screen.ACCOUNT
+    assert detour(Screen.PHONE, errors.AccountUnavailable()) is None  # not on ③
+    assert detour(Screen.CUSTOMER, errors.IdentityMismatch()) is None  # the same screen
+    assert detour(Screen.PIN, errors.LockedNow) is End.FAILED
+    assert detour(Screen.CALL, errors.FlowLost()) is End.FAILED  # on any screen
+    assert all(issubclass(d.error, errors.RenkeiError) for d in DETOURS)
+
+
+def test_the_flow_follows_a_detour_for_a_subclass(
+    engine: ConnectFlow, new_flow: FlowState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An R-ERR-HOST-1 of a new kind raised by ⑤'s PIN guard sends the flow back to ①
+    with its progress forgotten, as AccountUnavailable itself does."""
+    walk_to(engine, new_flow, Screen.PIN)
+    watch_guards(monkeypatch, refuse=guards.pin_matches, error=NoLongerHeld)
+    with pytest.raises(NoLongerHeld):
+        engine.submit_pin(new_flow, {"pin": "1357"})
+    assert new_flow.screen is Screen.ACCOUNT and new_flow.account is None
+    assert new_flow.challenge is None and new_flow.shown_error == "account_unavailable"
+
+
+@pytest.mark.parametrize("decision", ["maybe", ""])
+def test_r_flow_6_a_decision_in_the_wrong_form_stays_on_6(
+    engine: ConnectFlow, new_flow: FlowState, decision: str
+) -> None:
+    """R-ERR-INPUT-1/2 on ⑥: a decision missing or neither allow nor deny is an input
+    error (the 「許可する」 guard reads it); a trimmed ``deny`` is 「拒否する」."""
+    walk_to(engine, new_flow, Screen.CONSENT)
+    with pytest.raises(errors.InputRejected) as caught:
+        engine.decide(new_flow, {"decision": decision, "agree": "1"})
+    assert [e.field for e in caught.value.errors if e.field] == ["decision"]
+    assert new_flow.screen is Screen.CONSENT and new_flow.grant_id is None
+    assert engine.decide(new_flow, {"decision": " deny "}) is None
+    assert new_flow.end is End.CANCELLED
