@@ -1,19 +1,34 @@
-"""The conformance report as a terminal table, Markdown and HTML (issue 5, deliverable 4).
+"""The conformance report as a terminal table, Markdown and HTML, and the one way
+the tester draws HTML: Jinja templates.
 
 Every requirement of REQUIREMENTS.md has a row, with the scenarios that show it
 and their results; one that no scenario covers says so. The HTML shows the
 browser run's screenshots beside the requirement of their screen.
+
+Every page of the tester is a template of ``harness/templates/`` rendered by
+:func:`page`: ``report.html`` (``conformance.html``, :func:`html_report`),
+``certificate.html`` (:func:`harness.certify.certificate.html`) and
+``proxy.html`` (the certifying proxy's ``GET /_certify/``,
+:func:`harness.certify.proxy.status_page`). All extend ``layout.html``, which
+carries renkei's one stylesheet (:func:`renkei.resources.stylesheet`, the bank's
+screens' too) inline, so that a page written to disk stands alone. Autoescaping
+is on: what the pages show comes from the app, the bank and the features, and
+may hold markup.
 """
 
 from __future__ import annotations
 
-import html
+from collections import Counter
 from collections.abc import Sequence
-from typing import Final
+from functools import cache
+from typing import Any, Final
 
+import jinja2
+from markupsafe import Markup
 from tabulate import tabulate
 
-from harness.report import Report, RequirementRow, ScenarioResult
+from harness.report import Report, ScenarioResult
+from renkei.resources import stylesheet
 
 SUMMARY_HEADERS: Final = (
     "area",
@@ -152,165 +167,74 @@ def markdown(report: Report, strict: bool = False) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-# -- HTML -----------------------------------------------------------------------------------
-
-CSS: Final = """
-body { font-family: system-ui, "Hiragino Sans", "IPAGothic", sans-serif; margin: 1.5rem;
-       color: #1d2330; line-height: 1.45; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
-table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #d5d9e0; padding: .35rem .5rem; vertical-align: top; text-align: left; }
-th { background: #f1f3f6; }
-td.n { text-align: right; }
-.verdict { font-weight: 600; white-space: nowrap; }
-td.verdict span { padding: .1rem .45rem; border-radius: 4px; background: #eef0f3; }
-tr.r-passed td.verdict span { background: #e6f4ea; }
-tr.r-failed td.verdict span { background: #f9d6d2; }
-tr.r-deviation td.verdict span { background: #fde9b8; }
-.v-passed { color: #17683a; } .v-failed { color: #b3261e; } .v-deviation { color: #8a5a00; }
-.v-not-run, .v-not-covered { color: #5f6673; }
-tr.r-failed { background: #fdecea; } tr.r-deviation { background: #fff6e0; }
-tr.r-not-covered { background: #f6f6f6; }
-.banner { padding: .6rem .9rem; border-radius: 6px; font-weight: 600; }
-.banner.ok { background: #e6f4ea; } .banner.bad { background: #fdecea; }
-ul.sc { margin: 0; padding-left: 1.1rem; } .where { color: #5f6673; font-size: .85em; }
-pre { white-space: pre-wrap; background: #f6f8fa; padding: .5rem; max-height: 24rem;
-      overflow: auto; font-size: .8em; }
-.shots { display: flex; flex-wrap: wrap; gap: .4rem; }
-.shots figure { margin: 0; }
-.shots img { width: 150px; height: 240px; object-fit: cover; object-position: top;
-             border: 1px solid #d5d9e0; }
-.shots figcaption { font-size: .75em; color: #5f6673; }
-.text { font-size: .9em; }
-"""
+# -- HTML: the tester's templates -----------------------------------------------------------
 
 
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
+def css_class(value: object) -> str:
+    """A verdict or result as a class name of the stylesheet: ``not run`` -> ``not-run``."""
+    return str(value).replace(" ", "-")
 
 
-def _cls(verdict: str) -> str:
-    return verdict.replace(" ", "-")
+def basename(path: str) -> str:
+    """The last part of a ``/``-separated path: a screenshot's file name."""
+    return path.rsplit("/", 1)[-1]
 
 
-def _scenario_html(s: ScenarioResult) -> str:
-    head = (
-        f'<span class="verdict v-{_cls(s.verdict)}">{_e(s.verdict)}</span> {_e(s.label)} '
-        f'<span class="where">{_e(s.where)}</span>'
+@cache
+def environment() -> jinja2.Environment:
+    """The one environment of the tester's templates (built once: it caches them)."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("harness", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
-    if s.verdict not in ("failed", "deviation"):
-        return f"<li>{head}</li>"
-    parts = [head]
-    if s.deviation is not None:
-        parts.append(f"<div>expected: {_e(s.deviation.comment)}</div>")
-    if s.failed_step:
-        parts.append(f"<div>failed at: {_e(s.failed_step)}</div>")
-    steps = "".join(
-        f"<li class='v-{_cls(st.status)}'>{_e(st.status)}: {_e(st.keyword)} {_e(st.name)}</li>"
-        for st in s.steps
-    )
-    body = f"<ol>{steps}</ol>" if steps else ""
-    parts.append(
-        f"<details><summary>{_e(s.message or 'details')}</summary>{body}"
-        f"<pre>{_e((s.detail or s.message).strip()[-6000:])}</pre></details>"
-    )
-    return f"<li>{''.join(parts)}</li>"
+    # The certificate shows JSON as it is stored: Japanese as written, keys in order.
+    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+    env.filters["css_class"] = css_class
+    env.filters["basename"] = basename
+    return env
 
 
-def _shots_html(paths: Sequence[str]) -> str:
-    if not paths:
-        return ""
-    figures = "".join(
-        f'<figure><a href="{_e(p)}"><img src="{_e(p)}" alt="{_e(p)}" loading="lazy"></a>'
-        f"<figcaption>{_e(p.rsplit('/', 1)[-1])}</figcaption></figure>"
-        for p in paths
-    )
-    return f'<div class="shots">{figures}</div>'
+def page(template: str, **context: Any) -> str:
+    """The page of ``harness/templates/<template>`` with ``context``, the stylesheet inline."""
+    # Markup: the stylesheet is renkei's own file, and CSS inside <style> is not escaped.
+    return environment().get_template(template).render(stylesheet=Markup(stylesheet()), **context)
 
 
+# -- the conformance report in HTML -------------------------------------------------------------
+
+#: The verdicts a scenario is shown in full for; the others are one line each.
+LOUD: Final = ("failed", "deviation")
 #: Past this many scenarios, a requirement's passed and not-run ones fold away.
 FOLD: Final = 6
 
 
-def _scenarios_html(row: RequirementRow) -> str:
-    if not row.scenarios:
-        return "no scenario is tagged with this requirement"
-    if len(row.scenarios) <= FOLD:
-        return f'<ul class="sc">{"".join(_scenario_html(s) for s in row.scenarios)}</ul>'
-    loud = [s for s in row.scenarios if s.verdict in ("failed", "deviation")]
-    quiet = [s for s in row.scenarios if s.verdict not in ("failed", "deviation")]
-    counts = ", ".join(
-        f"{sum(1 for s in quiet if s.verdict == v)} {v}"
-        for v in ("passed", "not run")
-        if any(s.verdict == v for s in quiet)
-    )
-    folded = (
-        f'<details><summary>{_e(counts)}</summary><ul class="sc">'
-        f"{''.join(_scenario_html(s) for s in quiet)}</ul></details>"
-    )
-    return f'<ul class="sc">{"".join(_scenario_html(s) for s in loud)}</ul>{folded}'
-
-
-def _row_html(row: RequirementRow) -> str:
-    return (
-        f'<tr class="r-{_cls(row.verdict)}" id="{_e(row.id)}"><th>{_e(row.id)}</th>'
-        f'<td class="text">{_e(row.text)}</td>'
-        f'<td class="verdict v-{_cls(row.verdict)}"><span>{_e(LABEL[row.verdict])}</span></td>'
-        f"<td>{_scenarios_html(row)}</td><td>{_shots_html(row.screenshots)}</td></tr>"
-    )
+def _tally(quiet: Sequence[ScenarioResult]) -> str:
+    """What a folded list holds: ``12 passed, 3 not run``."""
+    counts = Counter(s.verdict for s in quiet)
+    return ", ".join(f"{counts[v]} {v}" for v in ("passed", "not run") if counts[v])
 
 
 def html_report(report: Report, strict: bool = False) -> str:
-    """``conformance.html``: one self-contained page (screenshots linked from ``screenshots/``)."""
-    verdict = report.verdict_line(strict)
-    ok = report.exit_status(strict) == 0
-    titles = dict(report.requirements.areas)
-    totals = "".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{"n" if h != "area" else ""}">{_e(line[h])}'
-            + (f' <span class="where">{_e(titles.get(line[h], ""))}</span>' if h == "area" else "")
-            + "</td>"
-            for h in SUMMARY_HEADERS
-        )
-        + "</tr>"
-        for line in report.area_summary()
-    )
-    run = "".join(
-        f"<li>{_e(line.removeprefix('- ').replace('`', ''))}</li>" for line in _run_lines(report)
-    )
-    sections = [
-        f"<h1>renkei conformance report</h1><ul>{run}</ul>",
-        f'<p class="banner {"ok" if ok else "bad"}">{_e(verdict)}</p>',
-        "<h2>Totals</h2><table><tr>"
-        + "".join(f"<th>{_e(h)}</th>" for h in SUMMARY_HEADERS)
-        + f"</tr>{totals}</table>",
-        "<h2>Requirements</h2><table><tr><th>requirement</th><th>what</th><th>verdict</th>"
-        "<th>scenarios</th><th>screenshots</th></tr>"
-        + "".join(_row_html(r) for r in report.rows)
-        + "</table>",
-    ]
-    if report.deviations:
-        rows = "".join(
-            f"<tr><td>{_e(u.deviation.scenario)}</td><td>{_e(u.deviation.requirement or '—')}"
-            f"</td><td>{_e(u.state)}</td><td>{_e(u.deviation.comment)}</td></tr>"
-            for u in report.deviations
-        )
-        sections.append(
-            "<h2>Expected deviations</h2><table><tr><th>scenario</th><th>requirement</th>"
-            f"<th>state</th><th>comment</th></tr>{rows}</table>"
-        )
-    if report.unknown_tags:
-        items = "".join(
-            f"<li><code>@{_e(t)}</code>: {_e('; '.join(w))}</li>"
-            for t, w in sorted(report.unknown_tags.items())
-        )
-        sections.append(f"<h2>Tags that name no requirement</h2><ul>{items}</ul>")
-    if report.other_screenshots:
-        sections.append(f"<h2>Other screenshots</h2>{_shots_html(report.other_screenshots)}")
-    return (
-        '<!DOCTYPE html>\n<html lang="ja"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>renkei conformance — {_e(verdict)}</title><style>{CSS}</style></head>"
-        f"<body>{''.join(sections)}</body></html>\n"
+    """``conformance.html``: one self-contained page (``harness/templates/report.html``;
+    the stylesheet inline, screenshots linked from ``screenshots/``)."""
+    return page(
+        "report.html",
+        verdict=report.verdict_line(strict),
+        ok=report.exit_status(strict) == 0,
+        run=[line.removeprefix("- ").replace("`", "") for line in _run_lines(report)],
+        headers=SUMMARY_HEADERS,
+        totals=report.area_summary(),
+        areas=dict(report.requirements.areas),
+        rows=report.rows,
+        labels=LABEL,
+        loud=LOUD,
+        fold=FOLD,
+        tally=_tally,
+        deviations=report.deviations,
+        unknown_tags=sorted(report.unknown_tags.items()),
+        other_screenshots=report.other_screenshots,
     )

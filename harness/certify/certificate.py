@@ -25,12 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import jinja2
-
 from harness.certify.judge import Result
 from harness.certify.plan import Severity
 from harness.certify.record import Exchange, masked
 from harness.certify.runner import Judged
+from harness.render import page
 
 PASSED: Final = "passed"
 WARNINGS: Final = "passed with warnings"
@@ -136,74 +135,14 @@ def document(info: RunInfo, judged: list[Judged], exchanges: list[Exchange]) -> 
     }
 
 
-TEMPLATE: Final = """<!doctype html>
-<html lang="ja"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>renkei certify: {{ d.client_id }} — {{ d.verdict }}</title>
-<style>
-body { font-family: system-ui, "Hiragino Sans", "IPAGothic", sans-serif; margin: 2em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
-th { background: #f4f4f4; }
-.passed { color: #176117; } .failed { color: #b00020; font-weight: bold; }
-.not-judged { color: #8a5a00; } .not-applicable { color: #666; }
-.verdict { font-size: 1.4em; padding: 0.4em 0.8em; display: inline-block; border-radius: 4px; }
-.v-passed { background: #e3f4e3; } .v-passed-with-warnings { background: #fff4d6; }
-.v-incomplete { background: #fff0d0; } .v-failed { background: #fde3e6; }
-pre { background: #f8f8f8; padding: 0.5em; overflow-x: auto; font-size: 0.85em; }
-small { color: #666; }
-</style></head><body>
-<h1>Certificate for {{ d.client_name }} (<code>{{ d.client_id }}</code>)</h1>
-<p class="verdict v-{{ d.verdict | replace(' ', '-') }}">{{ d.verdict }}</p>
-<p>Against {{ d.target }} through the certifying proxy {{ d.proxy }};
-the bank's clock read {{ d.started_at }} at the start; {{ d.seconds }} s.
-{% if d.played_by %}Played by renkei's {{ d.played_by }} app.{% endif %}</p>
-<p>{% for name, n in d.totals.items() %}{{ n }} {{ name }}
-{%- if not loop.last %}, {% endif %}{% endfor %}</p>
-<h2>Checks</h2>
-<table><tr><th>situation</th><th>check</th><th>severity</th><th>requirements</th><th>result</th></tr>
-{% for s in d.situations %}{% for c in s.checks %}
-<tr><td><a href="#{{ s.id }}">{{ s.index }}. {{ s.id }}</a></td>
-<td><code>{{ c.id }}</code> {{ c.title }}</td><td>{{ c.severity }}</td>
-<td>{{ c.requirements | join(", ") }}</td>
-<td class="{{ c.result | replace(' ', '-') }}">{{ c.result }}</td></tr>
-{% endfor %}{% endfor %}</table>
-{% for s in d.situations %}
-<h2 id="{{ s.id }}">{{ s.index }}. {{ s.id }} — {{ s.title }}</h2>
-<p>{{ s.instructions }} <small>(persona {{ s.persona }}; setup {{ s.setup }})</small></p>
-{% if s.facts %}<p>What certify did: <code>{{ s.facts | tojson }}</code></p>{% endif %}
-<p><small>Timeline (s): began {{ s.timeline.began }}{% if s.timeline.acted is not none %},
-set up {{ s.timeline.acted }}{% endif %}{% if s.timeline.fault_lifted is not none %},
-fault lifted {{ s.timeline.fault_lifted }}{% endif %}, ended {{ s.timeline.ended }}</small></p>
-{% for p in s.problems %}<p class="not-judged">{{ p }}</p>{% endfor %}
-{% if s.timed_out %}
-<p class="not-judged">certify stopped waiting for the app (timeout).</p>{% endif %}
-<table><tr><th>check</th><th>rule</th><th>result</th><th>evidence</th></tr>
-{% for c in s.checks %}
-<tr><td><code>{{ c.id }}</code><br>{{ c.severity }}<br>
-<small>{{ c.requirements | join(", ") }}</small></td>
-<td>{{ c.rule }}</td>
-<td class="{{ c.result | replace(' ', '-') }}">{{ c.result }}<br><small>{{ c.detail }}</small></td>
-<td>{% for n in c.evidence %}<a href="#r{{ n }}">#{{ n }}</a> {% endfor %}</td></tr>
-{% endfor %}</table>
-<details><summary>{{ s.requests | length }} requests recorded</summary>
-<table><tr><th>#</th><th>phase</th><th>at (s)</th><th>request</th><th>answer</th></tr>
-{% for r in s.requests %}
-<tr id="r{{ r.seq }}"><td>{{ r.seq }}</td><td>{{ r.phase }}</td><td>{{ r.sent }}</td>
-<td><code>{{ r.method }} {{ r.path }}</code>
-<pre>{{ r | tojson(indent=1) }}</pre></td>
-<td>{{ r.status }}{% if r.get("screen") %} {{ r.screen.screen_id or "" }}
-{{ r.screen.errors | join(" ") }}{% endif %}</td></tr>
-{% endfor %}</table></details>
-{% endfor %}
-</body></html>
-"""
+#: How each verdict is shown: the banner's tone in renkei's stylesheet.
+TONE: Final = {PASSED: "ok", WARNINGS: "warn", INCOMPLETE: "warn", FAILED: "bad"}
 
 
 def html(data: dict[str, Any]) -> str:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
-    return env.from_string(TEMPLATE).render(d=data)
+    """``certificate.html`` from :func:`document`'s data (``harness/templates/certificate.html``),
+    one file with the stylesheet inline."""
+    return page("certificate.html", d=data, tone=TONE[data["verdict"]])
 
 
 def write(folder: Path, data: dict[str, Any]) -> tuple[Path, Path]:

@@ -25,7 +25,6 @@ Paths under ``/_certify/`` are the proxy's own and never reach the bank:
 
 from __future__ import annotations
 
-import html
 import json
 import secrets
 import threading
@@ -38,6 +37,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import urllib3
 
 from harness.certify.record import Exchange, first_values, read_screen
+from harness.render import page
 
 #: Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, not the message.
 HOP_BY_HOP: Final = frozenset(
@@ -184,26 +184,9 @@ def forge_state(exchange: Exchange, location: str) -> str:
 
 
 def status_page(status: dict[str, Any]) -> str:
-    """``GET /_certify/``: the instructions for a tester's browser, refreshed every 2 s."""
-    e = html.escape
-    if status.get("finished"):
-        body = f"<h1>renkei certify: finished</h1><p>{e(str(status.get('verdict', '')))}</p>"
-    elif status.get("situation") is None:
-        body = "<h1>renkei certify</h1><p>Preparing the sandbox…</p>"
-    else:
-        body = (
-            f"<h1>[{status.get('index')}/{status.get('total')}] {e(str(status['situation']))}</h1>"
-            f"<p><b>{e(str(status.get('title', '')))}</b> ({e(str(status.get('phase', '')))})</p>"
-            f"<p>{e(str(status.get('instructions', '')))}</p>"
-            '<form method="post" action="/_certify/done">'
-            f'<input type="hidden" name="situation" value="{e(str(status["situation"]))}">'
-            '<button type="submit">Done</button></form>'
-        )
-    return (
-        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        '<meta http-equiv="refresh" content="2"><title>renkei certify</title></head>'
-        f"<body>{body}</body></html>"
-    )
+    """``GET /_certify/``: the instructions for a tester's browser, refreshed every 2 s
+    (``harness/templates/proxy.html``)."""
+    return page("proxy.html", status=status)
 
 
 class _Handler(BaseHTTPRequestHandler):
