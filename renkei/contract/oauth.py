@@ -19,8 +19,9 @@ CODE_CHALLENGE_METHODS: Final = ("S256",)
 TOKEN_TYPE_HINTS: Final = ("access_token", "refresh_token")
 #: RFC 7636 §4.1: 43 to 128 characters of the unreserved set.
 CODE_VERIFIER_PATTERN: Final = r"[A-Za-z0-9._~-]{43,128}"
-#: An S256 challenge: BASE64URL of a SHA-256 digest, without padding.
-CODE_CHALLENGE_PATTERN: Final = r"[A-Za-z0-9_-]{43}"
+#: An S256 challenge: BASE64URL of a SHA-256 digest (32 bytes), without padding.
+CODE_CHALLENGE_LENGTH: Final = 43
+CODE_CHALLENGE_PATTERN: Final = rf"[A-Za-z0-9_-]{{{CODE_CHALLENGE_LENGTH}}}"
 METADATA_PATH: Final = "/.well-known/oauth-authorization-server"
 AUTHORIZE_PATH: Final = "/oauth/authorize"
 TOKEN_PATH: Final = "/oauth/token"
