@@ -16,7 +16,8 @@ from typing import Final
 
 from harness import conform, replay
 from harness.certify import command as certify
-from renkei import __version__
+from renkei import __version__, resources
+from renkei.args import OneLineParser
 from simulator import scenario_check, serve
 from simulator.scenario import ScenarioError
 from simulator.twin import command as simulate
@@ -31,7 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="A sandbox credit union for 「API連携認証」: its host, rules and test data.",
     )
     parser.add_argument("--version", action="version", version=f"renkei {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser
+    )
     scenario_check.add_parser(commands)
     serve.add_parser(commands)
     conform.add_parser(commands)
@@ -50,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else BAD_INPUT)
     try:
         status: int = args.handler(args, sys.stdout)
-    except ScenarioError as e:
+    except (ScenarioError, resources.NotFound) as e:
         print(f"renkei: {e}", file=sys.stderr)
         return BAD_INPUT
     return status

@@ -110,26 +110,31 @@ def profile(name: str) -> Path:
     return path
 
 
-def shipped_or_file(text: str, names: list[str], folder: Path) -> Path:
-    """``text`` as a file when it names one (or looks like one: it has a YAML suffix
-    or a slash), else the shipped file of that name, else ``text`` as given, so
-    that the loader's "no such file" says what was asked for."""
+class NotFound(LookupError):
+    """A name that is neither a file nor a shipped one; the message, one line, lists
+    the shipped ones."""
+
+
+def shipped_or_file(text: str, kind: str, names: list[str], folder: Path) -> Path:
+    """``text`` as a file when it looks like one (it exists, has a YAML suffix or a
+    slash: the loader then says what is wrong with it), else the shipped ``kind``
+    of that name; :class:`NotFound` when it is neither."""
     given = Path(text)
     if given.exists() or given.suffix in (".yaml", ".yml") or "/" in text:
         return given
     if text in names:
         return folder / f"{text}.yaml"
-    return given
+    raise NotFound(f"{text}: no such file, nor a shipped {kind} (one of: {', '.join(names)})")
 
 
 def find_scenario(text: str) -> Path:
     """A scenario option's value: a path, or the name of a shipped scenario."""
-    return shipped_or_file(text, scenario_names(), scenarios())
+    return shipped_or_file(text, "scenario", scenario_names(), scenarios())
 
 
 def find_profile(text: str) -> Path:
     """A traffic profile argument: a path, or the name of a shipped profile."""
-    return shipped_or_file(text, profile_names(), traffic())
+    return shipped_or_file(text, "traffic profile", profile_names(), traffic())
 
 
 def shown(path: Path | str) -> str:

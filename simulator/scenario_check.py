@@ -1,4 +1,5 @@
-"""``renkei scenario check FILE``: load a scenario, build its host for a day (today
+"""``renkei scenario check [FILE]``: load a scenario (a file, or a shipped one by
+name; the default scenario without FILE), build its host for a day (today
 unless ``--today``) and print the bank's settings, the partner apps and the
 personas as tables. A bad file raises :class:`~simulator.scenario.ScenarioError`,
 which the command line prints as ``renkei: <file>: <field>: <problem>`` with
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 
 from tabulate import tabulate
 
+from renkei import resources
 from simulator.core.clock import SystemClock, jst_day
 from simulator.core.host import PinVault
 from simulator.core.memory import MemoryHost
@@ -33,7 +35,14 @@ def add_parser(commands: Any) -> None:
         description="Load and check a scenario file, build its host for a day, and print "
         "the bank's settings, the partner apps and the personas.",
     )
-    check.add_argument("file", metavar="FILE", help="a scenario YAML file")
+    check.add_argument(
+        "file",
+        nargs="?",
+        default=resources.DEFAULT_SCENARIO,
+        metavar="FILE",
+        help="a scenario YAML file, or the name of a shipped one: "
+        f"{', '.join(resources.scenario_names())} (default: {resources.DEFAULT_SCENARIO})",
+    )
     check.add_argument(
         "--today",
         type=_day,
@@ -122,13 +131,13 @@ def _summary(s: Scenario, host: MemoryHost, today: dt.date) -> str:
 
 
 def check_scenario(args: argparse.Namespace, out: TextIO) -> int:
-    """``renkei scenario check FILE``: load, build, print; raises ScenarioError if bad."""
-    scenario = load_scenario(args.file)
+    """``renkei scenario check [FILE]``: load, build, print; raises ScenarioError if bad."""
+    scenario = load_scenario(resources.find_scenario(args.file))
     today: dt.date = args.today or jst_day(SystemClock().now())
     # Building checks what only a day can tell (an account opened after today);
     # a throwaway key, as nothing built here is kept.
     host = scenario.build_host(PinVault(secrets.token_bytes(32)), today)
-    title = f"{scenario.source}: {scenario.rules.name}"
+    title = f"{resources.shown(scenario.source)}: {scenario.rules.name}"
     if scenario.description:
         title += f" — {scenario.description}"
     sections = [

@@ -1,16 +1,21 @@
 """``renkei serve``: the sandbox bank on its embedded defaults (INTERFACE.md §7).
 
-SQLite in a data directory, the embedded mail sink, the sandbox clock; the
-admin token from ``--admin-token``, ``RENKEI_ADMIN_TOKEN`` or, failing both, a
-random one kept in the data directory; the PIN key and the session key in
-files of their own beside the database, never in it (R-AUTHZ-2).
+The shipped default scenario (``--scenario`` takes a file or a shipped
+scenario's name), SQLite in a data directory under the current directory, the
+embedded mail sink, the sandbox clock; the admin token from ``--admin-token``,
+``RENKEI_ADMIN_TOKEN`` or, failing both, a random one kept in the data
+directory; the PIN key and the session key in files of their own beside the
+database, never in it (R-AUTHZ-2). Whatever stops it from serving — a bad
+option, a port in use, a missing database driver — is one line and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import gc
+import importlib.util
 import logging
 import os
 import secrets
@@ -26,9 +31,13 @@ from typing import Any, TextIO
 
 from cheroot import wsgi as cheroot_wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from tabulate import tabulate
 from waitress import create_server
 
+from renkei import resources
+from renkei.args import OneLineParser, positive_int, tcp_port
 from simulator.scenario import ScenarioError, load_scenario
 from simulator.web.app import create_app
 from simulator.web.bank import Bank, BankConfig, load_or_create_key
@@ -40,7 +49,9 @@ from simulator.web.server import build
 #: load tests open many; idle ones are closed after waitress's channel timeout.
 CONNECTION_LIMIT = 1000
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
+#: The database drivers renkei knows, by SQLAlchemy driver name: the module to
+#: import and the extra that installs it (pyproject.toml).
+DRIVERS: dict[str, tuple[str, str]] = {"psycopg": ("psycopg", "postgres")}
 
 
 def add_parser(commands: Any) -> None:
@@ -51,12 +62,13 @@ def add_parser(commands: Any) -> None:
         "telephony gateway, mail and the sandbox controls.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port (8000)")
+    serve.add_argument("--port", type=tcp_port, default=8000, help="port, 1 to 65535 (8000)")
     serve.add_argument(
         "--scenario",
-        default=str(DEFAULT_SCENARIO),
+        default=resources.DEFAULT_SCENARIO,
         metavar="FILE",
-        help="scenario YAML (scenarios/default.yaml)",
+        help="a scenario YAML file, or the name of a shipped one: "
+        f"{', '.join(resources.scenario_names())} (default: {resources.DEFAULT_SCENARIO})",
     )
     serve.add_argument(
         "--data-dir",
@@ -67,7 +79,8 @@ def add_parser(commands: Any) -> None:
     serve.add_argument(
         "--database-url",
         metavar="URL",
-        help="SQLAlchemy URL, e.g. postgresql+psycopg://… (SQLite in --data-dir)",
+        help="SQLAlchemy URL, e.g. postgresql://… (read as postgresql+psycopg://…; needs the "
+        "postgres extra); default: SQLite in --data-dir",
     )
     serve.add_argument(
         "--admin-token",
@@ -93,10 +106,10 @@ def add_parser(commands: Any) -> None:
         help="serve HTTPS with this certificate chain (with --keyfile; one process)",
     )
     serve.add_argument("--keyfile", metavar="PEM", help="the private key of --certfile")
-    serve.add_argument("--threads", type=int, default=8, help="threads per process (8)")
+    serve.add_argument("--threads", type=positive_int, default=8, help="threads per process (8)")
     serve.add_argument(
         "--workers",
-        type=int,
+        type=positive_int,
         default=1,
         help="server processes sharing the port and the database (1)",
     )
@@ -112,7 +125,29 @@ def _smtp(text: str | None) -> tuple[str | None, int]:
     return host, int(port)
 
 
+def database_url(text: str) -> str:
+    """``--database-url`` as SQLAlchemy should open it, or ``ValueError`` with the one
+    line to show: a URL SQLAlchemy cannot read, or a driver that is not installed
+    (with the extra that installs it). ``postgresql://`` and ``postgres://`` mean
+    the driver renkei installs, psycopg 3, rather than SQLAlchemy's default,
+    psycopg2, which renkei does not use."""
+    try:
+        url: URL = make_url(text)
+    except ArgumentError:
+        raise ValueError(f"--database-url is not a database URL: {text!r}") from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    module, extra = DRIVERS.get(url.get_driver_name(), (None, None))
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise ValueError(
+            f"--database-url {url.get_backend_name()} needs the {extra} extra: "
+            f"pip install 'renkei[{extra}]'"
+        )
+    return url.render_as_string(hide_password=False)
+
+
 def config_from(args: argparse.Namespace) -> BankConfig:
+    database = database_url(args.database_url) if args.database_url else None
     data = Path(args.data_dir)
     data.mkdir(parents=True, exist_ok=True)
     token = args.admin_token
@@ -125,7 +160,7 @@ def config_from(args: argparse.Namespace) -> BankConfig:
     smtp_host, smtp_port = _smtp(args.smtp)
     scheme = "https" if tls_context(args) is not None else "http"
     return BankConfig(
-        database_url=args.database_url or f"sqlite:///{(data / 'renkei.db').resolve()}",
+        database_url=database or f"sqlite:///{(data / 'renkei.db').resolve()}",
         admin_token=token,
         pin_key=load_or_create_key(data / "pin.key"),
         secret_key=load_or_create_key(data / "secret.key"),
@@ -197,22 +232,30 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     # test. Requests queued in front of the bank show in a client's latency.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     try:
-        scenario = load_scenario(args.scenario)
+        scenario = load_scenario(resources.find_scenario(args.scenario))
         config = config_from(args)
-        if args.workers < 1 or args.threads < 1:
-            raise ValueError("--workers and --threads must be at least 1")
         tls = tls_context(args)
         if tls is not None and args.workers > 1:
             raise ValueError(
                 "HTTPS is served by one process; for more, run --workers behind a TLS proxy"
             )
-    except (ScenarioError, ValueError, OSError) as error:
+    except (ScenarioError, resources.NotFound, ValueError, OSError) as error:
         print(f"renkei: {error}", file=sys.stderr)
         return 2
     if args.workers > 1:
-        return run_workers(args, config, scenario, out)
-    bank, sink = build(config, scenario)
+        try:
+            listener = listen(args.host, args.port)
+        except OSError as error:
+            print(f"renkei: {cannot_listen(args, error)}", file=sys.stderr)
+            return 2
+        return run_workers(args, listener, config, scenario, out)
+    try:
+        bank, sink = build(config, scenario)
+    except SQLAlchemyError as error:  # a database that cannot be reached or written
+        print(f"renkei: {cannot_open(config, error)}", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    status = 0
     try:
         if tls is not None:
             serve_tls(args, bank, scenario, tls, out)
@@ -229,6 +272,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             server.run()
     except (KeyboardInterrupt, SystemExit):
         pass
+    except OSError as error:  # the port: taken, not ours to use, or no such address
+        print(f"renkei: {cannot_listen(args, error)}", file=sys.stderr)
+        status = 2
     finally:
         if sink is not None:
             sink.stop()
@@ -237,7 +283,41 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         # (Flask, SQLAlchemy, the scenario) for a few tenths of a second, to
         # free memory of a process that is ending; the harness waits for it.
         gc.freeze()
-    return 0
+    return status
+
+
+def cannot_open(config: BankConfig, error: SQLAlchemyError) -> str:
+    """The one line for a database the bank cannot open (the driver's first line)."""
+    shown = make_url(config.database_url).render_as_string(hide_password=True)
+    cause = getattr(error, "orig", None) or error
+    lines = [line for line in str(cause).splitlines() if line.strip()]
+    return (
+        f"cannot open the database {shown}: {lines[0].strip() if lines else type(cause).__name__}"
+    )
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``; OSError when it cannot be had."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(1024)
+    except OSError:
+        listener.close()
+        raise
+    return listener
+
+
+def cannot_listen(args: argparse.Namespace, error: OSError) -> str:
+    """The one line for a server that cannot listen where it was asked to."""
+    where = f"{args.host}:{args.port}"
+    if error.errno == errno.EADDRINUSE:
+        return f"cannot listen on {where}: the port is in use (another renkei serve?); try --port"
+    if error.errno == errno.EACCES:
+        return f"cannot listen on {where}: permission denied (ports below 1024 need root)"
+    why = error.strerror or str(error)
+    return f"cannot listen on {where}: {why}"
 
 
 def serve_tls(
@@ -248,7 +328,7 @@ def serve_tls(
     adapter = BuiltinSSLAdapter(args.certfile, args.keyfile)
     adapter.context = tls  # TLS 1.2 at least, as tls_context set it
     server.ssl_adapter = adapter
-    server.prepare()
+    server.prepare()  # binds: an OSError for a busy port goes to run()
     port = server.bind_addr[1] if isinstance(server.bind_addr, tuple) else args.port
     # SIGTERM asks cheroot to stop from a thread of its own rather than raising
     # SystemExit in the main thread: raised while cheroot's buffered socket files
@@ -265,13 +345,15 @@ def serve_tls(
         server.stop()
 
 
-def run_workers(args: argparse.Namespace, config: BankConfig, scenario: Any, out: TextIO) -> int:
+def run_workers(
+    args: argparse.Namespace,
+    listener: socket.socket,
+    config: BankConfig,
+    scenario: Any,
+    out: TextIO,
+) -> int:
     """Pre-fork: one listening socket, ``--workers`` processes serving it, each with
     its own database connections; the parent keeps the embedded mail sink."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.host, args.port))
-    listener.listen(1024)
     url = f"http://{args.host}:{listener.getsockname()[1]}"
     config = replace(config, issuer=url)
     if config.smtp_host is None:
@@ -326,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     simulate, replay), which a server does not need. The harness's embedded target
     starts the bank this way, since it waits for it (harness/embedded.py)."""
     parser = argparse.ArgumentParser(prog="renkei")
-    add_parser(parser.add_subparsers(dest="command", required=True))
+    add_parser(parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser))
     try:
         args = parser.parse_args(["serve", *(sys.argv[1:] if argv is None else argv)])
     except SystemExit as e:  # --help and usage errors: argparse has printed

@@ -1,10 +1,11 @@
 """``renkei simulate``: a day of partner-app traffic in simulated time (issue 6).
 
 ``renkei simulate PROFILE`` loads a traffic profile (a path, or the name of a
-file in ``scenarios/traffic/``) and the scenario whose customers play it
-(``scenarios/load.yaml`` unless ``--scenario``), runs the twin, prints the
-summary tables and writes ``summary.txt``, ``hourly.csv``, ``codes.csv`` and
-``day.png`` into ``--out`` (``reports/twin/<profile>`` by default). ``--trace
+shipped one: ``scenarios/traffic/`` of the repository, inside the package once
+installed) and the scenario whose customers play it (the shipped ``load``
+unless ``--scenario``), runs the twin, prints the summary tables and writes
+``summary.txt``, ``hourly.csv``, ``codes.csv`` and ``day.png`` into ``--out``
+(``reports/twin/<profile>`` under the current directory by default). ``--trace
 FILE`` also writes every step as JSON lines for ``renkei replay``. The same
 ``--seed`` gives the same files, byte for byte; the wall time and the progress
 bar go to stderr only.
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from renkei import resources
 from renkei.args import count, positive_int
 from renkei.contract import trace
 from simulator.scenario import load_scenario
@@ -26,21 +28,12 @@ from simulator.twin.model import Twin
 from simulator.twin.profile import load_profile
 from simulator.twin.report import shown_path, summary, write_outputs
 
-ROOT: Final = Path(__file__).resolve().parents[2]
-TRAFFIC: Final = ROOT / "scenarios" / "traffic"
-LOAD_SCENARIO: Final = ROOT / "scenarios" / "load.yaml"
-
-
-def profile_path(name: str) -> Path:
-    """A path as given, or ``scenarios/traffic/<name>.yaml``."""
-    given = Path(name)
-    if given.exists() or given.suffix in (".yaml", ".yml"):
-        return given
-    return TRAFFIC / f"{name}.yaml"
+#: Where the files go without ``--out``: relative to the current directory.
+OUT: Final = Path("reports") / "twin"
 
 
 def add_parser(commands: Any) -> None:
-    known = ", ".join(sorted(p.stem for p in TRAFFIC.glob("*.yaml")))
+    known = ", ".join(resources.profile_names())
     p = commands.add_parser(
         "simulate",
         help="the SimPy twin: a day of partner-app traffic in simulated time",
@@ -53,9 +46,10 @@ def add_parser(commands: Any) -> None:
     p.add_argument("profile", metavar="PROFILE", help=f"a profile file, or one of: {known}")
     p.add_argument(
         "--scenario",
-        default=str(LOAD_SCENARIO),
+        default=resources.LOAD_SCENARIO,
         metavar="FILE",
-        help="the bank and its customers (default: scenarios/load.yaml)",
+        help="the bank and its customers: a scenario YAML, or the name of a shipped one "
+        f"(default: {resources.LOAD_SCENARIO})",
     )
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--days", type=positive_int, default=1, help="days to simulate (default 1)")
@@ -66,7 +60,7 @@ def add_parser(commands: Any) -> None:
         help="override the profile's arrivals per day (surges are scaled alike)",
     )
     p.add_argument("--trace", metavar="FILE", help="write every step as JSON lines (for replay)")
-    p.add_argument("--out", metavar="DIR", help="output directory (default reports/twin/PROFILE)")
+    p.add_argument("--out", metavar="DIR", help="output directory (default ./reports/twin/PROFILE)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plot")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no tables")
     p.set_defaults(handler=run)
@@ -92,11 +86,12 @@ class ProgressBar:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    """Raises ScenarioError for a bad profile or scenario (the CLI prints it, exit 2)."""
-    profile = load_profile(profile_path(args.profile))
+    """Raises ScenarioError for a bad profile or scenario, NotFound for a name that is
+    neither a file nor a shipped one (the CLI prints either, exit 2)."""
+    profile = load_profile(resources.find_profile(args.profile))
     if args.customers is not None:
         profile = profile.scaled(args.customers)
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(resources.find_scenario(args.scenario))
     try:
         twin = Twin(scenario, profile, args.seed, args.days, trace=args.trace is not None)
     except ValueError as e:
@@ -107,7 +102,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     began = time.perf_counter()
     run_twin(twin)
     wall = time.perf_counter() - began
-    target = Path(args.out) if args.out else ROOT / "reports" / "twin" / profile.name
+    target = Path(args.out) if args.out else OUT / profile.name
     written = write_outputs(twin, target, plots=not args.no_plots)
     if args.trace:
         trace.write(Path(args.trace), trace_header(twin), twin.steps or [])
