@@ -20,9 +20,11 @@ Before the first step the sandbox is reset to the scenario as on the trace's
 
 **Comparison.** Every answer is the screen shown next, ``granted``,
 ``cancelled``, ``verified``/``not_verified`` or the machine code; the counts per
-answer are printed beside the twin's, with the difference. The exit status is
-1 when a count differs by more than ``--tolerance`` (a fraction of the twin's
-count; 0, the default, wants them equal), 2 when the run could not be made.
+answer are printed beside the twin's, with the difference, then the first steps
+that differ and a one-line verdict (:func:`verdict`) whose exit status it is: 0
+when the server agrees, 1 when it does not, 2 when the run could not be made.
+With ``--tolerance`` 0, the default, every step must agree; above 0, the count
+of each answer may differ by that fraction of the twin's count.
 ``--max-seconds`` and ``--max-steps`` bound a run; an unfinished replay
 compares only the steps it sent.
 """
@@ -46,17 +48,13 @@ from tabulate import tabulate
 
 from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox, query
 from renkei.args import non_negative, positive_int
-from renkei.contract.trace import Step, Trace, TraceError, read
+from renkei.contract.screens import CANCEL_PATH, SCREEN_PATHS
+from renkei.contract.trace import BUTTONS, Step, Trace, TraceError, read
 
-#: The path of each button of the trace (INTERFACE.md §1).
+#: The path each button of the trace posts to (INTERFACE.md §2).
 PATHS: Final = {
-    "account": "/connect/account",
-    "customer": "/connect/customer",
-    "phone": "/connect/phone",
-    "confirm": "/connect/call",
-    "pin": "/connect/pin",
-    "consent": "/connect/consent",
-    "cancel": "/connect/cancel",
+    **{do: SCREEN_PATHS[screen.value] for do, screen in BUTTONS.items()},
+    "cancel": CANCEL_PATH,
 }
 SHOWN_MISMATCHES: Final = 10
 
@@ -281,8 +279,9 @@ def add_parser(commands: Any) -> None:
         description=(
             "Send the steps of a trace written by `renkei simulate --trace` to a live "
             "server, steering its sandbox clock to each step's instant, and print the "
-            "twin's predicted answers beside the server's. Exit 1 when they differ "
-            "beyond --tolerance."
+            "twin's predicted answers beside the server's, then a one-line verdict: "
+            "exit 0 when the server agrees, 1 when it does not (with --tolerance 0, the "
+            "default, on any step), 2 when the replay could not run."
         ),
     )
     p.add_argument("trace", metavar="FILE", help="a trace from renkei simulate --trace")
@@ -353,8 +352,41 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             f"{args.tolerance:g}: {', '.join(beyond)}",
             file=sys.stderr,
         )
-        return 1
-    return 0
+    line, status = verdict(trace, result, args.tolerance)
+    print(line, file=out)
+    return status
+
+
+def _where(step: Step) -> str:
+    """Where a step happened: the screen whose button it pressed, else the action."""
+    screen = BUTTONS.get(step.do)
+    return screen.value if screen is not None else step.do
+
+
+def verdict(trace: Trace, result: Result, tolerance: float = 0.0) -> tuple[str, int]:
+    """The replay's conclusion in one line, and the exit status that says the same.
+
+    The server disagrees when a step answered otherwise than the twin predicted
+    (with ``tolerance`` 0) or when the count of an answer differs by more than
+    ``tolerance`` of the twin's count; a replay cut short by ``--max-steps`` or
+    ``--max-seconds`` is judged on the steps it sent, and says so.
+    """
+    scope = f"of {result.sent:,} steps" + ("" if result.complete else " sent")
+    early = "" if result.complete else f"; stopped early, the trace has {len(trace.steps):,}"
+    differ = len(result.mismatches)
+    first = ""
+    if result.mismatches:
+        step, got = result.mismatches[0]
+        first = f"journey {step.journey}, {_where(step)}: twin {step.out}, live {got}"
+    if result.beyond(tolerance) or (differ and tolerance == 0):
+        return f"renkei replay: disagrees on {differ:,} {scope} (first: {first}){early}", 1
+    if differ:
+        return (
+            f"renkei replay: agrees with the twin within the tolerance of {tolerance:g} on "
+            f"{result.sent - differ:,} {scope} (first difference: {first}){early}",
+            0,
+        )
+    return f"renkei replay: agrees with the twin on {result.sent:,} {scope}{early}", 0
 
 
 def report(trace: Trace, result: Result, target: str) -> str:

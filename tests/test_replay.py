@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from harness.embedded import Target, embedded_sandbox
-from harness.replay import Replayer
+from harness.replay import Replayer, Result, verdict
 from renkei.cli import main
 from renkei.contract import trace
+from renkei.contract.trace import Step, Trace
 from simulator.scenario import load_scenario
 from simulator.twin.command import trace_header
 from simulator.twin.journey import run
@@ -79,6 +80,70 @@ def test_a_difference_fails_the_command(
     captured = capsys.readouterr()
     assert "first steps that differ" in captured.out
     assert "identity_mismatch" in captured.err and "SOA208" in captured.err
+    # The output ends with the verdict, naming the step (a 「次へ」 of ②).
+    assert captured.out.splitlines()[-1] == (
+        f"renkei replay: disagrees on 1 of {len(steps)} steps "
+        f"(first: journey {steps[doctored]['j']}, SOA202: twin SOA208, live identity_mismatch)"
+    )
+
+
+def test_an_agreeing_replay_ends_with_its_verdict(
+    server: Target, trace_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    total = len(trace.read(trace_file).steps)
+    argv = ["replay", str(trace_file), "--target", server.url, "--admin-token", server.admin_token]
+    assert main([*argv, "--max-steps", "40"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"renkei replay: agrees with the twin on 40 of 40 steps sent; "
+        f"stopped early, the trace has {total:,}"
+    )
+
+
+def _step(journey: int, do: str, out: str) -> Step:
+    return Step("2026-12-07T09:00:00+09:00", journey, do, {}, out)
+
+
+def _result(*pairs: tuple[Step, str], complete: bool = True) -> Result:
+    result = Result(complete=complete)
+    for step, got in pairs:
+        result.predicted[step.out] += 1
+        result.observed[got] += 1
+        if got != step.out:
+            result.mismatches.append((step, got))
+        result.sent += 1
+    return result
+
+
+def test_the_verdict_and_the_exit_status_say_the_same() -> None:
+    a, b = _step(1, "customer", "SOA208"), _step(2, "customer", "identity_mismatch")
+    same = _result((a, "SOA208"), (b, "identity_mismatch"))
+    whole = Trace({}, [a, b])
+    assert verdict(whole, same) == ("renkei replay: agrees with the twin on 2 of 2 steps", 0)
+    # Two steps swapped: the counts are equal, the steps are not; with no tolerance
+    # that is a disagreement.
+    swapped = _result((a, "identity_mismatch"), (b, "SOA208"))
+    assert swapped.observed == swapped.predicted
+    assert verdict(whole, swapped) == (
+        "renkei replay: disagrees on 2 of 2 steps "
+        "(first: journey 1, SOA202: twin SOA208, live identity_mismatch)",
+        1,
+    )
+    # Within a tolerance the counts agree; the line still says where a step differed.
+    line, status = verdict(whole, swapped, tolerance=0.5)
+    assert status == 0 and line.startswith("renkei replay: agrees with the twin within")
+    assert "first difference: journey 1, SOA202" in line
+    # Beyond it, they do not.
+    beyond = _result((a, "SOA208"), (b, "SOA208"))
+    line, status = verdict(whole, beyond, tolerance=0.5)
+    assert status == 1 and "disagrees on 1 of 2 steps" in line
+    # An action before any screen is named by itself.
+    refused = _result((_step(3, "authorize", "SOA201"), "congested"), complete=False)
+    assert verdict(Trace({}, [a, b, a]), refused) == (
+        "renkei replay: disagrees on 1 of 1 steps sent "
+        "(first: journey 3, authorize: twin SOA201, live congested); "
+        "stopped early, the trace has 3",
+        1,
+    )
 
 
 def test_max_steps_bounds_a_replay(server: Target, trace_file: Path) -> None:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
+from renkei.contract.screens import Screen
+
 VERSION: Final = 1
 KIND: Final = "renkei-trace"
 #: The buttons and calls a trace may hold, in the order a journey meets them.
@@ -48,6 +50,17 @@ ACTIONS: Final = (
     "consent",  # ⑥ 「許可する」 / 「拒否する」
     "cancel",  # 「中止する」 on ②–⑤
 )
+#: The screen whose button each of the other actions presses, which fixes the path
+#: it posts to (INTERFACE.md §2). ``authorize`` comes before any screen, ``call`` is
+#: the customer's phone while ④ shows, ``cancel`` posts to CANCEL_PATH from ②–⑤.
+BUTTONS: Final[dict[str, Screen]] = {
+    "account": Screen.ACCOUNT,
+    "customer": Screen.CUSTOMER,
+    "phone": Screen.PHONE,
+    "confirm": Screen.CALL,
+    "pin": Screen.PIN,
+    "consent": Screen.CONSENT,
+}
 
 
 class TraceError(ValueError):
