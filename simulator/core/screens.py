@@ -122,11 +122,6 @@ class Move:
     target: Screen | End
     guards: tuple[Guard, ...] = ()
 
-    @property
-    def checks(self) -> tuple[str, ...]:
-        """The guards' labels, as the screen map prints them."""
-        return tuple(g.label for g in self.guards)
-
 
 #: Every move the flow allows; anything else is R-FLOW-8's refusal. The checks of
 #: :data:`~simulator.core.guards.ON_EVERY_REQUEST` (R-ERR-CALL-4, R-ERR-SYS-*,
