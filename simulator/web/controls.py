@@ -1,31 +1,112 @@
-"""Sandbox and operator controls (INTERFACE.md §6), behind the admin token."""
+"""Sandbox and operator controls (INTERFACE.md §6), behind the admin token.
+
+Each control is declared once, with :func:`control`: its route, the model its
+JSON body is validated with (:mod:`simulator.web.schemas.controls`), what it
+answers and the errors it may answer. :data:`CONTROLS` is that declaration,
+from which ``/openapi.json`` describes the controls.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
-import math
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar, cast
 
 from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ValidationError
 from werkzeug.wrappers import Response
 
-from simulator.core.clock import JST, next_jst_midnight, to_jst
-from simulator.core.errors import InputRejected
+from simulator.core.clock import next_jst_midnight
 from simulator.core.faults import Faults
 from simulator.core.grants import Grant
 from simulator.core.host import AccountKey
-from simulator.core.inputs import read_account
 from simulator.web.bank import Bank
 from simulator.web.mail import settled_mail
 from simulator.web.responses import api_error, could_be_id
+from simulator.web.schemas import controls as schemas
+from simulator.web.schemas import explain
+from simulator.web.schemas.controls import (
+    EARLIEST,
+    LATEST,
+    WHEN,
+    AdvanceClock,
+    MaintenanceWindow,
+    Move,
+    Reset,
+    SetClock,
+    SwitchFaults,
+)
 
 sandbox = Blueprint("sandbox", __name__, url_prefix="/sandbox")
 admin = Blueprint("admin", __name__, url_prefix="/admin")
 
+View = Callable[..., Response]
+M = TypeVar("M", bound=BaseModel)
+
 
 class BadRequest(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control as the document describes it: its path in OpenAPI's form
+    (``/admin/locks/{account}``), what its body is (a model) and what it answers
+    (a ``TypedDict`` of :mod:`simulator.web.schemas.controls`), the statuses it
+    answers besides 200 and 401, and the schemas of its path parameters."""
+
+    method: str
+    path: str
+    summary: str
+    answer: type
+    body: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()
+    parameters: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+#: Every control, in the order declared.
+CONTROLS: list[Control] = []
+
+
+def control(
+    blueprint: Blueprint,
+    method: str,
+    rule: str,
+    answer: type,
+    body: type[BaseModel] | None = None,
+    errors: tuple[int, ...] = (),
+    parameters: dict[str, dict[str, object]] | None = None,
+) -> Callable[[View], View]:
+    """Route the view at ``rule`` and declare it in :data:`CONTROLS`; the view's
+    docstring is the operation's summary. A view with a ``body`` model is handed
+    the validated body as ``body``; a body the model refuses is a 400 naming the
+    field, before the view runs."""
+
+    def declare(view: View) -> View:
+        @functools.wraps(view)
+        def run(**path: Any) -> Response:
+            if body is not None:
+                path["body"] = read(body)
+            return view(**path)
+
+        blueprint.route(rule, methods=[method])(run)
+        CONTROLS.append(
+            Control(
+                method.lower(),
+                f"{blueprint.url_prefix}{rule}".replace("<", "{").replace(">", "}"),
+                (view.__doc__ or view.__name__).strip().split("\n")[0],
+                answer,
+                body,
+                (400, *errors) if body is not None else errors,
+                parameters or {},
+            )
+        )
+        return run
+
+    return declare
 
 
 def bank() -> Bank:
@@ -55,22 +136,21 @@ def _bad(error: BadRequest) -> Response:
     return api_error("invalid_parameter", str(error), 400)
 
 
-def body() -> dict[str, Any]:
+def read(model: type[M]) -> M:
+    """The request's JSON body as ``model``; no body at all is an empty object."""
     data = request.get_json(silent=True)
-    if data is None and not request.data:
-        return {}
+    if data is None and request.data:
+        # Not JSON, or not RFC 8259 JSON (StrictJSON refused it), or not sent as JSON.
+        raise BadRequest("the body must be a JSON object (RFC 8259, as application/json)")
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object")
-    return data
-
-
-#: Where the sandbox clock, maintenance windows and ``reset``'s day may be: the
-#: years a sandbox is useful for. Without a bound, 0001-01-01 or 9999-12-31 made
-#: the date arithmetic of every later request overflow (a 500; found by the
-#: hostile-input campaign, issue 7 item 4).
-EARLIEST = dt.datetime(2000, 1, 1, tzinfo=JST)
-LATEST = dt.datetime(2100, 1, 1, tzinfo=JST)
-WHEN = "from 2000-01-01 to 2099-12-31 (JST)"
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        names = tuple(f.alias or name for name, f in model.model_fields.items())
+        raise BadRequest(explain(error, names)) from None
 
 
 def within(value: dt.datetime, name: str) -> dt.datetime:
@@ -79,21 +159,7 @@ def within(value: dt.datetime, name: str) -> dt.datetime:
     return value
 
 
-def instant(data: dict[str, Any], name: str) -> dt.datetime:
-    text = data.get(name)
-    message = f"'{name}' must be an ISO-8601 date-time with an offset, {WHEN}"
-    if not isinstance(text, str):
-        raise BadRequest(message)
-    try:
-        value = dt.datetime.fromisoformat(text)
-        if value.utcoffset() is None:
-            raise ValueError(text)
-        return within(to_jst(value), name)
-    except (ValueError, OverflowError):
-        raise BadRequest(message) from None
-
-
-def clock_state() -> dict[str, Any]:
+def clock_state() -> schemas.Clock:
     clock = bank().clock()
     setting = clock.setting
     return {
@@ -104,46 +170,41 @@ def clock_state() -> dict[str, Any]:
     }
 
 
-@sandbox.get("/clock")
+@control(sandbox, "GET", "/clock", schemas.Clock)
 def get_clock() -> Response:
+    """The sandbox clock."""
     return jsonify(clock_state())
 
 
-@sandbox.put("/clock")
-def put_clock() -> Response:
-    data = body()
-    frozen = data.get("frozen", False)
-    if not isinstance(frozen, bool):
-        raise BadRequest("'frozen' must be true or false")
+@control(sandbox, "PUT", "/clock", schemas.Clock, SetClock)
+def put_clock(body: SetClock) -> Response:
+    """Set the clock (it runs on from there unless frozen)."""
     clock = bank().clock()
-    clock.set(instant(data, "now"), frozen=frozen)
+    clock.set(body.now, frozen=body.frozen)
     bank().save_clock(clock)
     return jsonify(clock_state())
 
 
-@sandbox.post("/clock/advance")
-def advance_clock() -> Response:
-    seconds = body().get("seconds")
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
-        raise BadRequest("'seconds' must be a number, zero or more")
-    if not math.isfinite(seconds) or seconds > 10 * 365 * 86400:
-        raise BadRequest("'seconds' may move the clock at most ten years")
+@control(sandbox, "POST", "/clock/advance", schemas.Clock, AdvanceClock)
+def advance_clock(body: AdvanceClock) -> Response:
+    """Advance the clock (at most ten years, never past the sandbox years)."""
     clock = bank().clock()
-    within(clock.now() + dt.timedelta(seconds=seconds), "now + seconds")
-    clock.advance(float(seconds))
+    within(clock.now() + dt.timedelta(seconds=body.seconds), "now + seconds")
+    clock.advance(body.seconds)
     bank().save_clock(clock)
     return jsonify(clock_state())
 
 
-@sandbox.delete("/clock")
+@control(sandbox, "DELETE", "/clock", schemas.Clock)
 def real_clock() -> Response:
+    """Back to real time."""
     clock = bank().clock()
     clock.reset()
     bank().save_clock(clock)
     return jsonify(clock_state())
 
 
-def faults_state(faults: Faults) -> dict[str, bool]:
+def faults_state(faults: Faults) -> schemas.Faults:
     return {
         "congestion": faults.congestion,
         "system_error": faults.system_error,
@@ -151,113 +212,108 @@ def faults_state(faults: Faults) -> dict[str, bool]:
     }
 
 
-@sandbox.get("/faults")
+@control(sandbox, "GET", "/faults", schemas.Faults)
 def get_faults() -> Response:
+    """The faults."""
     return jsonify(faults_state(bank().faults()))
 
 
-@sandbox.put("/faults")
-def put_faults() -> Response:
-    data = body()
-    unknown = set(data) - {"congestion", "system_error", "service_suspended"}
-    if unknown:
-        raise BadRequest(f"unknown fault(s): {', '.join(sorted(unknown))}")
-    if not all(isinstance(v, bool) for v in data.values()):
-        raise BadRequest("each fault is true or false")
-    current = faults_state(bank().faults())
-    faults = Faults(**{**current, **data})
+@control(sandbox, "PUT", "/faults", schemas.Faults, SwitchFaults)
+def put_faults(body: SwitchFaults) -> Response:
+    """Switch faults on and off (R-ERR-SYS-2/3/4); those not named stay as they are."""
+    faults = replace(bank().faults(), **body.switched())
     bank().save_faults(faults)
     return jsonify(faults_state(faults))
 
 
-@sandbox.post("/maintenance")
-def add_maintenance() -> Response:
-    data = body()
-    label = data.get("label", "その他システムメンテナンス")
-    if not isinstance(label, str):
-        raise BadRequest("'label' must be text")
+def windows() -> schemas.Windows:
+    # Stored as the bank wrote them in add_maintenance, which is this shape.
+    return {"maintenance": cast(list[schemas.Window], bank().maintenance())}
+
+
+@control(sandbox, "POST", "/maintenance", schemas.Windows, MaintenanceWindow)
+def add_maintenance(body: MaintenanceWindow) -> Response:
+    """An ad-hoc closed window (R-HOURS-6)."""
     try:
-        bank().add_maintenance(instant(data, "start"), instant(data, "end"), label)
+        bank().add_maintenance(body.start, body.end, body.label)
     except ValueError as error:
         raise BadRequest(str(error)) from None
-    return jsonify({"maintenance": bank().maintenance()})
+    return jsonify(windows())
 
 
-@sandbox.get("/maintenance")
+@control(sandbox, "GET", "/maintenance", schemas.Windows)
 def list_maintenance() -> Response:
-    return jsonify({"maintenance": bank().maintenance()})
+    """The ad-hoc closed windows."""
+    return jsonify(windows())
 
 
-@sandbox.post("/reset")
-def reset() -> Response:
-    """Back to the scenario. renkei's extension: ``{"today": "YYYY-MM-DD"}`` builds
-    the scenario's data as on that day instead of the real one, so that a replayed
-    trace (``renkei replay``) meets the host the twin simulated."""
-    today = body().get("today")
-    day: dt.date | None = None
-    if today is not None:
-        try:
-            day = dt.date.fromisoformat(today) if isinstance(today, str) else None
-        except ValueError:
-            day = None
-        if day is None or not EARLIEST.date() <= day < LATEST.date():
-            raise BadRequest(f"'today' must be a date YYYY-MM-DD, {WHEN}")
+@control(sandbox, "POST", "/reset", schemas.ResetDone, Reset)
+def reset(body: Reset) -> Response:
+    """Back to the scenario's data; clock and faults back to default."""
     try:
-        bank().reset(day)
+        bank().reset(body.today)
     except ValueError as error:
         # The scenario cannot be built as on that day (a persona born or an
         # account opened after it): ScenarioError says which.
-        raise BadRequest(f"the scenario cannot be built as on {day}: {error}") from None
-    return jsonify({"reset": True, "clock": clock_state(), "faults": faults_state(Faults())})
+        raise BadRequest(f"the scenario cannot be built as on {body.today}: {error}") from None
+    done: schemas.ResetDone = {
+        "reset": True,
+        "clock": clock_state(),
+        "faults": faults_state(Faults()),
+    }
+    return jsonify(done)
 
 
-@sandbox.get("/mail")
+@control(sandbox, "GET", "/mail", schemas.Mailbox)
 def mail() -> Response:
-    return jsonify({"mail": settled_mail(bank())})
+    """The completion e-mails sent (R-AUTHZ-5)."""
+    sent: schemas.Mailbox = {"mail": settled_mail(bank())}
+    return jsonify(sent)
 
 
-@sandbox.get("/oplog")
+@control(sandbox, "GET", "/oplog", schemas.OperationLog)
 def oplog() -> Response:
-    return jsonify({"entries": bank().log.entries()})
+    """The operation log (R-AUTHZ-6)."""
+    log: schemas.OperationLog = {"entries": bank().log.entries()}
+    return jsonify(log)
 
 
 # -- operator controls ---------------------------------------------------------------------
 
+ACCOUNT = {"account": schemas.account_id_schema()}
+GRANT_ID: dict[str, dict[str, object]] = {"grant_id": {"type": "string"}}
 
-@admin.get("/locks")
+
+@control(admin, "GET", "/locks", schemas.Locks)
 def locks() -> Response:
+    """Locked accounts, until the next 0:00 JST (R-ERR-HOST-3)."""
     b = bank()
     now = b.clock().now()
-    rule = b.rules.lockout
-    found = b.host.locks(now.date(), rule.threshold)
-    return jsonify(
-        {
-            "locks": [
-                {
-                    "account": str(key),
-                    "failures": count,
-                    "locked_until": next_jst_midnight(now).isoformat(),
-                }
-                for key, count in found
-            ]
-        }
-    )
+    found = b.host.locks(now.date(), b.rules.lockout.threshold)
+    until = next_jst_midnight(now).isoformat()
+    answer: schemas.Locks = {
+        "locks": [
+            {"account": str(key), "failures": count, "locked_until": until} for key, count in found
+        ]
+    }
+    return jsonify(answer)
 
 
-@admin.delete("/locks/<account>")
+@control(admin, "DELETE", "/locks/<account>", schemas.Unlocked, errors=(400,), parameters=ACCOUNT)
 def unlock(account: str) -> Response:
+    """An operator's unlock."""
     b = bank()
     try:
         key = AccountKey.parse(account)
     except ValueError as error:
         raise BadRequest(str(error)) from None
-    now = b.clock().now()
-    b.host.clear(key, now.date())
+    b.host.clear(key, b.clock().now().date())
     b.note("unlocked", account=str(key))
-    return jsonify({"account": str(key), "locked": False})
+    answer: schemas.Unlocked = {"account": str(key), "locked": False}
+    return jsonify(answer)
 
 
-def grant_json(grant: Grant, now: dt.datetime) -> dict[str, Any]:
+def grant_json(grant: Grant, now: dt.datetime) -> schemas.Grant:
     policy = bank().rules.grants
     return {
         "grant_id": grant.grant_id,
@@ -274,13 +330,17 @@ def grant_json(grant: Grant, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-@admin.get("/grants")
+@control(admin, "GET", "/grants", schemas.Grants)
 def grants() -> Response:
+    """The grants (認可), active or not."""
     now = bank().clock().now()
-    return jsonify({"grants": [grant_json(g, now) for g in bank().grants.all()]})
+    answer: schemas.Grants = {"grants": [grant_json(g, now) for g in bank().grants.all()]}
+    return jsonify(answer)
 
 
-@admin.post("/grants/<grant_id>/revoke")
+@control(
+    admin, "POST", "/grants/<grant_id>/revoke", schemas.Grant, errors=(404,), parameters=GRANT_ID
+)
 def revoke_grant(grant_id: str) -> Response:
     """R-AUTHZ-3: the bank ends the link at the customer's request."""
     grant = bank().revoke_grant(grant_id, by="bank") if could_be_id(grant_id) else None
@@ -289,7 +349,14 @@ def revoke_grant(grant_id: str) -> Response:
     return jsonify(grant_json(grant, bank().clock().now()))
 
 
-@sandbox.post("/grants/<grant_id>/uninstall")
+@control(
+    sandbox,
+    "POST",
+    "/grants/<grant_id>/uninstall",
+    schemas.Grant,
+    errors=(404,),
+    parameters=GRANT_ID,
+)
 def uninstall(grant_id: str) -> Response:
     """R-AUTHZ-4: the partner reports the app uninstalled; the grace period starts."""
     b = bank()
@@ -303,29 +370,11 @@ def uninstall(grant_id: str) -> Response:
     return jsonify(grant_json(grant, now))
 
 
-def account_key(data: Any, name: str) -> AccountKey:
-    """An account as screen ① takes it (3-digit branch, a Zengin type, 7 digits):
-    text only, so that a move cannot file an account under a number no customer
-    could type (the campaign moved one to ``"\\x00-1-1"``)."""
-    shape = f"'{name}' must be an object with branch_no, account_type, account_no"
-    if not isinstance(data, dict):
-        raise BadRequest(shape)
-    fields = ("branch_no", "account_type", "account_no")
-    if not all(isinstance(data.get(k), str) for k in fields):
-        raise BadRequest(f"{shape}, each a string")
-    try:
-        return read_account({k: data[k] for k in fields})
-    except InputRejected as error:
-        wrong = ", ".join(sorted({e.field or "" for e in error.field_errors}))
-        raise BadRequest(f"'{name}': {wrong} not valid (3 digits, 1/2/4/9, 7 digits)") from None
-
-
-@admin.post("/accounts/move")
-def move() -> Response:
+@control(admin, "POST", "/accounts/move", schemas.Moved, Move, errors=(404,))
+def move(body: Move) -> Response:
     """R-ACCT-3: 移管 to another branch."""
-    data = body()
-    old, new = account_key(data.get("from"), "from"), account_key(data.get("to"), "to")
     b = bank()
+    old, new = body.source.key(), body.target.key()
     try:
         opened = b.host.move(old, new, b.clock().now().date())
     except KeyError:
@@ -333,4 +382,5 @@ def move() -> Response:
     except ValueError as error:
         raise BadRequest(str(error)) from None
     b.note("moved", **{"from": str(old), "to": str(new)})
-    return jsonify({"from": str(old), "to": str(opened.key), "status": "moved"})
+    moved: schemas.Moved = {"from": str(old), "to": str(opened.key), "status": "moved"}
+    return jsonify(moved)

@@ -6,763 +6,408 @@ The document is what Schemathesis fuzzes (``benchmarks/campaign_hostile.py``),
 so each operation lists every status it can answer and the body of each: a
 status or body the server gives but the document does not name is a failure
 of the campaign, and so is a schema the server does not keep.
+
+Nothing here is typed twice. The bodies and answers are the declarations of
+:mod:`simulator.web.schemas` (``components/schemas`` is their JSON Schema,
+``$defs`` and all); the controls' paths, bodies and errors are their
+:data:`~simulator.web.controls.CONTROLS`; the screens' paths and form fields,
+the OAuth parameters and paths, the cookie's name and the statuses of the
+machine codes come from :mod:`renkei.contract`.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode
 from werkzeug.wrappers import Response
 
+from renkei.contract import oauth
+from renkei.contract.errors import ERRORS, Kind
+from renkei.contract.screens import CANCEL_PATH, CSRF_FIELD, FLOW_COOKIE, RETURN_PATH
 from simulator.core.screens import SCREENS
-from simulator.web.responses import FLOW_COOKIE, page
+from simulator.web.controls import CONTROLS
+from simulator.web.responses import page
+from simulator.web.schemas import answers
 from simulator.web.screen_model import footer
 
 openapi = Blueprint("openapi", __name__)
 
-ERROR = {"$ref": "#/components/schemas/Error"}
-OAUTH_ERROR = {"$ref": "#/components/schemas/OAuthError"}
-SCREEN = {"$ref": "#/components/schemas/Screen"}
-ADMIN: list[dict[str, list[str]]] = [{"adminToken": []}]
-#: The token endpoints take the client's secret in Basic (client_secret_basic) or
-#: in the form (client_secret_post, which needs no header: the empty requirement).
-CLIENT: list[dict[str, list[str]]] = [{"clientBasic": []}, {}]
+REF = "#/components/schemas/{model}"
 STRING = {"type": "string"}
-FORM = "application/x-www-form-urlencoded"
-HTML = "text/html"
-JSON = "application/json"
+OBJECT = {"type": "object"}
+FORM, HTML, JSON = "application/x-www-form-urlencoded", "text/html", "application/json"
+#: What the whole server may answer to any request whatever its operation: a
+#: method it does not serve, a body over the limit (64 KiB).
+TRANSPORT = {405: "Method not allowed", 413: "Body too large (64 KiB at most)"}
+#: How each client authentication method of the contract is named in the document:
+#: ``client_secret_post`` needs no header, the empty requirement.
+CLIENT_SECURITY: dict[str, dict[str, list[str]]] = {
+    "client_secret_basic": {"clientBasic": []},
+    "client_secret_post": {},
+}
+#: The declarations the document publishes besides the controls'.
+DECLARED: tuple[type, ...] = (
+    answers.Error,
+    answers.OAuthError,
+    answers.Screen,
+    answers.Metadata,
+    answers.Token,
+    answers.Revoked,
+    answers.Introspection,
+    answers.Accounts,
+    answers.Balances,
+    answers.Transactions,
+    answers.Call,
+    answers.CallAnswer,
+)
 
-#: What the whole server may answer to any request whatever its operation:
-#: a body over the limit, a body it cannot read, a method it does not serve.
-TRANSPORT = {"405": "Method not allowed", "413": "Body too large (64 KiB at most)"}
+
+def ref(declared: type) -> dict[str, str]:
+    return {"$ref": REF.format(model=declared.__name__)}
 
 
-def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}}
+def components() -> dict[str, Any]:
+    """The JSON Schema of every declaration, bodies as they are validated and
+    answers as they are written, with every model they use."""
+    declared = {*DECLARED, *(c.answer for c in CONTROLS)}
+    declared |= {c.body for c in CONTROLS if c.body is not None}
+    pairs: list[tuple[type, JsonSchemaMode, TypeAdapter[Any]]] = [
+        (t, "validation" if issubclass(t, BaseModel) else "serialization", TypeAdapter(t))
+        for t in sorted(declared, key=lambda t: t.__name__)
+    ]
+    _, defs = TypeAdapter.json_schemas(pairs, ref_template=REF)
+    schemas: dict[str, Any] = defs["$defs"]
+    return schemas
 
 
-def _errors(*codes: int) -> dict[str, Any]:
-    names = {
-        400: "Bad parameters",
-        401: "No, expired or revoked token",
-        403: "Scope, or a moved account",
-        404: "Not found",
-        500: "System error (R-ERR-SYS-3)",
-        503: "Out of hours, congested or suspended; see Retry-After",
+def answer(description: str, schema: dict[str, Any], *media: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {m: {"schema": schema} for m in media or (JSON,)},
     }
-    return {str(c): _json(ERROR, names[c]) for c in codes}
 
 
-def _api_transport() -> dict[str, Any]:
-    return {code: _json(ERROR, text) for code, text in TRANSPORT.items()}
-
-
-def _screen(description: str) -> dict[str, Any]:
+def screen(description: str) -> dict[str, Any]:
     """A screen as HTML or as its JSON model (INTERFACE.md §2)."""
     return {
         "description": description,
-        "content": {HTML: {"schema": STRING}, JSON: {"schema": SCREEN}},
+        "content": {HTML: {"schema": STRING}, JSON: {"schema": ref(answers.Screen)}},
     }
 
 
-def _redirect(description: str) -> dict[str, Any]:
+def redirect(description: str) -> dict[str, Any]:
     return {
         "description": description,
         "headers": {"Location": {"required": True, "schema": STRING}},
-        "content": {HTML: {"schema": STRING}, JSON: {"schema": {"type": "object"}}},
+        "content": {HTML: {"schema": STRING}, JSON: {"schema": OBJECT}},
     }
 
 
-#: What a screen may answer, HTML and JSON alike (INTERFACE.md §2).
-SCREEN_ANSWERS: dict[str, Any] = {
-    "200": _screen("The screen"),
-    "303": _redirect("The next screen"),
-    "403": _screen("Flow lost, CSRF, out of order, locked (R-ERR-HOST-3, B84, R-FLOW-8)"),
-    "404": _screen("No such screen"),
-    "410": _screen("The call window passed (R-ERR-CALL-2)"),
-    "422": _screen("Input or identity errors (R-ERR-INPUT-*, R-ERR-HOST-1/2, R-ERR-CALL-1)"),
-    "500": _screen("System error (R-ERR-SYS-3)"),
-    "503": _screen("Out of hours, congested, suspended (R-ERR-SYS-1/2/4); see Retry-After"),
-    **{code: _screen(text) for code, text in TRANSPORT.items()},
-}
+def codes(status: int, *kinds: Kind) -> str:
+    """The contract's machine codes answered with ``status``, with their requirements."""
+    found = [e for e in ERRORS.values() if e.status == status and e.kind in kinds]
+    return ", ".join(f"{e.code} ({e.requirement})" for e in found)
 
 
-def _query(
-    name: str,
-    description: str,
-    required: bool = False,
-    schema: dict[str, Any] | None = None,
+def errors(form: dict[str, str], described: dict[int, str]) -> dict[str, Any]:
+    """Error answers in one ``form`` (a schema reference), with HTTP's own."""
+    return {str(s): answer(text, form) for s, text in {**described, **TRANSPORT}.items()}
+
+
+def enum(values: tuple[str, ...]) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+def pattern(regex: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": f"^(?:{regex})$"}
+
+
+def param(
+    where: str, name: str, schema: dict[str, Any], required: bool = False, about: str = ""
 ) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": required,
-        "description": description,
-        "schema": schema or STRING,
-    }
+    return {"name": name, "in": where, "required": required, "description": about, "schema": schema}
 
 
-def _form(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = list(required)
-    return schema
+def form(properties: dict[str, Any], *required: str) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(required)}
 
 
-def _body(schema: dict[str, Any], *media: str, required: bool = False) -> dict[str, Any]:
+def body(schema: dict[str, Any], *media: str, required: bool = False) -> dict[str, Any]:
     return {"required": required, "content": {m: {"schema": schema} for m in media}}
 
 
-def _control(
-    summary: str,
-    ok: dict[str, Any],
-    body: dict[str, Any] | None = None,
-    extra: tuple[int, ...] = (),
-) -> dict[str, Any]:
-    """A sandbox or operator control: admin token, JSON body, JSON answer (§6)."""
-    operation: dict[str, Any] = {
-        "summary": summary,
-        "security": ADMIN,
-        "responses": {"200": _json(ok), **_errors(401, *extra), **_api_transport()},
-    }
-    if body is not None:
-        operation["requestBody"] = _body(body, JSON)
-        operation["responses"].update(_errors(400))
-    return operation
+# -- §1 ---------------------------------------------------------------------------------------
 
 
-def _pattern(regex: str, description: str = "") -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": "string", "pattern": regex}
-    if description:
-        schema["description"] = description
-    return schema
-
-
-#: What each screen's POST takes (INTERFACE.md §2), beside ``csrf_token``.
-SCREEN_FIELDS: dict[str, dict[str, Any]] = {
-    "/connect/account": {
-        "branch_no": _pattern("^[0-9]{3}$", "店番"),
-        "account_type": {"type": "string", "enum": ["1", "2", "4", "9"]},
-        "account_no": _pattern("^[0-9]{7}$", "口座番号"),
-    },
-    "/connect/customer": {
-        "name_kana": {"type": "string", "maxLength": 48, "description": "half-width kana"},
-        "birth_year": _pattern("^[0-9]{4}$"),
-        "birth_month": _pattern("^(0?[1-9]|1[0-2])$"),
-        "birth_day": _pattern("^(0?[1-9]|[12][0-9]|3[01])$"),
-        "phone": _pattern("^0[0-9]{9,10}$", "the registered phone"),
-        "email": {"type": "string", "format": "email", "maxLength": 64},
-        "email_confirm": {"type": "string", "format": "email", "maxLength": 64},
-    },
-    "/connect/phone": {},
-    "/connect/call": {},
-    "/connect/pin": {"pin": _pattern("^[0-9]{4}$", "the cash-card PIN")},
-    "/connect/consent": {
-        "agree": {"type": "string", "enum": ["1"]},
-        "decision": {"type": "string", "enum": ["allow", "deny"]},
-    },
-    "/connect/cancel": {},
-}
-FLOW = {
-    "name": FLOW_COOKIE,
-    "in": "cookie",
-    "required": False,
-    "description": "The browser's handle on its flow, set by /oauth/authorize",
-    "schema": STRING,
-}
-
-
-def _screen_paths() -> dict[str, Any]:
-    """The six screens (GET shows, POST presses the button), 中止 and 「連携元画面へ」."""
-    titles = {
-        spec.path: f"{spec.number} {spec.screen.value} {spec.title}" for spec in SCREENS.values()
-    }
-    titles["/connect/cancel"] = "中止する (R-FLOW-7)"
-    paths: dict[str, Any] = {}
-    for path, fields in SCREEN_FIELDS.items():
-        body = _form({"csrf_token": STRING, **fields}, ("csrf_token",))
-        post = {
-            "summary": f"{titles[path]}: the button",
-            "parameters": [FLOW],
-            "requestBody": _body(body, FORM, JSON),
-            # ⑥'s 「許可する」 goes back to the app with the code (INTERFACE.md §1).
-            "responses": {**SCREEN_ANSWERS, "302": _redirect("Back to the partner app")},
-        }
-        paths[path] = {"post": post}
-        if path != "/connect/cancel":
-            paths[path]["get"] = {
-                "summary": f"{titles[path]}: shown",
-                "parameters": [FLOW],
-                "responses": SCREEN_ANSWERS,
+def oauth_paths() -> dict[str, Any]:
+    """RFC 6749, 7636, 7009, 7662 and 8414, with the contract's parameters."""
+    client = [CLIENT_SECURITY[m] for m in oauth.CLIENT_AUTH_METHODS]
+    oauth_errors = errors(
+        ref(answers.OAuthError), {400: "RFC 6749 §5.2", 401: "Client authentication failed"}
+    )
+    credentials = {"client_id": STRING, "client_secret": STRING}
+    token_form = form(
+        {
+            "grant_type": enum(oauth.GRANT_TYPES),
+            "code": STRING,
+            "redirect_uri": STRING,
+            "code_verifier": pattern(oauth.CODE_VERIFIER_PATTERN),
+            "refresh_token": STRING,
+            "scope": STRING,
+            **credentials,
+        },
+        "grant_type",
+    )
+    hinted = form(
+        {"token": STRING, "token_type_hint": enum(oauth.TOKEN_TYPE_HINTS), **credentials},
+        "token",
+    )
+    scope = "|".join(oauth.SCOPES)
+    authorize = [
+        param("query", "response_type", enum(oauth.RESPONSE_TYPES), True),
+        param("query", "client_id", STRING, True, "The partner app"),
+        param("query", "redirect_uri", STRING, about="Registered exactly"),
+        param("query", "scope", pattern(f"(?:{scope})(?: (?:{scope}))*"), about="Space-separated"),
+        param("query", "state", STRING, about="Echoed back"),
+        param("query", "code_challenge", pattern(oauth.CODE_CHALLENGE_PATTERN), True, "RFC 7636"),
+        param("query", "code_challenge_method", enum(oauth.CODE_CHALLENGE_METHODS), True),
+    ]
+    refused = {str(s): screen(text) for s, text in TRANSPORT.items()}
+    return {
+        oauth.METADATA_PATH: {
+            "get": {
+                "summary": "RFC 8414 metadata",
+                "responses": {"200": answer("The metadata", ref(answers.Metadata))},
             }
+        },
+        oauth.AUTHORIZE_PATH: {
+            "get": {
+                "summary": "Start API連携認証: a new flow at ① (303), or the error",
+                "parameters": authorize,
+                "responses": {
+                    "302": redirect("Back to the app with an error (RFC 6749 §4.1.2.1)"),
+                    "303": redirect("Screen ①, with the flow cookie"),
+                    "400": screen("Unknown client or redirect URI: an error page"),
+                    "500": screen(codes(500, Kind.SYSTEM)),
+                    "503": screen(codes(503, Kind.SYSTEM) + "; see Retry-After"),
+                    **refused,
+                },
+            }
+        },
+        oauth.TOKEN_PATH: {
+            "post": {
+                "summary": "authorization_code (PKCE) and refresh_token grants",
+                "security": client,
+                "requestBody": body(token_form, FORM, required=True),
+                "responses": {"200": answer("Tokens", ref(answers.Token)), **oauth_errors},
+            }
+        },
+        oauth.REVOKE_PATH: {
+            "post": {
+                "summary": "RFC 7009; a refresh token ends the whole grant",
+                "security": client,
+                "requestBody": body(hinted, FORM, required=True),
+                "responses": {"200": answer("Revoked", ref(answers.Revoked)), **oauth_errors},
+            }
+        },
+        oauth.INTROSPECT_PATH: {
+            "post": {
+                "summary": "RFC 7662",
+                "security": client,
+                "requestBody": body(hinted, FORM, required=True),
+                "responses": {
+                    "200": answer("The token", ref(answers.Introspection)),
+                    **oauth_errors,
+                },
+            }
+        },
+    }
+
+
+# -- §2 ---------------------------------------------------------------------------------------
+
+#: The kinds of refusal a screen shows (INTERFACE.md §2).
+ON_SCREENS = (Kind.INPUT, Kind.HOST, Kind.SYSTEM, Kind.CALL, Kind.FLOW)
+
+
+def screen_paths() -> dict[str, Any]:
+    """The six screens (GET shows, POST presses the button), 中止 and 「連携元画面へ」."""
+    statuses = sorted({e.status for e in ERRORS.values() if e.kind in ON_SCREENS})
+    shown: dict[str, Any] = {
+        "200": screen("The screen"),
+        "303": redirect("The next screen"),
+        "404": screen("No such screen"),
+        **{str(s): screen(codes(s, *ON_SCREENS)) for s in statuses},
+        **{str(s): screen(text) for s, text in TRANSPORT.items()},
+    }
+    cookie = [param("cookie", FLOW_COOKIE, STRING, about="The flow, set by /oauth/authorize")]
+
+    def press(title: str, fields: dict[str, Any]) -> dict[str, Any]:
+        posted = form({CSRF_FIELD: STRING, **fields}, CSRF_FIELD)
+        return {
+            "summary": f"{title}: the button",
+            "parameters": cookie,
+            "requestBody": body(posted, FORM, JSON),
+            # ⑥'s 「許可する」 goes back to the app with the code (INTERFACE.md §1).
+            "responses": {**shown, "302": redirect("Back to the partner app")},
+        }
+
+    paths: dict[str, Any] = {}
+    for spec in SCREENS.values():
+        title = f"{spec.number} {spec.screen.value} {spec.title}"
+        fields = {f.name: f.json_schema() for f in spec.contract.fields}
+        paths[spec.path] = {
+            "get": {"summary": f"{title}: shown", "parameters": cookie, "responses": shown},
+            "post": press(title, fields),
+        }
+    paths[CANCEL_PATH] = {"post": press("中止する (R-FLOW-7)", {})}
     back = {
         "summary": "「連携元画面へ」: back to the app with the error shown (INTERFACE.md §1)",
-        "parameters": [FLOW],
-        "responses": SCREEN_ANSWERS,
+        "parameters": cookie,
+        "responses": shown,
     }
-    paths["/connect/return"] = {"get": back, "post": back}
+    paths[RETURN_PATH] = {"get": back, "post": back}
     return paths
 
 
-def _oauth_paths() -> dict[str, Any]:
-    """INTERFACE.md §1: RFC 6749, 7636, 7009, 7662 and 8414."""
-    oauth_errors = {
-        "400": _json(OAUTH_ERROR, "RFC 6749 §5.2"),
-        "401": _json(OAUTH_ERROR, "Client authentication failed"),
-        **{code: _json(OAUTH_ERROR, text) for code, text in TRANSPORT.items()},
-    }
-    token_form = _form(
-        {
-            "grant_type": {"type": "string", "enum": ["authorization_code", "refresh_token"]},
-            "code": STRING,
-            "redirect_uri": STRING,
-            "code_verifier": _pattern("^[A-Za-z0-9._~-]{43,128}$"),
-            "refresh_token": STRING,
-            "scope": STRING,
-            "client_id": STRING,
-            "client_secret": STRING,
-        },
-        ("grant_type",),
-    )
-    token_form_hint = _form(
-        {
-            "token": STRING,
-            "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
-            "client_id": STRING,
-            "client_secret": STRING,
-        },
-        ("token",),
-    )
-    authorize_params = [
-        _query("response_type", "code", True, {"type": "string", "enum": ["code"]}),
-        _query("client_id", "The partner app", True),
-        _query("redirect_uri", "Registered exactly"),
-        _query("scope", "accounts and/or transactions"),
-        _query("state", "Echoed back"),
-        _query("code_challenge", "PKCE (RFC 7636)", True, _pattern("^[A-Za-z0-9_-]{43}$")),
-        _query("code_challenge_method", "S256 only", True, {"type": "string", "enum": ["S256"]}),
-    ]
-    return {
-        "/.well-known/oauth-authorization-server": {
+# -- §4, §5 -------------------------------------------------------------------------------------
+
+API_ERRORS = {
+    400: "Bad parameters: " + codes(400, Kind.API),
+    401: "No, expired or revoked token: invalid_token, " + codes(401, Kind.API),
+    403: "Scope (insufficient_scope), or a moved account: " + codes(403, Kind.API),
+    404: "Not the linked account",
+    500: codes(500, Kind.SYSTEM),
+    503: codes(503, Kind.SYSTEM) + "; see Retry-After",
+}
+
+
+def api_paths() -> dict[str, Any]:
+    """INTERFACE.md §5, the account API, and §4, the telephony gateway."""
+    account_id = param("query", "accountId", STRING, True, "The linked account: 115-1-1100026")
+    day = {"type": "string", "format": "date"}
+
+    def call(summary: str, ok: type, *statuses: int, **more: Any) -> dict[str, Any]:
+        return {
             "get": {
-                "summary": "RFC 8414 metadata",
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["issuer", "authorization_endpoint", "token_endpoint"],
-                            "properties": {
-                                "issuer": STRING,
-                                "authorization_endpoint": STRING,
-                                "token_endpoint": STRING,
-                                "code_challenge_methods_supported": {
-                                    "type": "array",
-                                    "items": STRING,
-                                },
-                                "scopes_supported": {"type": "array", "items": STRING},
-                            },
-                        }
-                    )
-                },
-            }
-        },
-        "/oauth/authorize": {
-            "get": {
-                "summary": "Start API連携認証: a new flow at ① (303), or the error",
-                "parameters": authorize_params,
-                "responses": {
-                    "302": _redirect("Back to the app with an error (RFC 6749 §4.1.2.1)"),
-                    "303": _redirect("Screen ①, with the flow cookie"),
-                    "400": _screen("Unknown client or redirect URI: an error page"),
-                    "500": _screen("System error (R-ERR-SYS-3)"),
-                    "503": _screen("Out of hours, congested, suspended; see Retry-After"),
-                    **{code: _screen(text) for code, text in TRANSPORT.items()},
-                },
-            }
-        },
-        "/oauth/token": {
-            "post": {
-                "summary": "authorization_code (PKCE) and refresh_token grants",
-                "security": CLIENT,
-                "requestBody": _body(token_form, FORM, required=True),
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["access_token", "token_type", "expires_in"],
-                            "properties": {
-                                "access_token": STRING,
-                                "token_type": STRING,
-                                "expires_in": {"type": "integer"},
-                                "refresh_token": STRING,
-                                "scope": STRING,
-                            },
-                        }
-                    ),
-                    **oauth_errors,
-                },
-            }
-        },
-        "/oauth/revoke": {
-            "post": {
-                "summary": "RFC 7009; a refresh token ends the whole grant",
-                "security": CLIENT,
-                "requestBody": _body(token_form_hint, FORM, required=True),
-                "responses": {"200": _json({"type": "object"}), **oauth_errors},
-            }
-        },
-        "/oauth/introspect": {
-            "post": {
-                "summary": "RFC 7662",
-                "security": CLIENT,
-                "requestBody": _body(token_form_hint, FORM, required=True),
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["active"],
-                            "properties": {
-                                "active": {"type": "boolean"},
-                                "client_id": STRING,
-                                "scope": STRING,
-                                "exp": {"type": "integer"},
-                            },
-                        }
-                    ),
-                    **oauth_errors,
-                },
-            }
-        },
-    }
-
-
-def _api_paths() -> dict[str, Any]:
-    """INTERFACE.md §5, the account API."""
-    account_id = _query("accountId", "The linked account, e.g. 115-1-1100026", required=True)
-
-    def listing(key: str, item: str) -> dict[str, Any]:
-        return _json(
-            {
-                "type": "object",
-                "required": [key],
-                "properties": {
-                    key: {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}}
-                },
-            }
-        )
-
-    return {
-        "/v1/accounts": {
-            "get": {
-                "summary": "The account linked by the grant (scope accounts)",
+                "summary": summary,
                 "security": [{"bearer": []}],
                 "responses": {
-                    "200": listing("accounts", "Account"),
-                    **_errors(401, 403, 500, 503),
-                    **_api_transport(),
+                    "200": answer("OK", ref(ok)),
+                    **errors(ref(answers.Error), {s: API_ERRORS[s] for s in statuses}),
                 },
+                **more,
             }
-        },
-        "/v1/accounts/balances": {
-            "get": {
-                "summary": "Balance of the linked account (scope accounts)",
-                "security": [{"bearer": []}],
-                "parameters": [account_id],
-                "responses": {
-                    "200": listing("balances", "Balance"),
-                    **_errors(400, 401, 403, 404, 500, 503),
-                    **_api_transport(),
-                },
-            }
-        },
-        "/v1/accounts/transactions": {
-            "get": {
-                "summary": "明細, oldest first, 500 a page, about three months back "
-                "(scope transactions)",
-                "security": [{"bearer": []}],
-                "parameters": [
-                    account_id,
-                    _query(
-                        "dateFrom",
-                        "From (default today)",
-                        schema={"type": "string", "format": "date"},
-                    ),
-                    _query(
-                        "dateTo", "To (default today)", schema={"type": "string", "format": "date"}
-                    ),
-                    _query("nextItemKey", "The page after this item"),
-                ],
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "required": ["accountId", "hasNext", "count", "transactions"],
-                            "properties": {
-                                "accountId": STRING,
-                                "dateFrom": {"type": "string", "format": "date"},
-                                "dateTo": {"type": "string", "format": "date"},
-                                "baseDate": STRING,
-                                "baseTime": STRING,
-                                "transactions": {
-                                    "type": "array",
-                                    "items": {"$ref": "#/components/schemas/Transaction"},
-                                },
-                                "hasNext": {"type": "boolean"},
-                                "count": {"type": "integer"},
-                                "nextItemKey": STRING,
-                            },
-                        }
-                    ),
-                    **_errors(400, 401, 403, 404, 500, 503),
-                    **_api_transport(),
-                },
-            }
-        },
-    }
+        }
 
-
-def _telephony_paths() -> dict[str, Any]:
-    """INTERFACE.md §4."""
     return {
+        "/v1/accounts": call(
+            "The account linked by the grant (scope accounts)",
+            answers.Accounts,
+            *(401, 403, 500, 503),
+        ),
+        "/v1/accounts/balances": call(
+            "Balance of the linked account (scope accounts)",
+            answers.Balances,
+            *(400, 401, 403, 404, 500, 503),
+            parameters=[account_id],
+        ),
+        "/v1/accounts/transactions": call(
+            "明細, oldest first, 500 a page, about three months back (scope transactions)",
+            answers.Transactions,
+            *(400, 401, 403, 404, 500, 503),
+            parameters=[
+                account_id,
+                param("query", "dateFrom", day, about="From (default today)"),
+                param("query", "dateTo", day, about="To (default today)"),
+                param("query", "nextItemKey", STRING, about="The page after this item"),
+            ],
+        ),
         "/telephony/calls": {
             "post": {
                 "summary": "An inbound call as the carrier reports it",
-                "requestBody": _body({"$ref": "#/components/schemas/Call"}, JSON, required=True),
+                "requestBody": body(ref(answers.Call), JSON, required=True),
                 "responses": {
-                    "200": _json(
+                    "200": answer("What the line did", ref(answers.CallAnswer)),
+                    **errors(
+                        ref(answers.Error),
                         {
-                            "type": "object",
-                            "required": ["rings", "answered", "verified"],
-                            "properties": {
-                                # 2–3 rings; 0 for a report seen before (a replay).
-                                "rings": {"type": "integer", "minimum": 0, "maximum": 3},
-                                "answered": {"type": "boolean", "const": False},
-                                "verified": {"type": "boolean"},
-                                "replayed": {"type": "boolean"},
-                            },
-                        }
+                            400: "Not a call as §4 says it",
+                            401: "Outside the sandbox, without the gateway's shared secret",
+                        },
                     ),
-                    # 401: outside the sandbox, without the gateway's shared secret.
-                    **_errors(400, 401),
-                    **_api_transport(),
                 },
             }
-        }
+        },
     }
 
 
-def _control_paths() -> dict[str, Any]:
+# -- §6 and the bank's own pages --------------------------------------------------------------
+
+
+CONTROL_ERRORS = {
+    400: "invalid_parameter: the body or the path refused, the field named",
+    401: "unauthorized: the admin token is required",
+    404: "not_found: no such grant or account",
+}
+
+
+def control_paths() -> dict[str, Any]:
     """INTERFACE.md §6: under /sandbox/ and /admin/, with the admin token."""
-    instant = {"type": "string", "format": "date-time"}
-    clock = {"$ref": "#/components/schemas/Clock"}
-    faults = {"$ref": "#/components/schemas/Faults"}
-    windows = {
-        "type": "object",
-        "required": ["maintenance"],
-        "properties": {"maintenance": {"type": "array", "items": {"type": "object"}}},
-    }
-    grant = {"$ref": "#/components/schemas/Grant"}
-    account = {
-        "type": "object",
-        "required": ["branch_no", "account_type", "account_no"],
-        "properties": {
-            "branch_no": _pattern("^[0-9]{3}$"),
-            "account_type": {"type": "string", "enum": ["1", "2", "4", "9"]},
-            "account_no": _pattern("^[0-9]{7}$"),
-        },
-    }
-    grant_id = {"name": "grant_id", "in": "path", "required": True, "schema": STRING}
-    revoke = _control("R-AUTHZ-3: the bank ends a grant", grant, extra=(404,))
-    uninstall = _control("R-AUTHZ-4: the partner reports the app uninstalled", grant, extra=(404,))
-    unlock = _control(
-        "An operator's unlock",
-        {"type": "object", "properties": {"account": STRING, "locked": {"type": "boolean"}}},
-        extra=(400,),
-    )
-    unlock["parameters"] = [
-        {
-            "name": "account",
-            "in": "path",
-            "required": True,
-            "description": "BRANCH-TYPE-NUMBER, e.g. 115-1-1100026",
-            "schema": _pattern("^[0-9]{3}-[0-9]-[0-9]{7}$"),
+    paths: dict[str, Any] = {}
+    for c in CONTROLS:
+        operation: dict[str, Any] = {
+            "summary": c.summary,
+            "security": [{"adminToken": []}],
+            "responses": {
+                "200": answer("The resulting state", ref(c.answer)),
+                **errors(ref(answers.Error), {s: CONTROL_ERRORS[s] for s in (401, *c.errors)}),
+            },
         }
-    ]
-    revoke["parameters"] = uninstall["parameters"] = [grant_id]
-    return {
-        "/sandbox/clock": {
-            "get": _control("The sandbox clock", clock),
-            "put": _control(
-                "Set the clock (runs on from there unless frozen)",
-                clock,
-                {
-                    "type": "object",
-                    "required": ["now"],
-                    "properties": {"now": instant, "frozen": {"type": "boolean"}},
-                },
-            ),
-            "delete": _control("Back to real time", clock),
-        },
-        "/sandbox/clock/advance": {
-            "post": _control(
-                "Advance the clock (at most ten years)",
-                clock,
-                {
-                    "type": "object",
-                    "required": ["seconds"],
-                    "properties": {
-                        "seconds": {"type": "number", "minimum": 0, "maximum": 315360000}
-                    },
-                },
-            )
-        },
-        "/sandbox/faults": {
-            "get": _control("The faults", faults),
-            "put": _control(
-                "Switch faults",
-                faults,
-                {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        k: {"type": "boolean"}
-                        for k in ("congestion", "system_error", "service_suspended")
-                    },
-                },
-            ),
-        },
-        "/sandbox/maintenance": {
-            "get": _control("The ad-hoc closed windows", windows),
-            "post": _control(
-                "An ad-hoc closed window (R-HOURS-6)",
-                windows,
-                {
-                    "type": "object",
-                    "required": ["start", "end"],
-                    "properties": {"start": instant, "end": instant, "label": STRING},
-                },
-            ),
-        },
-        "/sandbox/reset": {
-            "post": _control(
-                "Back to the scenario; clock and faults back to default",
-                {
-                    "type": "object",
-                    "required": ["reset"],
-                    "properties": {"reset": {"type": "boolean"}, "clock": clock, "faults": faults},
-                },
-                {"type": "object", "properties": {"today": {"type": "string", "format": "date"}}},
-            )
-        },
-        "/sandbox/mail": {
-            "get": _control(
-                "Completion e-mails sent",
-                {
-                    "type": "object",
-                    "required": ["mail"],
-                    "properties": {"mail": {"type": "array", "items": {"type": "object"}}},
-                },
-            )
-        },
-        "/sandbox/oplog": {
-            "get": _control(
-                "The operation log",
-                {
-                    "type": "object",
-                    "required": ["entries"],
-                    "properties": {"entries": {"type": "array", "items": {"type": "object"}}},
-                },
-            )
-        },
-        "/sandbox/grants/{grant_id}/uninstall": {"post": uninstall},
-        "/admin/locks": {
-            "get": _control(
-                "Locked accounts",
-                {
-                    "type": "object",
-                    "required": ["locks"],
-                    "properties": {"locks": {"type": "array", "items": {"type": "object"}}},
-                },
-            )
-        },
-        "/admin/locks/{account}": {"delete": unlock},
-        "/admin/grants": {
-            "get": _control(
-                "Grants",
-                {
-                    "type": "object",
-                    "required": ["grants"],
-                    "properties": {"grants": {"type": "array", "items": grant}},
-                },
-            )
-        },
-        "/admin/grants/{grant_id}/revoke": {"post": revoke},
-        "/admin/accounts/move": {
-            "post": _control(
-                "移管 to another branch (R-ACCT-3)",
-                {"type": "object", "properties": {"from": STRING, "to": STRING, "status": STRING}},
-                {
-                    "type": "object",
-                    "required": ["from", "to"],
-                    "properties": {"from": account, "to": account},
-                },
-                extra=(404,),
-            )
-        },
-    }
+        if c.body is not None:
+            operation["requestBody"] = body(ref(c.body), JSON)
+        if c.parameters:
+            operation["parameters"] = [
+                param("path", name, schema, True, str(schema.get("description", "")))
+                for name, schema in c.parameters.items()
+            ]
+        paths.setdefault(c.path, {})[c.method] = operation
+    return paths
 
 
-def _pages() -> dict[str, Any]:
+def pages() -> dict[str, Any]:
     """The bank's own pages (not in INTERFACE.md, but public)."""
     html = {
         "description": "A page",
-        "content": {HTML: {"schema": STRING}, JSON: {"schema": {"type": "object"}}},
+        "content": {HTML: {"schema": STRING}, JSON: {"schema": OBJECT}},
     }
+    name = param("path", "name", STRING, True, "terms (利用規約) or faq (よくあるご質問)")
     return {
         "/": {"get": {"summary": "The sandbox's front page", "responses": {"200": html}}},
         "/docs/{name}": {
             "get": {
-                "summary": "利用規約 (terms) and よくあるご質問 (faq), linked from the footer",
-                "parameters": [{"name": "name", "in": "path", "required": True, "schema": STRING}],
-                "responses": {
-                    "200": {
-                        "description": "The page",
-                        "content": {HTML: {"schema": STRING}, JSON: {"schema": {"type": "object"}}},
-                    },
-                    "404": _screen("No such page"),
-                },
+                "summary": "利用規約 and よくあるご質問, linked from the footer",
+                "parameters": [name],
+                "responses": {"200": html, "404": screen("No such page")},
             }
         },
         "/openapi.json": {
             "get": {
                 "summary": "This document",
-                "responses": {"200": _json({"type": "object", "required": ["openapi"]})},
+                "responses": {"200": answer("OpenAPI 3.1", {**OBJECT, "required": ["openapi"]})},
             }
         },
         "/docs": {"get": {"summary": "This document as HTML", "responses": {"200": html}}},
     }
 
 
-def _schemas() -> dict[str, Any]:
-    def strings(*names: str) -> dict[str, Any]:
-        return dict.fromkeys(names, STRING)
-
-    nullable = {"type": ["string", "null"]}
-    return {
-        "Error": {
-            "type": "object",
-            "required": ["errorCode", "errorMessage"],
-            "properties": strings("errorCode", "errorMessage"),
-        },
-        "OAuthError": {
-            "type": "object",
-            "required": ["error"],
-            "properties": strings("error", "error_description", "state"),
-        },
-        "Screen": {
-            "description": "The JSON model of a screen, or of the page that ends the flow",
-            "type": "object",
-            "required": ["screen_id", "title", "csrf_token", "errors"],
-            "properties": {
-                "screen_id": nullable,
-                "title": STRING,
-                "csrf_token": nullable,
-                "return_url": nullable,
-                "errors": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["code", "message", "field"],
-                        "properties": {"code": STRING, "message": STRING, "field": nullable},
-                    },
-                },
-                "masked_phone": STRING,
-                "call_to": STRING,
-                "call_deadline": {"type": "string", "format": "date-time"},
-                "client_name": STRING,
-                "scopes": {"type": "array", "items": STRING},
-                "expires_in_days": {"type": "integer"},
-            },
-        },
-        "Account": {
-            "type": "object",
-            "required": ["accountId", "branchCode", "accountTypeCode", "accountNumber"],
-            "properties": strings(
-                "accountId",
-                "branchCode",
-                "branchName",
-                "accountTypeCode",
-                "accountTypeName",
-                "accountNumber",
-                "accountNameKana",
-            ),
-        },
-        "Balance": {
-            "type": "object",
-            "required": ["accountId", "balance", "baseDate", "baseTime"],
-            "properties": strings(
-                "accountId",
-                "accountTypeCode",
-                "accountTypeName",
-                "balance",
-                "withdrawableAmount",
-                "baseDate",
-                "baseTime",
-            ),
-        },
-        "Transaction": {
-            "type": "object",
-            "required": ["transactionDate", "transactionType", "amount", "balance", "itemKey"],
-            "properties": {
-                **strings(
-                    "transactionDate", "valueDate", "amount", "remarks", "balance", "itemKey"
-                ),
-                "transactionType": {"type": "string", "enum": ["1", "2"]},
-            },
-        },
-        "Call": {
-            "type": "object",
-            "required": ["from", "to"],
-            "properties": {
-                "from": _pattern("^[0-9]{4,20}$"),
-                "to": _pattern("^[0-9]{4,20}$", "Digits dialled; a 184/186 prefix counts"),
-                "caller_id": {"type": "string", "enum": ["shown", "withheld"]},
-                "call_id": _pattern(
-                    "^[A-Za-z0-9._:-]{1,64}$", "The carrier's id of the call (docs/rules.md)"
-                ),
-            },
-        },
-        "Clock": {
-            "type": "object",
-            "required": ["now", "frozen", "real", "offset_seconds"],
-            "properties": {
-                "now": {"type": "string", "format": "date-time"},
-                "frozen": {"type": "boolean"},
-                "real": {"type": "boolean"},
-                "offset_seconds": {"type": "number"},
-            },
-        },
-        "Faults": {
-            "type": "object",
-            "required": ["congestion", "system_error", "service_suspended"],
-            "properties": {
-                k: {"type": "boolean"} for k in ("congestion", "system_error", "service_suspended")
-            },
-        },
-        "Grant": {
-            "type": "object",
-            "required": ["grant_id", "client_id", "account", "scopes", "active"],
-            "properties": {
-                **strings("grant_id", "client_id", "account", "granted_at", "expires_at"),
-                "scopes": {"type": "array", "items": STRING},
-                "active": {"type": "boolean"},
-            },
-        },
-    }
-
-
-def spec(server_url: str) -> dict[str, Any]:
+@functools.cache
+def _document() -> dict[str, Any]:
+    """Everything but the server's URL: the same for every request of the process."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -772,14 +417,9 @@ def spec(server_url: str) -> dict[str, Any]:
             "server, the screens of API連携認証 (HTML, or JSON with Accept: application/json), "
             "the telephony gateway, the account API and the sandbox controls.",
         },
-        "servers": [{"url": server_url}],
         "components": {
             "securitySchemes": {
-                "bearer": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "An access token from /oauth/token",
-                },
+                "bearer": {"type": "http", "scheme": "bearer", "description": "From /oauth/token"},
                 "adminToken": {
                     "type": "http",
                     "scheme": "bearer",
@@ -791,17 +431,21 @@ def spec(server_url: str) -> dict[str, Any]:
                     "description": "The partner app's client_id and client_secret",
                 },
             },
-            "schemas": _schemas(),
+            "schemas": components(),
         },
         "paths": {
-            **_oauth_paths(),
-            **_screen_paths(),
-            **_api_paths(),
-            **_telephony_paths(),
-            **_control_paths(),
-            **_pages(),
+            **oauth_paths(),
+            **screen_paths(),
+            **api_paths(),
+            **control_paths(),
+            **pages(),
         },
     }
+
+
+def spec(server_url: str) -> dict[str, Any]:
+    """The document, served from ``server_url``."""
+    return {**_document(), "servers": [{"url": server_url}]}
 
 
 @openapi.get("/openapi.json")

@@ -1,0 +1,69 @@
+"""What the bank's HTTP interface reads and writes, declared once with pydantic.
+
+* :mod:`.controls` — the JSON bodies of the sandbox and operator controls
+  (INTERFACE.md §6) as models that validate what is posted, and their answers;
+* :mod:`.answers` — the answers of the other endpoints (§1, §2, §4, §5) and the
+  telephony gateway's report (§4).
+
+Bodies the bank validates are :class:`pydantic.BaseModel` classes; answers the
+bank writes are ``TypedDict`` classes, so that mypy checks the dictionaries the
+views build against the same declaration the document publishes.
+``simulator.web.openapi`` builds ``/openapi.json`` from both: the document
+Schemathesis fuzzes and the checks the server runs cannot drift apart. Field
+formats, scopes, enumerations and paths come from :mod:`renkei.contract`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import ValidationError, WithJsonSchema
+
+from renkei.contract.oauth import SCOPES
+
+#: An instant as the bank writes it (``datetime.isoformat()``, always with an offset).
+Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
+#: A day as the bank writes it (``date.isoformat()``).
+Day = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
+#: A scope of INTERFACE.md §1.
+Scope = Annotated[str, WithJsonSchema({"type": "string", "enum": list(SCOPES)})]
+#: What a JSON object may hold when its members are not the contract's.
+Anything = dict[str, Any]
+
+#: pydantic's messages for the errors a client makes most, said the way the
+#: controls' other errors are said (``'seconds': must be a number``).
+PLAIN = {
+    "missing": "is required",
+    "bool_type": "must be true or false",
+    "string_type": "must be text",
+    "float_type": "must be a number",
+    "int_type": "must be a whole number",
+    "model_type": "must be an object",
+    "dict_type": "must be an object",
+    "model_attributes_type": "must be an object",
+}
+#: At most this many problems are listed, each field named in at most this many
+#: characters: a hostile body may hold thousands of keys, each kilobytes long.
+MOST_PROBLEMS, MOST_NAME = 5, 64
+
+
+def explain(error: ValidationError, fields: tuple[str, ...] = ()) -> str:
+    """A refusal in plain English, naming each field by its path in the body
+    (``'to.branch_no': must be 店番: 3 half-width digits``); ``fields`` are the
+    body's own, listed once when a member it does not have was sent."""
+    problems = error.errors(include_url=False, include_context=False, include_input=False)
+    said, unknown = [], []
+    for problem in problems:
+        where = ".".join(str(p) for p in problem["loc"]) or "the body"
+        if len(where) > MOST_NAME:
+            where = where[:MOST_NAME] + "…"
+        if problem["type"] == "extra_forbidden":
+            unknown.append(f"'{where}'")
+            continue
+        message = PLAIN.get(problem["type"], problem["msg"][:1].lower() + problem["msg"][1:])
+        said.append(f"'{where}': {message}")
+    if unknown:
+        names = ", ".join(unknown[:MOST_PROBLEMS]) + (", …" if len(unknown) > MOST_PROBLEMS else "")
+        said.append(f"{names}: not a field of this body (its fields: {', '.join(fields)})")
+    more = len(said) - MOST_PROBLEMS
+    return "; ".join(said[:MOST_PROBLEMS] + ([f"and {more} more"] if more > 0 else []))

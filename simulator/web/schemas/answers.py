@@ -1,0 +1,185 @@
+"""What the OAuth server (INTERFACE.md §1), the screens (§2), the telephony
+gateway (§4) and the account API (§5) answer, and the gateway's report.
+
+An optional member the bank leaves out when it has nothing to say is
+``NotRequired``, never null (§5: "Optional fields that are empty are left out").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, NotRequired
+
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from typing_extensions import TypedDict
+
+from renkei.contract.screens import FIELDS, SCREEN_IDS
+from simulator.web.schemas import Day, Scope, Timestamp
+
+AccountType = Annotated[str, WithJsonSchema(FIELDS["account_type"].json_schema())]
+ScreenId = Annotated[
+    str | None, WithJsonSchema({"type": ["string", "null"], "enum": [*SCREEN_IDS, None]})
+]
+
+
+class Error(TypedDict):
+    """INTERFACE.md §5's error, also that of the gateway and the controls."""
+
+    errorCode: str
+    errorMessage: str
+
+
+class OAuthError(TypedDict):
+    """RFC 6749 §5.2."""
+
+    error: str
+    error_description: NotRequired[str]
+    state: NotRequired[str]
+
+
+class ScreenError(TypedDict):
+    code: str
+    message: str
+    #: Null for a dialog or an error of the whole screen.
+    field: str | None
+
+
+class Screen(TypedDict):
+    """The JSON model of a screen, or of the page that ends the flow (INTERFACE.md §2)."""
+
+    screen_id: ScreenId
+    title: str
+    csrf_token: str | None
+    errors: list[ScreenError]
+    return_url: NotRequired[str | None]
+    masked_phone: NotRequired[str]
+    call_to: NotRequired[str]
+    call_deadline: NotRequired[Timestamp]
+    client_name: NotRequired[str]
+    scopes: NotRequired[list[Scope]]
+    expires_in_days: NotRequired[int]
+
+
+class Metadata(TypedDict):
+    """RFC 8414, as ``GET /.well-known/oauth-authorization-server`` writes it."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    response_types_supported: list[str]
+    revocation_endpoint: NotRequired[str]
+    introspection_endpoint: NotRequired[str]
+    scopes_supported: NotRequired[list[Scope]]
+    grant_types_supported: NotRequired[list[str]]
+    code_challenge_methods_supported: NotRequired[list[str]]
+    token_endpoint_auth_methods_supported: NotRequired[list[str]]
+    revocation_endpoint_auth_methods_supported: NotRequired[list[str]]
+    introspection_endpoint_auth_methods_supported: NotRequired[list[str]]
+    authorization_response_iss_parameter_supported: NotRequired[bool]
+    service_documentation: NotRequired[str]
+
+
+class Token(TypedDict):
+    """RFC 6749 §5.1."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: NotRequired[str]
+    scope: NotRequired[str]
+
+
+class Revoked(TypedDict):
+    """RFC 7009 §2.2: an empty answer."""
+
+
+class Introspection(TypedDict):
+    """RFC 7662 §2.2."""
+
+    active: bool
+    client_id: NotRequired[str]
+    scope: NotRequired[str]
+    exp: NotRequired[int]
+
+
+class Account(TypedDict):
+    accountId: str
+    branchCode: str
+    branchName: NotRequired[str]
+    accountTypeCode: AccountType
+    accountTypeName: NotRequired[str]
+    accountNumber: str
+    accountNameKana: NotRequired[str]
+
+
+class Accounts(TypedDict):
+    accounts: list[Account]
+
+
+class Balance(TypedDict):
+    accountId: str
+    accountTypeCode: AccountType
+    accountTypeName: str
+    balance: str
+    withdrawableAmount: str
+    baseDate: Day
+    baseTime: str
+
+
+class Balances(TypedDict):
+    balances: list[Balance]
+
+
+class Transaction(TypedDict):
+    transactionDate: Day
+    valueDate: Day
+    #: 入金 1, 出金 2.
+    transactionType: Literal["1", "2"]
+    amount: str
+    remarks: str
+    balance: str
+    itemKey: str
+
+
+class Transactions(TypedDict):
+    """明細, oldest first, at most 500 a page (R-ACCT-4)."""
+
+    accountId: str
+    dateFrom: Day
+    dateTo: Day
+    baseDate: Day
+    baseTime: str
+    hasNext: bool
+    count: int
+    transactions: list[Transaction]
+    nextItemKey: NotRequired[str]
+
+
+#: Digits as a carrier reports them.
+DIGITS = r"[0-9]{4,20}"
+#: The carrier's own id of a call (renkei's extension, docs/rules.md).
+CALL_ID = r"[A-Za-z0-9._:-]{1,64}"
+
+
+class Call(BaseModel):
+    """``POST /telephony/calls``: one inbound call as the carrier reports it (§4)."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+    caller: str = Field(alias="from", pattern=f"^{DIGITS}$", description="the calling number")
+    dialled: str = Field(
+        alias="to", pattern=f"^{DIGITS}$", description="digits dialled; a 184/186 prefix counts"
+    )
+    caller_id: Literal["shown", "withheld"] = "shown"
+    call_id: str | None = Field(
+        None, pattern=f"^{CALL_ID}$", description="the carrier's id of the call (docs/rules.md)"
+    )
+
+
+class CallAnswer(TypedDict):
+    """What the line did: it is never answered, and rings 2–3 times (0 for a
+    report seen before, a replay)."""
+
+    rings: Annotated[int, Field(ge=0, le=3)]
+    answered: Literal[False]
+    verified: bool
+    replayed: NotRequired[bool]
