@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
+from urllib.parse import urlencode
 
 from flask import Flask, Request, jsonify, render_template, request
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
 from simulator.core.errors import SystemError_
 from simulator.web import security, stylesheet, timing
 from simulator.web.api import api
@@ -24,6 +28,13 @@ from simulator.web.screen_model import footer
 from simulator.web.telephony import telephony
 
 log = logging.getLogger("renkei")
+#: The PKCE verifier of the home page's links that start a flow: published on the
+#: page, so that whoever walks a flow by hand can exchange the code (RFC 7636 §4.1).
+TRY_VERIFIER = "renkei-sandbox-home-page-try-it-code-verifier"
+#: Its S256 challenge (RFC 7636 §4.2).
+TRY_CHALLENGE = (
+    base64.urlsafe_b64encode(hashlib.sha256(TRY_VERIFIER.encode()).digest()).rstrip(b"=").decode()
+)
 
 
 def create_app(bank: Bank) -> Flask:
@@ -49,7 +60,62 @@ def create_app(bank: Bank) -> Flask:
 
     @app.get("/")
     def home() -> str:
-        return render_template("home.html", m={**footer(bank), "clients": bank.clients})
+        """Where a newcomer lands: what this is, how a flow starts (the partner apps,
+        with a link that starts one), the personas to type in, the sandbox controls
+        (INTERFACE.md §6, listed from the routes that serve them)."""
+        query = {
+            "response_type": "code",
+            "state": "try-it",
+            "code_challenge": TRY_CHALLENGE,
+            "code_challenge_method": "S256",
+        }
+        apps = []
+        for c in bank.clients.values():
+            app_query = {
+                "client_id": c.client_id,
+                "redirect_uri": c.redirect_uris[0] if c.redirect_uris else "",
+                "scope": " ".join(c.scopes),
+            }
+            try_url = f"{AUTHORIZE_PATH}?{urlencode({**query, **app_query})}"
+            apps.append({**app_query, "name": c.name, "try_url": try_url})
+        personas = [
+            {
+                "id": p.id,
+                "behaviour": p.behaviour,
+                "name_kana": p.name_kana,
+                "birth_date": str(p.birth_date),
+                "phone": p.phone,
+                "accounts": [
+                    {"key": " → ".join(map(str, a.keys)), "pin": a.card.pin if a.card else ""}
+                    for a in p.accounts
+                ],
+            }
+            for p in bank.scenario.personas
+        ]
+        controls = sorted(
+            (
+                {
+                    "path": rule.rule,
+                    "methods": sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}),
+                }
+                for rule in app.url_map.iter_rules()
+                if rule.rule.startswith(("/sandbox/", "/admin/"))
+            ),
+            key=lambda c: str(c["path"]),
+        )
+        model = {
+            **footer(bank),
+            "title": "renkei: API連携認証のサンドボックス",
+            "screen_id": None,
+            "metadata_path": METADATA_PATH,
+            "authorize_path": AUTHORIZE_PATH,
+            "token_path": TOKEN_PATH,
+            "try_verifier": TRY_VERIFIER,
+            "apps": apps,
+            "personas": personas,
+            "controls": controls,
+        }
+        return render_template("home.html", m=model)
 
     @app.get("/docs/<name>")
     def docs(name: str) -> Response:
