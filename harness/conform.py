@@ -13,11 +13,20 @@ writes ``conformance.md`` and ``conformance.html`` beside ``junit.xml`` and
 that show it, their results and the browser run's screenshots
 (``<out>/screenshots/*.png``).
 
+The features are the ones renkei ships (``features/`` of the repository,
+inside the package once installed; :mod:`renkei.resources`), so the command
+runs from any directory. It writes only into ``--out`` (``./reports``): pytest
+runs with the current directory as its working directory, a configuration file
+of its own in a scratch directory (no ``pytest.ini`` or ``pyproject.toml`` of
+the surroundings applies), no cache provider and no bytecode written.
+
 Exit status: 0 when no requirement failed; 1 when one did (a failing scenario
 that no deviation entry expects), or with ``--strict`` when a requirement is not
 covered or a deviation entry is stale; 2 when the run could not be made (bad
-options or deviations file, pytest could not collect or start) or ran no
-scenario. Nothing here imports ``simulator``: the CLI imports this module.
+options, personas or deviations file, a ``--target`` that is not a URL or does
+not answer, a missing extra, pytest could not collect or start) or ran no
+scenario — each of these one line before any scenario runs. Nothing here
+imports ``simulator``: the CLI imports this module.
 """
 
 from __future__ import annotations
@@ -36,10 +45,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
+from urllib.parse import urlsplit
 
 from harness.args import add_target
 from harness.conform_plugin import PREFIX
-from harness.personas import DEFAULT_FILE, load_personas
+from harness.personas import DEFAULT_FILE, PersonasError, load_personas
 from harness.render import html_report, markdown, summary
 from harness.report import (
     NO_RUN,
@@ -55,12 +65,12 @@ from harness.report import (
 )
 from harness.requirements import Requirements, load
 from harness.tags import feature_tags
+from renkei import resources
 
 if TYPE_CHECKING:
     from harness.embedded import Target
 
-ROOT: Final = Path(__file__).resolve().parents[1]
-FEATURES: Final = ROOT / "features"
+FEATURES: Final = resources.features()
 #: Files a run writes into ``--out`` (removed first, so that a failed run never
 #: leaves the previous run's report looking current). Screenshots are kept.
 OUTPUTS: Final = ("conformance.md", "conformance.html", "junit.xml", "cucumber.json", "pytest.log")
@@ -70,6 +80,10 @@ PYTEST_BROKEN: Final = (2, 3, 4)
 PYTEST_NOTHING: Final = 5
 TAIL: Final = 40
 INTERRUPTED: Final = 130
+#: How long the target may take to answer the probe made before any scenario.
+PROBE_SECONDS: Final = 10
+#: The configuration file of the pytest child: nothing from the directories around.
+PYTEST_INI: Final = "[pytest]\n"
 
 
 def marker_expression(tags: str, known: set[str] | None = None) -> str:
@@ -128,7 +142,8 @@ def add_parser(commands: Any) -> None:
     p.add_argument(
         "--personas",
         metavar="FILE",
-        help="the target's test customers as a scenario YAML (scenarios/default.yaml)",
+        help="the target's test customers as a scenario YAML (default: renkei's shipped "
+        "default scenario)",
     )
     p.add_argument(
         "--requirements",
@@ -146,22 +161,33 @@ def add_parser(commands: Any) -> None:
         "--features",
         default=str(FEATURES),
         metavar="DIR",
-        help="the feature files and their conftest.py (features/ of the checkout)",
+        help="the feature files and their conftest.py (default: the features renkei ships)",
     )
     p.set_defaults(handler=run)
 
 
 def pytest_command(
-    args: argparse.Namespace, out: Path, record: Path, expression: str | None
+    args: argparse.Namespace, out: Path, record: Path, expression: str | None, ini: Path
 ) -> list[str]:
+    """The pytest child's command line. ``ini`` is its configuration file (empty) and
+    its rootdir is the features' parent, so that a feature is named
+    ``features/<file>`` in the report wherever renkei is installed; no cache and
+    no Locust plugin (which would patch the standard library with gevent)."""
+    features = Path(args.features).resolve()
     cmd = [
         sys.executable,
         "-m",
         "pytest",
-        str(Path(args.features).resolve()),
+        str(features),
         "-q",
+        "--tb=short",
+        "-c",
+        str(ini),
+        f"--rootdir={features.parent}",
         "-p",
         "no:cacheprovider",
+        "-p",
+        "no:locust",
         "-p",
         "harness.conform_plugin",
         "--strict-markers",
@@ -210,7 +236,14 @@ def _stream(cmd: list[str], cwd: Path, log: Path, out: TextIO, env: dict[str, st
 def _env(target: Target | None) -> dict[str, str]:
     """The child's environment: the target and its token go to harness.plugin through
     ``RENKEI_TARGET`` and ``RENKEI_ADMIN_TOKEN``, never on a command line that ``ps`` shows."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+    # No bytecode: the features' conftest.py and step modules would otherwise get
+    # pytest's rewritten .pyc beside them, in site-packages or in the checkout.
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONIOENCODING": "utf-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     env.pop("RENKEI_TARGET", None)
     env.pop("RENKEI_ADMIN_TOKEN", None)
     if target is not None:
@@ -234,8 +267,59 @@ class Plan:
     deviations: list[Deviation]
 
 
+def target_url_problem(url: str) -> str | None:
+    """Why ``--target`` is not the base URL of an implementation, or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as e:
+        return f"--target {url!r} is not a URL ({e})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"--target {url!r} is not an http:// or https:// URL"
+    if parts.query or parts.fragment:
+        return f"--target {url!r}: a base URL has no query or fragment"
+    return None
+
+
+def _reason(error: Exception) -> str:
+    """What a failed connection comes to, without the requests library's wrapping."""
+    text = str(error)
+    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    if found:
+        return found[-1].strip().rstrip(".")
+    name = type(error).__name__
+    return "no answer in time" if "Timeout" in name else name
+
+
+def target_problem(url: str, admin_token: str) -> str | None:
+    """Why the target cannot be tested, asked once before any scenario runs: it
+    does not answer, or it refuses the admin token the features need for the
+    sandbox controls (INTERFACE.md §6, ``GET /sandbox/clock``). Any other answer
+    is the features' to judge."""
+    import requests  # noqa: PLC0415 (only with --target; see run)
+
+    try:
+        answer = requests.get(
+            f"{url}/sandbox/clock",
+            headers={"Authorization": f"Bearer {admin_token}", "Accept": "application/json"},
+            timeout=PROBE_SECONDS,
+            allow_redirects=False,
+        )
+    except requests.RequestException as e:
+        return f"cannot reach --target {url}: {_reason(e)}"
+    if answer.status_code in (401, 403):
+        return (
+            f"--target {url} refused the admin token (GET /sandbox/clock answered "
+            f"{answer.status_code}); give its token with --admin-token or RENKEI_ADMIN_TOKEN"
+        )
+    return None
+
+
 def _plan(args: argparse.Namespace) -> Plan | str:
-    """The run the options ask for, or why it cannot be made."""
+    """The run the options ask for, or why it cannot be made: every check that can
+    fail is made here, before pytest starts, the target's last."""
+    if args.target and (problem := target_url_problem(args.target)):
+        return problem
     if args.target and not args.admin_token:
         return "--target needs --admin-token (or RENKEI_ADMIN_TOKEN)"
     if args.browser and (problem := browser_missing()):
@@ -245,15 +329,20 @@ def _plan(args: argparse.Namespace) -> Plan | str:
             return f"needs {module}: pip install 'pytest>=8' 'pytest-bdd>=8'"
     features = Path(args.features).resolve()
     if not any(features.glob("*.feature")):
-        return f"no feature files in {features} (run from a checkout, or --features DIR)"
+        return f"no feature files in {features} (--features DIR: a folder of *.feature files)"
     try:
+        load_personas(Path(args.personas) if args.personas else DEFAULT_FILE)
         expression = marker_expression(args.tags, feature_tags(features)) if args.tags else None
         requirements = load(Path(args.requirements) if args.requirements else None)
         deviations = load_deviations(Path(args.deviations), requirements) if args.deviations else []
+    except PersonasError as e:
+        return f"--personas {e}"
     except OSError as e:
         return f"{e.filename}: {e.strerror}"
     except ValueError as e:  # a bad --tags, REQUIREMENTS.md or deviations file
         return str(e)
+    if args.target and (problem := target_problem(args.target.rstrip("/"), args.admin_token)):
+        return problem
     return Plan(features, expression, requirements, deviations)
 
 
@@ -324,8 +413,10 @@ def _features(
     """The features in a pytest child; None when pytest could not run them."""
     with tempfile.TemporaryDirectory(prefix="renkei-conform-") as scratch:
         record_path = Path(scratch) / "record.json"
-        cmd = pytest_command(args, folder, record_path, plan.expression)
-        status = _stream(cmd, plan.features.parent, folder / "pytest.log", out, _env(target))
+        ini = Path(scratch) / "pytest.ini"
+        ini.write_text(PYTEST_INI, "utf-8")
+        cmd = pytest_command(args, folder, record_path, plan.expression, ini)
+        status = _stream(cmd, Path.cwd(), folder / "pytest.log", out, _env(target))
         if status in PYTEST_BROKEN:
             return None
         record: dict[str, Any] = (
@@ -375,7 +466,7 @@ def _report(
 def browser_missing() -> str | None:
     """Why ``--browser`` cannot run on this machine, or None."""
     if importlib.util.find_spec("playwright") is None:
-        return "--browser needs Playwright: pip install playwright"
+        return "--browser needs the browser extra: pip install 'renkei[browser]'"
     # Playwright only when asked for: every renkei command imports this module.
     from harness import browser  # noqa: PLC0415
 

@@ -11,6 +11,12 @@ outcome pytest gave it, and writes them as JSON to ``--renkei-record PATH``.
 It also prints one progress line per finished scenario, prefixed with
 :data:`PREFIX` so that ``renkei conform`` can show them while the rest of
 pytest's output goes to ``pytest.log``.
+
+A failing scenario's detail in the report is what a tester needs to see what
+went wrong: the short traceback of the harness's own code (the step and its
+helpers, not the HTTP library's source) and the last HTTP exchanges the
+scenario made — each request with its answer's status and body — which it
+keeps by watching every ``requests`` session of the run (:class:`Exchanges`).
 """
 
 from __future__ import annotations
@@ -18,11 +24,15 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:  # only for the types: ``renkei conform`` imports PREFIX without pytest
     import pytest
+    import requests
+    from _pytest._code.code import ExceptionInfo, Traceback
 
 #: The start of a progress line meant for the user of ``renkei conform``.
 PREFIX: Final = "renkei-conform> "
@@ -33,6 +43,11 @@ NOT_TAGS: Final = frozenset(
 #: The parameter pytest-bdd gives each row of a Scenario Outline's examples.
 EXAMPLE_PARAM: Final = "_pytest_bdd_example"
 MAX_DETAIL: Final = 8000
+#: The exchanges kept for a failure's detail, and how much of each body is shown.
+KEPT_EXCHANGES: Final = 3
+MAX_BODY: Final = 600
+#: The harness's own code: a failure's traceback keeps only these frames.
+HARNESS: Final = Path(__file__).resolve().parent
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -48,6 +63,104 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--renkei-record")
     if path:
         config.pluginmanager.register(Recorder(Path(path), config), "renkei-conform-recorder")
+
+
+def _cut(text: str, limit: int = MAX_BODY) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+
+
+def _request_body(request: requests.PreparedRequest) -> str:
+    body = request.body
+    if body is None or body in (b"", ""):
+        return ""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    return _cut(str(body))
+
+
+class Exchanges:
+    """The last HTTP exchanges of the running scenario, whichever party made them.
+
+    Every party of the driver is a ``requests`` session (harness.driver), so
+    :meth:`install` wraps ``requests.Session.send`` for the pytest run: each
+    request is kept with its answer, or with the error that stopped it."""
+
+    def __init__(self, kept: int = KEPT_EXCHANGES) -> None:
+        self._kept: deque[str] = deque(maxlen=kept)
+        self._restore: Callable[[], None] | None = None
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+    def shown(self) -> list[str]:
+        return list(self._kept)
+
+    def add(
+        self,
+        request: requests.PreparedRequest,
+        answer: requests.Response | None,
+        error: BaseException | None = None,
+        streamed: bool = False,
+    ) -> None:
+        lines = [f"{request.method} {request.url}"]
+        if body := _request_body(request):
+            lines.append(f"  {body}")
+        if answer is None:
+            lines.append(f"→ no answer: {type(error).__name__}: {_cut(str(error), 300)}")
+        else:
+            kind = answer.headers.get("Content-Type", "").split(";")[0]
+            head = f"→ {answer.status_code} {answer.reason}" + (f" ({kind})" if kind else "")
+            if location := answer.headers.get("Location"):
+                head += f", Location: {location}"
+            lines.append(head)
+            if not streamed and (text := _cut(answer.text)):
+                lines.append(f"  {text}")
+        self._kept.append("\n".join(lines))
+
+    def install(self) -> None:
+        import requests  # noqa: PLC0415 (the pytest child only; see the module's imports)
+
+        original = requests.Session.send
+        exchanges = self
+
+        def send(session: requests.Session, request: requests.PreparedRequest, **kw: Any) -> Any:
+            try:
+                answer = original(session, request, **kw)
+            except Exception as error:
+                exchanges.add(request, None, error)
+                raise
+            exchanges.add(request, answer, streamed=bool(kw.get("stream")))
+            return answer
+
+        requests.Session.send = send  # type: ignore[method-assign]
+
+        def restore() -> None:
+            requests.Session.send = original  # type: ignore[method-assign]
+
+        self._restore = restore
+
+    def uninstall(self) -> None:
+        if self._restore is not None:
+            self._restore()
+            self._restore = None
+
+
+def _ours(excinfo: ExceptionInfo[BaseException]) -> Traceback:
+    """The traceback's frames in the harness's own code (pytest's hidden ones left
+    out as usual); all of them if none is."""
+    shown = excinfo.traceback.filter(excinfo)
+    ours = shown.filter(lambda entry: Path(str(entry.path)).is_relative_to(HARNESS))
+    return ours if len(ours) else shown
+
+
+def failure_detail(excinfo: ExceptionInfo[BaseException], exchanges: list[str]) -> str:
+    """A failure as the report shows it: the short traceback of the harness's frames,
+    then the scenario's last HTTP exchanges, oldest first."""
+    trace = str(excinfo.getrepr(style="short", chain=False, tbfilter=_ours)).strip()
+    if not exchanges:
+        return trace
+    return trace + "\n\nThe last HTTP exchanges, oldest first:\n" + "\n\n".join(exchanges)
 
 
 def _scenario(item: pytest.Item, root: Path) -> dict[str, Any]:
@@ -115,6 +228,8 @@ class Recorder:
         self.deselected: list[dict[str, Any]] = []
         self.total = 0
         self.done = 0
+        self.exchanges = Exchanges()
+        self.exchanges.install()
 
     def _say(self, text: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -134,6 +249,18 @@ class Recorder:
         self.total = len(session.items)
         not_selected = f", {len(self.deselected)} not selected by --tags" if self.deselected else ""
         self._say(f"{self.total} scenarios to run{not_selected}")
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self.exchanges.clear()
+
+    def pytest_exception_interact(
+        self, node: pytest.Item, call: pytest.CallInfo[Any], report: pytest.TestReport
+    ) -> None:
+        """A failure's detail, once pytest has reported it (logreport comes first)."""
+        entry = self.scenarios.get(node.nodeid)
+        if entry is None or call.excinfo is None or entry["phase"] != report.when:
+            return
+        entry["detail"] = failure_detail(call.excinfo, self.exchanges.shown())[-MAX_DETAIL:]
 
     def pytest_bdd_before_scenario(self, request: pytest.FixtureRequest, scenario: Any) -> None:
         entry = self.scenarios.get(request.node.nodeid)
@@ -178,6 +305,7 @@ class Recorder:
         )
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.exchanges.uninstall()
         record = {
             "exitstatus": int(exitstatus),
             "scenarios": [*self.scenarios.values(), *self.deselected],

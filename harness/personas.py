@@ -3,8 +3,11 @@
 The harness reads the YAML as data (it imports nothing of ``simulator``), so
 against another implementation a tester points ``--personas FILE`` at a file
 describing that bank's test customers in the same shape; the default is
-renkei's ``scenarios/default.yaml``. ``manual`` is the customer every
-implementation has (INTERFACE.md §8).
+renkei's shipped default scenario (``scenarios/default.yaml``, found through
+:mod:`renkei.resources`). ``manual`` is the customer every implementation has
+(INTERFACE.md §8). A file that cannot be read as personas is a
+:class:`PersonasError` naming the file and the entry, so that ``renkei
+conform`` and ``renkei certify`` stop on one line before anything runs.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from typing import Any
 
 import yaml
 
-DEFAULT_FILE = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
+from renkei import resources
+
+DEFAULT_FILE = resources.scenario()
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,10 @@ class Persona:
         )
 
 
+class PersonasError(ValueError):
+    """A personas file that cannot be read; the message is the one line to show."""
+
+
 def _persona(entry: dict[str, Any]) -> Persona:
     account = entry["accounts"][0]
     birth = str(entry["birth_date"])
@@ -93,6 +102,35 @@ def _persona(entry: dict[str, Any]) -> Persona:
     )
 
 
+def _why(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"no {error.args[0]}"
+    if isinstance(error, ValueError):  # a birth_date that is not YYYY-MM-DD
+        return "birth_date is not YYYY-MM-DD"
+    if isinstance(error, IndexError):
+        return "accounts is empty"
+    return f"not a persona ({type(error).__name__})"
+
+
 def load_personas(path: Path = DEFAULT_FILE) -> dict[str, Persona]:
-    data = yaml.safe_load(path.read_text("utf-8"))
-    return {p.id: p for p in map(_persona, data["personas"])}
+    """The personas of a scenario YAML by id; :class:`PersonasError` when the file
+    is missing, is not YAML, or an entry lacks what the features use."""
+    try:
+        data = yaml.safe_load(path.read_text("utf-8"))
+    except OSError as error:
+        raise PersonasError(f"{path}: {error.strerror or error}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise PersonasError(f"{path}: not YAML ({' '.join(str(error).split())})") from None
+    entries = data.get("personas") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise PersonasError(f"{path}: no personas list (a scenario YAML's personas section)")
+    found: dict[str, Persona] = {}
+    for index, entry in enumerate(entries):
+        try:
+            if not isinstance(entry, dict):
+                raise TypeError(entry)
+            persona = _persona(entry)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+            raise PersonasError(f"{path}: personas[{index}]: {_why(error)}") from None
+        found[persona.id] = persona
+    return found

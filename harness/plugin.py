@@ -5,7 +5,8 @@
   them the embedded sandbox is started on a free loopback port — launched when
   the plugin is configured, so that it boots while pytest collects, and
   stopped after the last scenario (or when pytest ends, if none used it).
-* ``--personas FILE``: the test customers (a scenario YAML's ``personas``).
+* ``--personas FILE``: the test customers (a scenario YAML's ``personas``;
+  renkei's shipped default scenario unless given).
 * Every ``@tag`` of the feature files is registered as a marker, so the run
   can use ``--strict-markers`` and select with ``-m`` or ``--tags``.
 """
@@ -41,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--personas",
         default=str(DEFAULT_FILE),
-        help="YAML with the test customers (default: scenarios/default.yaml)",
+        help="YAML with the test customers (default: renkei's shipped default scenario)",
     )
 
 

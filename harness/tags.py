@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-FEATURES = Path(__file__).resolve().parents[1] / "features"
+from renkei import resources
+
+FEATURES = resources.features()
 TAG = re.compile(r"(?<!\S)@([^\s@]+)")
 
 

@@ -1,7 +1,8 @@
 """``renkei certify``: the command line (issue 8).
 
 ``renkei certify --client-id ID`` starts the embedded sandbox (``--scenario``,
-default ``scenarios/default.yaml``: register the app in its ``clients``) or
+a file or a shipped scenario's name, default the shipped ``default``: register
+the app in its ``clients``) or
 speaks to ``--target URL`` with ``--admin-token``, starts the recording proxy
 on a loopback port (``--port``, default a free one), and steps through the plan
 while the tester uses the app pointed at the proxy. ``--play reference`` or
@@ -17,6 +18,7 @@ port is taken); 130 interrupted. Errors are one line on stderr, never a tracebac
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 import time
@@ -35,7 +37,8 @@ from harness.certify.reference import MISBEHAVIOURS, Client, MisbehavingApp, Pla
 from harness.certify.runner import Options, Runner, SetupError
 from harness.driver import Sandbox
 from harness.embedded import EmbeddedSandbox, Target
-from harness.personas import DEFAULT_FILE, Persona, load_personas
+from harness.personas import DEFAULT_FILE, Persona, PersonasError, load_personas
+from renkei import resources
 
 BAD_USAGE: Final = 2
 INTERRUPTED: Final = 130
@@ -65,8 +68,8 @@ def add_parser(commands: Any) -> None:
     p.add_argument(
         "--scenario",
         metavar="FILE",
-        help="the embedded sandbox's scenario, with the app in its clients section "
-        "(default: scenarios/default.yaml)",
+        help="the embedded sandbox's scenario, with the app in its clients section: a file, "
+        f"or the name of a shipped one (default: {resources.DEFAULT_SCENARIO})",
     )
     add_target(
         p,
@@ -76,12 +79,13 @@ def add_parser(commands: Any) -> None:
     p.add_argument(
         "--personas",
         metavar="FILE",
-        help="the target's test customers as a scenario YAML (default: scenarios/default.yaml)",
+        help="the target's test customers as a scenario YAML (default: renkei's shipped "
+        "default scenario)",
     )
     p.add_argument(
         "--port", type=int, default=0, metavar="N", help="the proxy's port on 127.0.0.1 (0: free)"
     )
-    p.add_argument("--out", metavar="DIR", help="where the certificate goes (reports/certify/ID)")
+    p.add_argument("--out", metavar="DIR", help="where the certificate goes (./reports/certify/ID)")
     p.add_argument(
         "--timeout",
         type=float,
@@ -161,6 +165,8 @@ def _personas(path: Path) -> tuple[dict[str, Persona], list[str]]:
     try:
         personas = load_personas(path)
         data = yaml.safe_load(path.read_text("utf-8"))
+    except PersonasError as error:
+        raise UsageError(str(error)) from None
     except OSError as error:
         raise UsageError(f"{path}: {error.strerror}") from None
     except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as error:
@@ -249,7 +255,10 @@ def plan(args: argparse.Namespace) -> Plan:
         )
     if args.personas:
         raise UsageError("--personas is for --target; the embedded sandbox uses --scenario")
-    scenario = Path(args.scenario) if args.scenario else DEFAULT_FILE
+    try:
+        scenario = resources.find_scenario(args.scenario) if args.scenario else DEFAULT_FILE
+    except resources.NotFound as error:
+        raise UsageError(str(error)) from None
     if not scenario.is_file():
         raise UsageError(f"{scenario}: no such file")
     name, client, registered = _embedded_client(scenario, client_id)
@@ -262,10 +271,10 @@ def where(p: Plan) -> str:
     if p.target is not None:
         return p.target.url
     assert p.scenario is not None
-    try:
-        shown = p.scenario.resolve().relative_to(Path.cwd())
-    except ValueError:
-        shown = p.scenario
+    shown = resources.shown(p.scenario)
+    if shown == str(p.scenario):  # not a shipped scenario: as given, or from here
+        with contextlib.suppress(ValueError):
+            shown = p.scenario.resolve().relative_to(Path.cwd()).as_posix()
     return f"the embedded sandbox ({shown})"
 
 
