@@ -1,4 +1,4 @@
-"""``renkei certify`` (issue 8): the plan, the proxy, the judges, the certificate,
+"""``renkei certify``: the plan, the proxy, the judges, the certificate,
 and renkei's own apps playing the plan against the embedded sandbox.
 
 Acceptance: the reference app passes every check; the misbehaving app fails
@@ -27,11 +27,12 @@ import pytest
 import requests
 import yaml
 
-from harness.certify.judge import Evidence, Result, SituationRun, decide, missing_judges
+from harness.certify.checks import SendsUnguessableState
+from harness.certify.judge import Evidence, Result, SituationRun, decide
 from harness.certify.plan import PLAN, Severity, checks, situation
 from harness.certify.proxy import CertifyProxy, Recorder
 from harness.certify.record import Exchange, fingerprint, masked
-from harness.certify.reference import MISBEHAVIOURS
+from harness.certify.reference import MISBEHAVIOURS, PLAYS
 from harness.embedded import Target, embedded_sandbox, free_port
 from harness.requirements import load
 from renkei.cli import build_parser, main
@@ -150,8 +151,9 @@ def with_result(data: dict[str, Any], result: str) -> set[str]:
 # -- the plan ------------------------------------------------------------------------------------
 
 
-def test_every_check_has_a_judge_and_every_judge_a_check() -> None:
-    assert missing_judges() == set()
+def test_renkeis_apps_know_what_to_do_in_every_situation() -> None:
+    """What the player does is keyed by the situation objects themselves."""
+    assert list(PLAYS) == list(PLAN)
 
 
 def test_check_ids_are_unique_and_named_after_their_situation() -> None:
@@ -283,6 +285,55 @@ def test_redirect_uri_is_compared_exactly_when_the_registration_is_known() -> No
     assert exact.result is Result.FAILED and exact.evidence == (1,), exact.detail
     asked.query = {**query, "redirect_uri": REDIRECT}
     assert decide(check, run, Evidence("creco", [asked], (REDIRECT,))).result is Result.PASSED
+
+
+def test_a_rule_states_the_bound_its_judge_applies() -> None:
+    """RFC 6749 §10.10: the state's bound is one set of constants, in the rule the
+    certificate shows and in the judge alike."""
+    default = next(c for c in situation("happy-path").checks if c.id == "happy-path.state")
+    assert isinstance(default, SendsUnguessableState)
+    assert "at least 22 characters (128 bits in base64url)" in default.rule
+    assert "at least 8 different characters" in default.rule
+    stricter = SendsUnguessableState(
+        default.id, default.title, default.severity, default.requirements, bits=192, variety=12
+    )
+    assert "at least 32 characters (192 bits in base64url)" in stricter.rule
+    assert "at least 12 different characters" in stricter.rule
+    run = SituationRun(situation("happy-path"), 1, began=0.0, act_began=0.0, ended=10.0)
+    state = "abcdefghijklmnopqrstuv"  # 22 characters, 22 different ones
+    query = {"client_id": "creco", "state": state}
+    asked = Exchange(1, "happy-path", "act", 1.0, "GET", "/oauth/authorize", query, {})
+    asked.answered, asked.status = 1.01, 200
+    assert decide(default, run, Evidence("creco", [asked])).result is Result.PASSED
+    outcome = decide(stricter, run, Evidence("creco", [asked]))
+    assert outcome.result is Result.FAILED and "under 32 characters" in outcome.detail
+
+
+def test_missing_evidence_is_the_needs_verdict() -> None:
+    """A check's declared needs decide 'not judged' and 'not applicable' before its
+    judge; evidence that fails a check by itself waives a need."""
+    s = situation("transactions")
+    limit = next(c for c in s.checks if c.id == "transactions.limit")
+    run = SituationRun(s, 14, began=0.0, act_began=0.0, ended=10.0)
+    nothing = decide(limit, run, Evidence("creco", []))
+    assert nothing.result is Result.NOT_JUDGED and nothing.detail == "the app did not read 明細"
+    read = api_call(1, 1.0, dateFrom="2026-09-01", dateTo="2026-11-24")
+    never = decide(limit, run, Evidence("creco", [read]))
+    assert never.result is Result.NOT_APPLICABLE and never.evidence == (1,)
+    # A fresh link comes first in this situation: without it nothing of its own is judged.
+    unlinked = SituationRun(s, 14, began=0.0, ended=10.0)
+    outcome = decide(limit, unlinked, Evidence("creco", [read]))
+    assert outcome.result is Result.NOT_JUDGED and "did not link" in outcome.detail
+    # No token request to judge, but the client secret in a URL fails client authentication.
+    happy = situation("happy-path")
+    auth = next(c for c in happy.checks if c.id == "happy-path.client-auth")
+    run = SituationRun(happy, 1, began=0.0, act_began=0.0, ended=10.0)
+    query = {"client_id": "creco", "client_secret": "creco-secret"}
+    leak = Exchange(1, "happy-path", "act", 1.0, "GET", "/oauth/authorize", query, {})
+    leak.answered, leak.status = 1.01, 302
+    assert decide(auth, run, Evidence("creco", [])).result is Result.NOT_JUDGED
+    leaked = decide(auth, run, Evidence("creco", [leak]))
+    assert leaked.result is Result.FAILED and leaked.evidence == (1,)
 
 
 def test_retry_after_counts_only_while_the_fault_is_on() -> None:

@@ -1,5 +1,5 @@
 """What the recording proxy keeps of each request, and how it is shown with its
-secrets masked (issue 8, deliverables 2 and 3).
+secrets masked.
 
 An :class:`Exchange` holds the request and the answer as they passed through the
 proxy, raw, in memory only: the judges compare codes, verifiers and tokens.

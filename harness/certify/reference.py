@@ -1,6 +1,5 @@
 """Two partner apps that play the certification plan: a well-behaved reference app
-that passes it, and a misbehaving one that fails exactly the checks it breaks
-(issue 8, deliverable 4).
+that passes it, and a misbehaving one that fails exactly the checks it breaks.
 
 Both are built on the harness's driver (:mod:`harness.driver`): the app's side
 is :class:`~harness.driver.PartnerApp` (Authlib with PKCE S256 and ``state``),
@@ -10,7 +9,9 @@ request goes through the certifying proxy, as a vendor's app would.
 
 :class:`Player` is the tester's hand: it follows ``GET /_certify/status``, does
 in the app what each situation's instructions say — link as a persona, cancel,
-fail five times, open the balance — and signals ``POST /_certify/done``.
+fail five times, open the balance — and signals ``POST /_certify/done``. What
+it does in each situation is :data:`PLAYS`, keyed by the plan's situation
+objects.
 
 The misbehaviours (:data:`MISBEHAVIOURS`), each of which can be switched on
 alone:
@@ -43,6 +44,7 @@ from urllib.parse import urlencode
 import requests
 from authlib.common.errors import AuthlibBaseError
 
+from harness.certify import plan
 from harness.driver import TIMEOUT, Answer, Browser, PartnerApp, Phone, cookieless_session, query
 from harness.personas import Persona
 from renkei.contract import answers
@@ -485,8 +487,7 @@ class Player:
         sid = str(st["situation"])
         self.app.wake = lambda: self.moved_on(sid, "reopened")
         try:
-            handler = getattr(self, "on_" + sid.replace("-", "_"))
-            handler(st)
+            PLAYS[plan.situation(sid)](self, st)
         except (requests.RequestException, KeyError, ValueError, AssertionError) as error:
             self.errors.append(f"{sid}: {type(error).__name__}: {error}")
 
@@ -504,17 +505,17 @@ class Player:
     def persona(self, st: dict[str, Any]) -> Persona:
         return self.personas[str(st["persona"])].at(str(st["account"]))
 
-    def walk(self, url: str, who: Persona, plan: str = "allow") -> str | None:
+    def walk(self, url: str, who: Persona, choice: str = "allow") -> str | None:
         """The customer in the bank's screens from the authorization URL; answers
         where the bank sends them back to the app (``None``: nowhere)."""
         browser, phone = Browser(self.base), Phone(self.base, who.phone)
         try:
-            return self._walk(browser, phone, url, who, plan)
+            return self._walk(browser, phone, url, who, choice)
         finally:
             browser.close()
             phone.close()
 
-    def _walk(self, b: Browser, phone: Phone, url: str, who: Persona, plan: str) -> str | None:
+    def _walk(self, b: Browser, phone: Phone, url: str, who: Persona, choice: str) -> str | None:
         a = b.open(url)
         for _ in range(30):
             if a.location and not a.location.startswith("/"):
@@ -524,8 +525,8 @@ class Player:
                 continue
             if a.status != 200 or a.codes or a.screen_id not in SCREENS:
                 return back(a)  # an error screen, or 中止: 「連携元画面へ」
-            if a.screen_id == "SOA202" and plan in ("cancel", "lock"):
-                return back(self.fail(b, who, plan))
+            if a.screen_id == "SOA202" and choice in ("cancel", "lock"):
+                return back(self.fail(b, who, choice))
             if a.screen_id == "SOA209":
                 phone.call(str(a.body["call_to"]))
             path, form = SCREENS[str(a.screen_id)](who)
@@ -533,9 +534,9 @@ class Player:
         return None
 
     @staticmethod
-    def fail(b: Browser, who: Persona, plan: str) -> Answer:
+    def fail(b: Browser, who: Persona, choice: str) -> Answer:
         """②: 中止する, or five wrong names (R-ERR-HOST-2 until R-ERR-HOST-3)."""
-        if plan == "cancel":
+        if choice == "cancel":
             return b.post("/connect/cancel")
         a = b.post("/connect/customer", who.details(name_kana=WRONG_NAME))
         for _ in range(4):
@@ -556,44 +557,44 @@ class Player:
             return None
         return self.wait_phase(str(st["situation"]), "act")
 
-    def fail_back(self, st: dict[str, Any], plan: str) -> dict[str, str]:
+    def fail_back(self, st: dict[str, Any], choice: str) -> dict[str, str]:
         """A walk that ends without a code; answers what came back to the app."""
-        returned = self.walk(self.app.authorize_url(), self.persona(st), plan)
+        returned = self.walk(self.app.authorize_url(), self.persona(st), choice)
         if not returned:
             return {}
         self.app.on_return(returned)
         return query(returned)
 
-    # -- one method per situation of the plan ---------------------------------------------------
+    # -- what the tester does in each situation of the plan (PLAYS) -----------------------------
 
-    def on_happy_path(self, st: dict[str, Any]) -> None:
+    def link_and_read(self, st: dict[str, Any]) -> None:
+        """The happy path: link, then the account, its balance and this month's 明細."""
         if self.link(st):
             self.app.show_account()
             self.app.show_transactions()
 
-    def on_forged_state(self, st: dict[str, Any]) -> None:
+    def link_only(self, st: dict[str, Any]) -> None:
         self.link(st)
 
-    def on_cancel(self, st: dict[str, Any]) -> None:
+    def cancel(self, st: dict[str, Any]) -> None:
         self.fail_back(st, "cancel")
 
-    def on_locked(self, st: dict[str, Any]) -> None:
+    def lock(self, st: dict[str, Any]) -> None:
         self.fail_back(st, "lock")
 
-    def on_b84(self, st: dict[str, Any]) -> None:
+    def try_locked(self, st: dict[str, Any]) -> None:
         self.fail_back(st, "allow")
 
-    def _closed_authorize(self, st: dict[str, Any]) -> None:
+    def link_through_fault(self, st: dict[str, Any]) -> None:
+        """Closed or congested at authorization: back to the app, then link once reopened."""
         if self.fail_back(st, "allow").get("error") != "temporarily_unavailable":
             return  # the bank refused for another reason (no PKCE): nothing to wait for
         opened = self.wait_phase(str(st["situation"]), "reopened")
         if opened is not None:
             self.link(opened)
 
-    on_closed_authorize = _closed_authorize
-    on_congested_authorize = _closed_authorize
-
-    def _closed_api(self, st: dict[str, Any]) -> None:
+    def read_through_fault(self, st: dict[str, Any]) -> None:
+        """Closed or congested on the account API: the balance, again once reopened."""
         act = self.linked_first(st)
         if act is None:
             return
@@ -602,14 +603,12 @@ class Player:
             if opened is not None:
                 self.app.show_account()
 
-    on_closed_api = _closed_api
-    on_congested_api = _closed_api
-
-    def on_token_expiry(self, st: dict[str, Any]) -> None:
+    def read_balance(self, st: dict[str, Any]) -> None:
         if self.linked_first(st) is not None:
             self.app.show_account()
 
-    def _relink(self, st: dict[str, Any]) -> None:
+    def read_or_relink(self, st: dict[str, Any]) -> None:
+        """The balance; when the app has dropped its link, the customer links again."""
         act = self.linked_first(st)
         if act is None:
             return
@@ -618,20 +617,37 @@ class Player:
             self.link(act)
             self.app.show_account()
 
-    on_grant_ends = _relink
-    on_revoked = _relink
-    on_moved = _relink
-
-    def on_transactions(self, st: dict[str, Any]) -> None:
+    def read_far_back(self, st: dict[str, Any]) -> None:
         if self.linked_first(st) is not None:
             self.app.show_transactions(MONTHS_ASKED)
 
-    def on_unlink(self, st: dict[str, Any]) -> None:
+    def unlink(self, st: dict[str, Any]) -> None:
         if self.linked_first(st) is not None:
             self.app.unlink()
 
-    def on_code_replay(self, st: dict[str, Any]) -> None:
+    def return_twice(self, st: dict[str, Any]) -> None:
         self.link(st, times=2)
+
+
+#: What the tester does in each situation of the plan, keyed by the situation.
+PLAYS: Final[dict[plan.Situation, Callable[[Player, dict[str, Any]], None]]] = {
+    plan.HAPPY: Player.link_and_read,
+    plan.FORGED: Player.link_only,
+    plan.CANCEL: Player.cancel,
+    plan.LOCKED: Player.lock,
+    plan.B84: Player.try_locked,
+    plan.CLOSED_AUTHORIZE: Player.link_through_fault,
+    plan.CONGESTED_AUTHORIZE: Player.link_through_fault,
+    plan.CLOSED_API: Player.read_through_fault,
+    plan.CONGESTED_API: Player.read_through_fault,
+    plan.TOKEN_EXPIRY: Player.read_balance,
+    plan.GRANT_ENDS: Player.read_or_relink,
+    plan.REVOKED: Player.read_or_relink,
+    plan.MOVED: Player.read_or_relink,
+    plan.TRANSACTIONS: Player.read_far_back,
+    plan.UNLINK: Player.unlink,
+    plan.CODE_REPLAY: Player.return_twice,
+}
 
 
 #: Each screen's button with the persona's right answers (INTERFACE.md §2).

@@ -1,21 +1,20 @@
 """Stepping through the plan: the sandbox set up for each situation, the tester
-told what to do, the app waited for (issue 8, deliverable 2).
+told what to do, the app waited for.
 
 For each situation of :data:`~harness.certify.plan.PLAN` the runner
 
 1. if the situation needs a link, asks for one and waits until the app has
    exchanged a new code (so that each situation starts from a live link of its
    own);
-2. makes the setup through the sandbox controls of INTERFACE.md §6 — the clock
-   (``PUT /sandbox/clock``, ``POST /sandbox/clock/advance``), the faults
-   (``PUT /sandbox/faults``), a maintenance window (``POST /sandbox/maintenance``),
-   revocation (``POST /admin/grants/{id}/revoke``), the move
-   (``POST /admin/accounts/move``) — or arms the proxy's forged return;
-3. for a fault, waits until the app has met it (a 503 on the situation's
-   ``fault_role``), keeps it on for ``hold`` seconds to see whether the app
-   storms, then lifts it and says so;
+2. makes the situation's setup (:mod:`harness.certify.setups`: the sandbox's
+   controls of INTERFACE.md §6, or the proxy's forged return) and tells the
+   tester what to do;
+3. for a fault, waits until the app has met it (a 503 where the setup says it
+   is met), keeps it on for ``hold`` seconds to see whether the app storms, then
+   lifts it and says so;
 4. waits for "done" — Enter on a terminal, or ``POST /_certify/done`` — at most
-   ``timeout`` seconds for the whole situation, then judges its checks.
+   ``timeout`` seconds for the whole situation, then judges its checks
+   (:func:`~harness.certify.judge.decide`).
 
 Before the first situation the sandbox is reset to its scenario (``POST
 /sandbox/reset``) and its clock frozen at 10:15 JST of the bank's own today: open
@@ -25,39 +24,32 @@ were built for. The clock only moves when certify moves it.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
 
 from harness.certify.judge import Evidence, Outcome, Result, SituationRun, decide
-from harness.certify.plan import PLAN, Setup, Situation
+from harness.certify.plan import PLAN, Phase, Situation
 from harness.certify.proxy import Recorder
 from harness.certify.record import Exchange
+from harness.certify.setups import Bank, Made, SetupError
 from harness.driver import Sandbox
 from harness.personas import Persona
 
+__all__ = ["MARKS", "START_TIME", "Judged", "Options", "Runner", "SetupError", "judge_run"]
+
 #: The time of day the run starts at: open by every rule of R-HOURS.
 START_TIME: Final = "10:15:00"
-MAINTENANCE: Final = dt.timedelta(minutes=30)
-#: Beyond a token's lifetime or a grant's end, so that it is over whatever rounding.
-MARGIN_SECONDS: Final = 60
-ACCESS_SECONDS_DEFAULT: Final = 900
 #: An Enter this soon after a situation is shown belongs to the one before.
 KEYBOARD_GRACE: Final = 1.0
-GRANT_DAYS_DEFAULT: Final = 30
 MARKS: Final = {
     Result.PASSED: "passed",
     Result.FAILED: "FAILED",
     Result.NOT_JUDGED: "not judged",
     Result.NOT_APPLICABLE: "n/a",
 }
-
-
-class SetupError(Exception):
-    """The sandbox refused one of certify's controls."""
 
 
 @dataclass
@@ -94,6 +86,7 @@ class Runner:
         )
         #: where each persona's account is now (the move changes it)
         self.accounts = {pid: p.account_id for pid, p in options.personas.items()}
+        self.bank = Bank(sandbox, recorder, options.client_id, options.branches, self.accounts)
         self.runs: list[SituationRun] = []
         self.started_at = ""
         #: when the tester was last told something (for the keyboard's grace)
@@ -101,133 +94,18 @@ class Runner:
 
     # -- the sandbox ---------------------------------------------------------------------------
 
-    def _ok(self, method: str, path: str, **body: Any) -> dict[str, Any]:
-        r = self.sandbox.request(method, path, **body)
-        if r.status_code != 200:
-            said = " ".join(r.text.split())[:200]  # one line, whatever the body
-            raise SetupError(f"{method} {path} answered {r.status_code}: {said}")
-        answer: dict[str, Any] = r.json()
-        return answer
-
-    def clock(self) -> dt.datetime:
-        return dt.datetime.fromisoformat(str(self._ok("GET", "/sandbox/clock")["now"]))
-
-    def advance(self, seconds: float) -> None:
-        self._ok("POST", "/sandbox/clock/advance", seconds=seconds)
-
     def prepare(self) -> None:
         """Reset the sandbox and freeze its clock at 10:15 JST of its today."""
-        self._ok("POST", "/sandbox/reset")
-        self._ok("DELETE", "/sandbox/clock")
-        now = self.clock()
+        self.bank.ok("POST", "/sandbox/reset")
+        self.bank.ok("DELETE", "/sandbox/clock")
+        now = self.bank.clock()
         self.started_at = now.isoformat(timespec="seconds")
-        self._ok(
+        self.bank.ok(
             "PUT", "/sandbox/clock", now=f"{now.date().isoformat()}T{START_TIME}+09:00", frozen=True
         )
-        self._ok(
+        self.bank.ok(
             "PUT", "/sandbox/faults", congestion=False, system_error=False, service_suspended=False
         )
-
-    def grants(self, active: bool = True) -> list[dict[str, Any]]:
-        found = [
-            g
-            for g in self._ok("GET", "/admin/grants")["grants"]
-            if g.get("client_id") == self.o.client_id and (g.get("active") or not active)
-        ]
-        return sorted(found, key=lambda g: str(g.get("granted_at")))
-
-    def setup(self, s: Situation, run: SituationRun) -> dict[str, str]:
-        """Make the situation's setup; answers the values its instructions name."""
-        values: dict[str, str] = {}
-        if s.setup is Setup.TAMPER_STATE:
-            self.recorder.forge_next_state(True)
-        elif s.setup is Setup.MAINTENANCE:
-            now = self.clock()
-            end = now + MAINTENANCE
-            self._ok("POST", "/sandbox/maintenance", start=now.isoformat(), end=end.isoformat())
-            run.facts["maintenance"] = {"start": now.isoformat(), "end": end.isoformat()}
-            values["until"] = end.strftime("%H:%M JST")
-        elif s.setup is Setup.CONGESTION:
-            self._ok("PUT", "/sandbox/faults", congestion=True)
-            run.facts["faults"] = {"congestion": True}
-        elif s.setup is Setup.EXPIRE_ACCESS:
-            lifetime = self.access_lifetime()
-            self.advance(lifetime + MARGIN_SECONDS)
-            run.facts["clock_advanced_seconds"] = lifetime + MARGIN_SECONDS
-        elif s.setup is Setup.END_GRANT:
-            self.end_grant(run)
-        elif s.setup is Setup.REVOKE:
-            revoked = [g["grant_id"] for g in self.grants()]
-            for grant_id in revoked:
-                self._ok("POST", f"/admin/grants/{grant_id}/revoke")
-            run.facts["revoked_grants"] = len(revoked)
-            if not revoked:
-                run.problems.append("the app held no active grant to revoke")
-        elif s.setup is Setup.MOVE:
-            values["moved_to"] = self.move(s, run)
-        return values
-
-    def access_lifetime(self) -> int:
-        """The longest ``expires_in`` the bank gave this client (RFC 6749 §5.1)."""
-        lives = [
-            int(e.response_json["expires_in"])
-            for e in self.recorder.snapshot()
-            if e.role == "token"
-            and e.status == 200
-            and isinstance(e.response_json, dict)
-            and isinstance(e.response_json.get("expires_in"), int)
-        ]
-        return max(lives, default=ACCESS_SECONDS_DEFAULT)
-
-    def end_grant(self, run: SituationRun) -> None:
-        """The clock past the end of the app's newest grant (R-AUTHZ-1: 30 days)."""
-        now = self.clock()
-        ends = [dt.datetime.fromisoformat(str(g["ends_at"])) for g in self.grants()]
-        if ends:
-            seconds = (max(ends) - now).total_seconds() + MARGIN_SECONDS
-        else:
-            run.problems.append("the app held no active grant; the clock moved 30 days")
-            seconds = GRANT_DAYS_DEFAULT * 86400 + MARGIN_SECONDS
-        self.advance(seconds)
-        run.facts["clock_advanced_seconds"] = round(seconds)
-
-    def move(self, s: Situation, run: SituationRun) -> str:
-        """R-ACCT-3: the account of the app's newest grant to another branch, same number."""
-        held = self.grants()
-        if not held:
-            run.problems.append("the app held no active grant: no account to move")
-            return "(none)"
-        old = str(held[-1]["account"])
-        branch, kind, number = old.split("-")
-        refusals = []
-        for other in (b for b in self.o.branches if b != branch):
-            new = {"branch_no": other, "account_type": kind, "account_no": number}
-            r = self.sandbox.request(
-                "POST",
-                "/admin/accounts/move",
-                **{"from": {"branch_no": branch, "account_type": kind, "account_no": number}},
-                to=new,
-            )
-            if r.status_code == 200:
-                moved = f"{other}-{kind}-{number}"
-                run.facts["moved"] = {"from": old, "to": moved}
-                for pid, account in self.accounts.items():
-                    if account == old:
-                        self.accounts[pid] = moved
-                return moved
-            refusals.append(f"{other}: {r.status_code}")
-        run.problems.append(f"the bank refused every move of {old} ({', '.join(refusals)})")
-        return "(none)"
-
-    def lift(self, s: Situation, run: SituationRun) -> None:
-        """End the situation's fault: the clock past the maintenance window, or congestion off."""
-        if s.setup is Setup.MAINTENANCE and "maintenance" in run.facts:
-            end = dt.datetime.fromisoformat(run.facts["maintenance"]["end"])
-            left = (end - self.clock()).total_seconds()
-            if left > -1:
-                self.advance(left + 1)
-        elif s.setup is Setup.CONGESTION:
-            self._ok("PUT", "/sandbox/faults", congestion=False)
 
     # -- the tester ----------------------------------------------------------------------------
 
@@ -243,8 +121,10 @@ class Runner:
             f"{year}-{month}-{day}, phone {p.phone}{pin}"
         )
 
-    def show(self, run: SituationRun, phase: str, text: str) -> None:
+    def show(self, run: SituationRun, phase: Phase, values: dict[str, str]) -> None:
+        """Tell the tester (and ``/_certify/status``) what to do in ``phase``."""
         s = run.situation
+        text = s.prompt(phase, **values)
         self.recorder.show(
             situation=s.id,
             index=run.index,
@@ -292,32 +172,26 @@ class Runner:
         deadline = run.began + self.o.timeout
         self.say(f"[{index:2}/{len(PLAN)}] {s.id}: {s.title}")
         self.say(f"        {self.persona_line(s.persona)}")
-        fill = {"persona": s.persona}
+        made = Made()
         try:
             if s.needs_link:
-                self.show(
-                    run,
-                    "link",
-                    f"First link the app as {s.persona} (account {self.accounts[s.persona]}): "
-                    "walk ① to ⑥ and press 許可する; certify goes on by itself once the app "
-                    "has its tokens.",
-                )
+                self.show(run, "link", {"persona": s.persona, "account": self.accounts[s.persona]})
                 start = run.began
                 self.wait(run, deadline, lambda: self.linked_since(start))
                 if not self.linked_since(start):
                     run.problems.append("the app did not link at the start of the situation")
-                    return self.finish(run)
-            fill.update(self.setup(s, run))
-            fill["account"] = self.accounts[s.persona]
+                    return self.finish(run, made)
+            made = s.setup.make(self.bank, run)
+            fill = {"persona": s.persona, **made.values, "account": self.accounts[s.persona]}
             fill.setdefault("moved_to", self.accounts[s.persona])
             fill.setdefault("until", "")
             run.act_began = self.recorder.now()
-            self.show(run, "act", s.instructions.format(**fill))
-            if s.fault_role is not None:
+            self.show(run, "act", fill)
+            fault = s.fault
+            if fault is not None:
                 acted = run.act_began
-                role = s.fault_role
-                met = self.wait(run, deadline, lambda: self.refused_since(acted, role))
-                if met and self.refused_since(acted, role):
+                met = self.wait(run, deadline, lambda: self.refused_since(acted, fault.met_on))
+                if met and self.refused_since(acted, fault.met_on):
                     self.say(
                         f"        the app met the refusal; certify keeps it {self.o.hold:g} s more"
                     )
@@ -325,22 +199,22 @@ class Runner:
                         lambda: self.recorder.is_done(s.id),
                         min(self.o.hold, deadline - self.recorder.now()),
                     )
-                    self.lift(s, run)
+                    if made.lift is not None:
+                        made.lift()
                     run.cleared = self.recorder.now()
-                    self.show(run, "reopened", s.reopened.format(**fill))
+                    self.show(run, "reopened", fill)
             self.wait(run, deadline)
         except SetupError as error:
             run.problems.append(str(error))
             self.say(f"        certify could not set this situation up: {error}")
-        return self.finish(run)
+        return self.finish(run, made)
 
-    def finish(self, run: SituationRun) -> SituationRun:
+    def finish(self, run: SituationRun, made: Made) -> SituationRun:
         """End the situation: its fault lifted, the forged return disarmed."""
         self.recorder.forge_next_state(False)
-        s = run.situation
-        if s.setup in (Setup.MAINTENANCE, Setup.CONGESTION) and run.cleared is None:
+        if made.lift is not None and run.cleared is None:
             try:
-                self.lift(s, run)
+                made.lift()
             except SetupError as error:
                 run.problems.append(str(error))
         run.ended = self.recorder.now()
@@ -405,15 +279,10 @@ def judge_run(
     scopes: tuple[str, ...] = ("situation", "run"),
     redirect_uris: tuple[str, ...] = (),
 ) -> Judged:
+    """The situation's checks of the given scopes, judged on ``exchanges``."""
     ev = Evidence(client_id, exchanges, redirect_uris)
     one = Judged(run)
     for check in run.situation.checks:
-        if check.scope not in scopes:
-            continue
-        if run.situation.needs_link and run.act_began is None and check.scope == "situation":
-            one.outcomes[check.id] = Outcome(
-                Result.NOT_JUDGED, "the app did not link at the start of the situation"
-            )
-        else:
+        if check.scope in scopes:
             one.outcomes[check.id] = decide(check, run, ev)
     return one
