@@ -1,4 +1,4 @@
-"""Campaign: hostile input against a real ``renkei serve`` (issue 7, item 4). On demand only.
+"""Campaign: hostile input against a real ``renkei serve``. On demand only.
 
     .venv/bin/python benchmarks/campaign_hostile.py [--form-examples 1200]
         [--openapi-examples 60] [--max-seconds 1800] [--seed N] [--database-url URL]
@@ -8,30 +8,31 @@ data directory, SQLite unless ``--database-url``) and sends it, over HTTP:
 
 1. **5 MB bodies** to every endpoint that takes a body (form and JSON with a
    length, and a chunked form);
-2. **Hypothesis form fuzzing** (``harness.hostile.fuzz_forms``): ``--form-examples``
-   requests for each of the screens (with and without a valid flow cookie and
-   CSRF token), the OAuth endpoints, the account API, the telephony gateway and
-   the sandbox and operator controls — random strings, control characters, NUL,
-   full-width digits and kana, SQL and HTML injection, wrong JSON types,
-   duplicated parameters and cookies, invalid UTF-8, wrong content types;
-3. **Schemathesis** over ``/openapi.json`` (``harness.hostile.fuzz_openapi``):
-   ``--openapi-examples`` positive and as many negative cases per operation,
-   each answer also checked against the document (status, content type, schema).
+2. **Hypothesis form fuzzing** (``harness.hostile.form_run.fuzz_forms``):
+   ``--form-examples`` requests for each of the screens (with and without a
+   valid flow cookie and CSRF token), the OAuth endpoints, the account API, the
+   telephony gateway and the sandbox and operator controls — random strings,
+   control characters, NUL, full-width digits and kana, SQL and HTML injection,
+   wrong JSON types, duplicated parameters and cookies, invalid UTF-8, wrong
+   content types;
+3. **Schemathesis** over ``/openapi.json``
+   (``harness.hostile.schema_run.fuzz_openapi``): ``--openapi-examples``
+   positive and as many negative cases per operation, each answer also checked
+   against the document (status, content type, schema).
 
-Every answer is judged by ``harness.hostile.judge``: no 5xx but a deliberate 503
-with its error body (the sandbox's faults are kept off: a generated request that
-switches one on is undone at once), no traceback, every error a clear one, no
-injected markup unescaped, no redirect off the bank. It prints requests and
-status codes per endpoint and every failure with an example, and exits 1 on any
-failure (a request with no answer at all is one; a server that stops answering
-ends the campaign with its last output), or when fewer than ``--min-requests``
-(10,000) generated requests were sent before ``--max-seconds`` ran out. All
-traffic goes to 127.0.0.1.
+Every answer is judged by ``harness.hostile.verdict.faults_of``: no 5xx but a
+deliberate 503 with its error body (the sandbox's faults are kept off: a
+generated request that switches one on is undone at once), no traceback, every
+error a clear one, no injected markup unescaped, no redirect off the bank. It
+prints requests and status codes per endpoint and every failure with an
+example, and exits 1 on any failure (a request with no answer at all is one; a
+server that stops answering ends the campaign with its last output), or when
+fewer than ``--min-requests`` (10,000) generated requests were sent before
+``--max-seconds`` ran out. All traffic goes to 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import argparse
 import secrets
 import sys
 import time
@@ -48,25 +49,29 @@ from harness.hostile import (  # noqa: E402
     fuzz_openapi,
     huge_bodies,
 )
+from renkei.args import OneLineParser, count, non_negative, positive_int  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = OneLineParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--form-examples",
-        type=int,
+        type=positive_int,
         default=1200,
         help="Hypothesis requests per group of endpoints (5 groups)",
     )
     parser.add_argument(
-        "--openapi-examples", type=int, default=60, help="Schemathesis cases per operation and mode"
+        "--openapi-examples",
+        type=positive_int,
+        default=60,
+        help="Schemathesis cases per operation and mode",
     )
     parser.add_argument(
-        "--max-seconds", type=float, default=1800, help="stop generating after this long"
+        "--max-seconds", type=non_negative, default=1800, help="stop generating after this long"
     )
     parser.add_argument(
         "--min-requests",
-        type=int,
+        type=count,
         default=10_000,
         help="fail when fewer generated requests were sent",
     )
@@ -90,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
         def phase(name: str) -> None:
             print(
-                f"  {name}: {bench.tally.total} requests so far, "
+                f"  {name}: {bench.census.total} requests so far, "
                 f"{time.monotonic() - started:.0f} s",
                 flush=True,
             )
@@ -111,21 +116,21 @@ def main(argv: list[str] | None = None) -> int:
         bench.close()
     finally:
         child.stop()
-    tally = bench.tally
+    census = bench.census
     print()
-    print(tally.report())
+    print(census.report())
     if time.monotonic() > until:
         print(f"\nstopped at --max-seconds {args.max_seconds:.0f}")
-    if tally.total < args.min_requests:
-        print(f"\nFAILED: {tally.total} generated requests, fewer than {args.min_requests}")
+    if census.total < args.min_requests:
+        print(f"\nFAILED: {census.total} generated requests, fewer than {args.min_requests}")
         return 1
     if gone is not None:
         print(f"\nFAILED: {gone}")
         return 1
-    if tally.findings:
-        print(f"\nFAILED: {len(tally.findings)} distinct failures")
+    if census.findings:
+        print(f"\nFAILED: {len(census.findings)} distinct failures")
         return 1
-    print(f"\nOK: {tally.total} generated requests, no failure")
+    print(f"\nOK: {census.total} generated requests, no failure")
     return 0
 
 
