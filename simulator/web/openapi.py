@@ -31,24 +31,18 @@ from renkei.contract.screens import CANCEL_PATH, CSRF_FIELD, FLOW_COOKIE, RETURN
 from simulator.core.screens import SCREENS
 from simulator.web.controls import CONTROLS
 from simulator.web.responses import page
-from simulator.web.schemas import answers
+from simulator.web.schemas import REF, Published, answers
 from simulator.web.screen_model import footer
 
 openapi = Blueprint("openapi", __name__)
 
-REF = "#/components/schemas/{model}"
 STRING = {"type": "string"}
 OBJECT = {"type": "object"}
+STRING_SCHEMA, OBJECT_SCHEMA = {"schema": STRING}, {"schema": OBJECT}
 FORM, HTML, JSON = "application/x-www-form-urlencoded", "text/html", "application/json"
 #: What the whole server may answer to any request whatever its operation: a
 #: method it does not serve, a body over the limit (64 KiB).
 TRANSPORT = {405: "Method not allowed", 413: "Body too large (64 KiB at most)"}
-#: How each client authentication method of the contract is named in the document:
-#: ``client_secret_post`` needs no header, the empty requirement.
-CLIENT_SECURITY: dict[str, dict[str, list[str]]] = {
-    "client_secret_basic": {"clientBasic": []},
-    "client_secret_post": {},
-}
 #: The declarations the document publishes besides the controls'.
 DECLARED: tuple[type, ...] = (
     answers.Error,
@@ -79,31 +73,26 @@ def components() -> dict[str, Any]:
         (t, "validation" if issubclass(t, BaseModel) else "serialization", TypeAdapter(t))
         for t in sorted(declared, key=lambda t: t.__name__)
     ]
-    _, defs = TypeAdapter.json_schemas(pairs, ref_template=REF)
+    _, defs = TypeAdapter.json_schemas(pairs, ref_template=REF, schema_generator=Published)
     schemas: dict[str, Any] = defs["$defs"]
     return schemas
 
 
-def answer(description: str, schema: dict[str, Any], *media: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {m: {"schema": schema} for m in media or (JSON,)},
-    }
+def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
 def screen(description: str) -> dict[str, Any]:
     """A screen as HTML or as its JSON model (INTERFACE.md §2)."""
-    return {
-        "description": description,
-        "content": {HTML: {"schema": STRING}, JSON: {"schema": ref(answers.Screen)}},
-    }
+    model = {"schema": ref(answers.Screen)}
+    return {"description": description, "content": {HTML: STRING_SCHEMA, JSON: model}}
 
 
 def redirect(description: str) -> dict[str, Any]:
     return {
         "description": description,
         "headers": {"Location": {"required": True, "schema": STRING}},
-        "content": {HTML: {"schema": STRING}, JSON: {"schema": OBJECT}},
+        "content": {HTML: STRING_SCHEMA, JSON: OBJECT_SCHEMA},
     }
 
 
@@ -136,6 +125,11 @@ def form(properties: dict[str, Any], *required: str) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": list(required)}
 
 
+def op(summary: str, responses: dict[str, Any], **more: Any) -> dict[str, Any]:
+    """An operation: what it does, what it answers, and its parameters, body or security."""
+    return {"summary": summary, "responses": responses, **more}
+
+
 def body(schema: dict[str, Any], *media: str, required: bool = False) -> dict[str, Any]:
     return {"required": required, "content": {m: {"schema": schema} for m in media}}
 
@@ -143,29 +137,29 @@ def body(schema: dict[str, Any], *media: str, required: bool = False) -> dict[st
 # -- §1 ---------------------------------------------------------------------------------------
 
 
+def client_security(method: str) -> dict[str, list[str]]:
+    """A client authentication method of the contract as a security requirement:
+    ``*_basic`` is HTTP Basic (RFC 6749 §2.3.1); ``client_secret_post`` sends the
+    secret in the form, no header at all, which is the empty requirement."""
+    return {"clientBasic": []} if method.endswith("_basic") else {}
+
+
 def oauth_paths() -> dict[str, Any]:
     """RFC 6749, 7636, 7009, 7662 and 8414, with the contract's parameters."""
-    client = [CLIENT_SECURITY[m] for m in oauth.CLIENT_AUTH_METHODS]
-    oauth_errors = errors(
-        ref(answers.OAuthError), {400: "RFC 6749 §5.2", 401: "Client authentication failed"}
-    )
+    client = {"security": [client_security(m) for m in oauth.CLIENT_AUTH_METHODS]}
+    refused = errors(ref(answers.OAuthError), {400: "RFC 6749 §5.2", 401: "Client authentication"})
     credentials = {"client_id": STRING, "client_secret": STRING}
-    token_form = form(
-        {
-            "grant_type": enum(oauth.GRANT_TYPES),
-            "code": STRING,
-            "redirect_uri": STRING,
-            "code_verifier": pattern(oauth.CODE_VERIFIER_PATTERN),
-            "refresh_token": STRING,
-            "scope": STRING,
-            **credentials,
-        },
-        "grant_type",
-    )
-    hinted = form(
-        {"token": STRING, "token_type_hint": enum(oauth.TOKEN_TYPE_HINTS), **credentials},
-        "token",
-    )
+    grant = {
+        "grant_type": enum(oauth.GRANT_TYPES),
+        "code": STRING,
+        "redirect_uri": STRING,
+        "code_verifier": pattern(oauth.CODE_VERIFIER_PATTERN),
+        "refresh_token": STRING,
+        "scope": STRING,
+    }
+    token_form = body(form({**grant, **credentials}, "grant_type"), FORM, required=True)
+    hint = {"token": STRING, "token_type_hint": enum(oauth.TOKEN_TYPE_HINTS)}
+    hinted = body(form({**hint, **credentials}, "token"), FORM, required=True)
     scope = "|".join(oauth.SCOPES)
     authorize = [
         param("query", "response_type", enum(oauth.RESPONSE_TYPES), True),
@@ -176,55 +170,32 @@ def oauth_paths() -> dict[str, Any]:
         param("query", "code_challenge", pattern(oauth.CODE_CHALLENGE_PATTERN), True, "RFC 7636"),
         param("query", "code_challenge_method", enum(oauth.CODE_CHALLENGE_METHODS), True),
     ]
-    refused = {str(s): screen(text) for s, text in TRANSPORT.items()}
+    started = {
+        "302": redirect("Back to the app with an error (RFC 6749 §4.1.2.1)"),
+        "303": redirect("Screen ①, with the flow cookie"),
+        "400": screen("Unknown client or redirect URI: an error page"),
+        "500": screen(codes(500, Kind.SYSTEM)),
+        "503": screen(codes(503, Kind.SYSTEM) + "; see Retry-After"),
+        **{str(s): screen(text) for s, text in TRANSPORT.items()},
+    }
+    metadata = {"200": answer("The metadata", ref(answers.Metadata))}
+    tokens = {"200": answer("Tokens", ref(answers.Token)), **refused}
+    revoked = {"200": answer("Revoked", ref(answers.Revoked)), **refused}
+    found = {"200": answer("The token", ref(answers.Introspection)), **refused}
     return {
-        oauth.METADATA_PATH: {
-            "get": {
-                "summary": "RFC 8414 metadata",
-                "responses": {"200": answer("The metadata", ref(answers.Metadata))},
-            }
-        },
+        oauth.METADATA_PATH: {"get": op("RFC 8414 metadata", metadata)},
         oauth.AUTHORIZE_PATH: {
-            "get": {
-                "summary": "Start API連携認証: a new flow at ① (303), or the error",
-                "parameters": authorize,
-                "responses": {
-                    "302": redirect("Back to the app with an error (RFC 6749 §4.1.2.1)"),
-                    "303": redirect("Screen ①, with the flow cookie"),
-                    "400": screen("Unknown client or redirect URI: an error page"),
-                    "500": screen(codes(500, Kind.SYSTEM)),
-                    "503": screen(codes(503, Kind.SYSTEM) + "; see Retry-After"),
-                    **refused,
-                },
-            }
+            "get": op("Start API連携認証: a flow at ①, or the error", started, parameters=authorize)
         },
         oauth.TOKEN_PATH: {
-            "post": {
-                "summary": "authorization_code (PKCE) and refresh_token grants",
-                "security": client,
-                "requestBody": body(token_form, FORM, required=True),
-                "responses": {"200": answer("Tokens", ref(answers.Token)), **oauth_errors},
-            }
+            "post": op("authorization_code (PKCE), refresh_token", tokens, requestBody=token_form)
+            | client
         },
         oauth.REVOKE_PATH: {
-            "post": {
-                "summary": "RFC 7009; a refresh token ends the whole grant",
-                "security": client,
-                "requestBody": body(hinted, FORM, required=True),
-                "responses": {"200": answer("Revoked", ref(answers.Revoked)), **oauth_errors},
-            }
+            "post": op("RFC 7009; a refresh token ends its grant", revoked, requestBody=hinted)
+            | client
         },
-        oauth.INTROSPECT_PATH: {
-            "post": {
-                "summary": "RFC 7662",
-                "security": client,
-                "requestBody": body(hinted, FORM, required=True),
-                "responses": {
-                    "200": answer("The token", ref(answers.Introspection)),
-                    **oauth_errors,
-                },
-            }
-        },
+        oauth.INTROSPECT_PATH: {"post": op("RFC 7662", found, requestBody=hinted) | client},
     }
 
 
@@ -247,29 +218,21 @@ def screen_paths() -> dict[str, Any]:
     cookie = [param("cookie", FLOW_COOKIE, STRING, about="The flow, set by /oauth/authorize")]
 
     def press(title: str, fields: dict[str, Any]) -> dict[str, Any]:
-        posted = form({CSRF_FIELD: STRING, **fields}, CSRF_FIELD)
-        return {
-            "summary": f"{title}: the button",
-            "parameters": cookie,
-            "requestBody": body(posted, FORM, JSON),
-            # ⑥'s 「許可する」 goes back to the app with the code (INTERFACE.md §1).
-            "responses": {**shown, "302": redirect("Back to the partner app")},
-        }
+        posted = body(form({CSRF_FIELD: STRING, **fields}, CSRF_FIELD), FORM, JSON)
+        # ⑥'s 「許可する」 goes back to the app with the code (INTERFACE.md §1).
+        pressed = {**shown, "302": redirect("Back to the partner app")}
+        return op(f"{title}: the button", pressed, parameters=cookie, requestBody=posted)
 
     paths: dict[str, Any] = {}
     for spec in SCREENS.values():
         title = f"{spec.number} {spec.screen.value} {spec.title}"
         fields = {f.name: f.json_schema() for f in spec.contract.fields}
         paths[spec.path] = {
-            "get": {"summary": f"{title}: shown", "parameters": cookie, "responses": shown},
+            "get": op(f"{title}: shown", shown, parameters=cookie),
             "post": press(title, fields),
         }
     paths[CANCEL_PATH] = {"post": press("中止する (R-FLOW-7)", {})}
-    back = {
-        "summary": "「連携元画面へ」: back to the app with the error shown (INTERFACE.md §1)",
-        "parameters": cookie,
-        "responses": shown,
-    }
+    back = op("「連携元画面へ」: back to the app with the error shown", shown, parameters=cookie)
     paths[RETURN_PATH] = {"get": back, "post": back}
     return paths
 
@@ -290,58 +253,50 @@ def api_paths() -> dict[str, Any]:
     """INTERFACE.md §5, the account API, and §4, the telephony gateway."""
     account_id = param("query", "accountId", STRING, True, "The linked account: 115-1-1100026")
     day = {"type": "string", "format": "date"}
+    pages = [
+        account_id,
+        param("query", "dateFrom", day, about="From (default today)"),
+        param("query", "dateTo", day, about="To (default today)"),
+        param("query", "nextItemKey", STRING, about="The page after this item"),
+    ]
 
-    def call(summary: str, ok: type, *statuses: int, **more: Any) -> dict[str, Any]:
-        return {
-            "get": {
-                "summary": summary,
-                "security": [{"bearer": []}],
-                "responses": {
-                    "200": answer("OK", ref(ok)),
-                    **errors(ref(answers.Error), {s: API_ERRORS[s] for s in statuses}),
-                },
-                **more,
-            }
-        }
+    def call(summary: str, ok: type, statuses: tuple[int, ...], **more: Any) -> dict[str, Any]:
+        refused = errors(ref(answers.Error), {s: API_ERRORS[s] for s in statuses})
+        answered = {"200": answer("OK", ref(ok)), **refused}
+        return {"get": op(summary, answered, security=[{"bearer": []}], **more)}
 
+    line = {
+        "200": answer("What the line did", ref(answers.CallAnswer)),
+        **errors(
+            ref(answers.Error),
+            {400: "Not a call as §4 says it", 401: "Outside the sandbox, without the secret"},
+        ),
+    }
+    everything = (400, 401, 403, 404, 500, 503)
     return {
         "/v1/accounts": call(
             "The account linked by the grant (scope accounts)",
             answers.Accounts,
-            *(401, 403, 500, 503),
+            (401, 403, 500, 503),
         ),
         "/v1/accounts/balances": call(
             "Balance of the linked account (scope accounts)",
             answers.Balances,
-            *(400, 401, 403, 404, 500, 503),
+            everything,
             parameters=[account_id],
         ),
         "/v1/accounts/transactions": call(
             "明細, oldest first, 500 a page, about three months back (scope transactions)",
             answers.Transactions,
-            *(400, 401, 403, 404, 500, 503),
-            parameters=[
-                account_id,
-                param("query", "dateFrom", day, about="From (default today)"),
-                param("query", "dateTo", day, about="To (default today)"),
-                param("query", "nextItemKey", STRING, about="The page after this item"),
-            ],
+            everything,
+            parameters=pages,
         ),
         "/telephony/calls": {
-            "post": {
-                "summary": "An inbound call as the carrier reports it",
-                "requestBody": body(ref(answers.Call), JSON, required=True),
-                "responses": {
-                    "200": answer("What the line did", ref(answers.CallAnswer)),
-                    **errors(
-                        ref(answers.Error),
-                        {
-                            400: "Not a call as §4 says it",
-                            401: "Outside the sandbox, without the gateway's shared secret",
-                        },
-                    ),
-                },
-            }
+            "post": op(
+                "An inbound call as the carrier reports it",
+                line,
+                requestBody=body(ref(answers.Call), JSON, required=True),
+            )
         },
     }
 
@@ -360,49 +315,41 @@ def control_paths() -> dict[str, Any]:
     """INTERFACE.md §6: under /sandbox/ and /admin/, with the admin token."""
     paths: dict[str, Any] = {}
     for c in CONTROLS:
-        operation: dict[str, Any] = {
-            "summary": c.summary,
-            "security": [{"adminToken": []}],
-            "responses": {
-                "200": answer("The resulting state", ref(c.answer)),
-                **errors(ref(answers.Error), {s: CONTROL_ERRORS[s] for s in (401, *c.errors)}),
-            },
-        }
+        refused = errors(ref(answers.Error), {s: CONTROL_ERRORS[s] for s in (401, *c.errors)})
+        more: dict[str, Any] = {"security": [{"adminToken": []}]}
         if c.body is not None:
-            operation["requestBody"] = body(ref(c.body), JSON)
+            more["requestBody"] = body(ref(c.body), JSON)
         if c.parameters:
-            operation["parameters"] = [
+            more["parameters"] = [
                 param("path", name, schema, True, str(schema.get("description", "")))
                 for name, schema in c.parameters.items()
             ]
-        paths.setdefault(c.path, {})[c.method] = operation
+        answered = {"200": answer("The resulting state", ref(c.answer)), **refused}
+        paths.setdefault(c.path, {})[c.method] = op(c.summary, answered, **more)
     return paths
 
 
 def pages() -> dict[str, Any]:
     """The bank's own pages (not in INTERFACE.md, but public)."""
-    html = {
-        "description": "A page",
-        "content": {HTML: {"schema": STRING}, JSON: {"schema": OBJECT}},
-    }
+    html = {"200": {"description": "A page", "content": {HTML: STRING_SCHEMA, JSON: OBJECT_SCHEMA}}}
     name = param("path", "name", STRING, True, "terms (利用規約) or faq (よくあるご質問)")
+    document = {"200": answer("OpenAPI 3.1", {**OBJECT, "required": ["openapi"]})}
     return {
-        "/": {"get": {"summary": "The sandbox's front page", "responses": {"200": html}}},
+        "/": {"get": op("The sandbox's front page", html)},
         "/docs/{name}": {
-            "get": {
-                "summary": "利用規約 and よくあるご質問, linked from the footer",
-                "parameters": [name],
-                "responses": {"200": html, "404": screen("No such page")},
-            }
+            "get": op(
+                "利用規約 and よくあるご質問, linked from the footer",
+                {**html, "404": screen("No such page")},
+                parameters=[name],
+            )
         },
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "responses": {"200": answer("OpenAPI 3.1", {**OBJECT, "required": ["openapi"]})},
-            }
-        },
-        "/docs": {"get": {"summary": "This document as HTML", "responses": {"200": html}}},
+        "/openapi.json": {"get": op("This document", document)},
+        "/docs": {"get": op("This document as HTML", html)},
     }
+
+
+def http(scheme: str, description: str) -> dict[str, str]:
+    return {"type": "http", "scheme": scheme, "description": description}
 
 
 @functools.cache
@@ -419,17 +366,9 @@ def _document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {
-                "bearer": {"type": "http", "scheme": "bearer", "description": "From /oauth/token"},
-                "adminToken": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "The admin token printed by renkei serve",
-                },
-                "clientBasic": {
-                    "type": "http",
-                    "scheme": "basic",
-                    "description": "The partner app's client_id and client_secret",
-                },
+                "bearer": http("bearer", "An access token from /oauth/token"),
+                "adminToken": http("bearer", "The admin token printed by renkei serve"),
+                "clientBasic": http("basic", "The partner app's client_id and client_secret"),
             },
             "schemas": components(),
         },

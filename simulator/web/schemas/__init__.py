@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import ValidationError, WithJsonSchema
+from pydantic.json_schema import GenerateJsonSchema
 
 from renkei.contract.oauth import SCOPES
 
@@ -29,6 +30,18 @@ Day = Annotated[str, WithJsonSchema({"type": "string", "format": "date"})]
 Scope = Annotated[str, WithJsonSchema({"type": "string", "enum": list(SCOPES)})]
 #: What a JSON object may hold when its members are not the contract's.
 Anything = dict[str, Any]
+
+#: Where ``$ref`` points in an OpenAPI document.
+REF = "#/components/schemas/{model}"
+
+
+class Published(GenerateJsonSchema):
+    """JSON Schema as the document publishes it: a member is named by its key, with
+    no title made up from it ("Branch No" for ``branch_no``)."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
 
 #: pydantic's messages for the errors a client makes most, said the way the
 #: controls' other errors are said (``'seconds': must be a number``).

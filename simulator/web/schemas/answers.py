@@ -60,22 +60,15 @@ class Screen(TypedDict):
 
 
 class Metadata(TypedDict):
-    """RFC 8414, as ``GET /.well-known/oauth-authorization-server`` writes it."""
+    """RFC 8414 §2: what it requires, and what a partner app reads to start the flow
+    (the other members are RFC 8414's and RFC 9207's as they define them)."""
 
     issuer: str
     authorization_endpoint: str
     token_endpoint: str
     response_types_supported: list[str]
-    revocation_endpoint: NotRequired[str]
-    introspection_endpoint: NotRequired[str]
-    scopes_supported: NotRequired[list[Scope]]
-    grant_types_supported: NotRequired[list[str]]
-    code_challenge_methods_supported: NotRequired[list[str]]
-    token_endpoint_auth_methods_supported: NotRequired[list[str]]
-    revocation_endpoint_auth_methods_supported: NotRequired[list[str]]
-    introspection_endpoint_auth_methods_supported: NotRequired[list[str]]
-    authorization_response_iss_parameter_supported: NotRequired[bool]
-    service_documentation: NotRequired[str]
+    scopes_supported: list[Scope]
+    code_challenge_methods_supported: list[str]
 
 
 class Token(TypedDict):
