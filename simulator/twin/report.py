@@ -250,7 +250,7 @@ def figure(twin: Twin) -> Figure:
     )
     handles, labels = load.get_legend_handles_labels()
     extra_handles, extra_labels = slot_axis.get_legend_handles_labels()
-    load.legend(handles + extra_handles, labels + extra_labels, loc="upper left", fontsize=8)
+    load.legend(handles + extra_handles, labels + extra_labels, loc="best", fontsize=8)
     bottom = [0] * len(hours)
     for name, colour in ANSWERS.items():
         answers.bar(hours, column[name], bottom=bottom, color=colour, label=name, **bar)
@@ -259,7 +259,7 @@ def figure(twin: Twin) -> Figure:
     ticks, tick_labels = _hour_ticks(twin)
     answers.set_xticks(ticks, tick_labels)
     answers.set_xlabel("hour (JST)" if twin.days == 1 else "day (JST, ticks at 0:00)")
-    answers.legend(loc="upper left", fontsize=8, ncols=4)
+    answers.legend(loc="best", fontsize=8, ncols=4)
     fig.tight_layout()
     return fig
 
