@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import ClassVar, Final, Literal
+from typing import ClassVar, Final
 
 from harness.certify.judge import (
     ACTED,
@@ -42,9 +42,6 @@ from renkei.contract.errors import ERRORS
 OK: Final = HTTPStatus.OK
 UNAVAILABLE: Final = HTTPStatus.SERVICE_UNAVAILABLE
 TRANSACTIONS: Final = "/v1/accounts/transactions"
-#: Where a fault of the plan is met: the authorization request (in the browser)
-#: or the account API (by the app).
-FaultSite = Literal["authorize", "api"]
 
 
 # -- what the checks look for: the same selection serves a need and its judge ---------------------
@@ -575,13 +572,39 @@ class StopsAfterTheFlowEnds(Check):
 
 # -- faults: out of hours and congestion ---------------------------------------------------------
 
-#: What the app sends where a fault is met, and how the rule names the bank's refusal
-#: there (the browser gets the 503 of the authorization request; the app an error return).
-FAULT_REQUESTS: Final[dict[FaultSite, str]] = {
-    "authorize": "authorization request",
-    "api": "account API request",
-}
-FAULT_REFUSALS: Final[dict[FaultSite, str]] = {"authorize": "refusal", "api": f"{UNAVAILABLE:d}"}
+
+@dataclass(frozen=True)
+class FaultSite:
+    """Where the app meets a fault of the plan (R-ERR-SYS-1/2), and how the rules
+    and details name what happens there."""
+
+    #: the requests that meet the fault's 503
+    role: Role
+    #: what the app sends there, in the rules' words
+    requests: str
+    #: the bank's answer there, in the rules' words
+    refusal: str
+    #: working again there, in the rule's words; and the detail when the app did not
+    recovered: str
+    not_recovered: str
+
+
+#: The authorization request: the browser gets the 503, the app an error return
+#: (temporarily_unavailable), which is why the rule speaks of a refusal.
+AT_AUTHORIZATION: Final = FaultSite(
+    "authorize",
+    "authorization request",
+    "refusal",
+    "the customer can link through the app",
+    "no link was made",
+)
+ON_THE_API: Final = FaultSite(
+    "api",
+    "account API request",
+    f"{UNAVAILABLE:d}",
+    f"the app reads the account API again ({OK:d})",
+    f"the app read no account API answer {OK:d}",
+)
 
 
 @dataclass(frozen=True)
@@ -598,15 +621,15 @@ class WaitsOutRetryAfter(Check):
     @property
     def rule(self) -> str:
         return (
-            f"while {self.fault}, the app sends no {FAULT_REQUESTS[self.on]} sooner than the "
-            f"Retry-After of the bank's last {FAULT_REFUSALS[self.on]}"
+            f"while {self.fault}, the app sends no {self.on.requests} sooner than the "
+            f"Retry-After of the bank's last {self.on.refusal}"
         )
 
     def tolerance(self, wait: float) -> float:
         return min(self.MOST_SLACK, wait / self.SLACK)
 
     def requests(self, run: SituationRun, ev: Evidence) -> list[Exchange]:
-        return [e for e in ev.acted(run) if e.role == self.on]
+        return [e for e in ev.acted(run) if e.role == self.on.role]
 
     def refusals(self, run: SituationRun, ev: Evidence) -> list[Exchange]:
         """The bank's 503s while the fault was on."""
@@ -648,14 +671,6 @@ class WaitsOutRetryAfter(Check):
         )
 
 
-#: The rule's words for working again where the fault was met, and the detail's when it did not.
-RECOVERED: Final[dict[FaultSite, tuple[str, str]]] = {
-    "authorize": ("the customer can link through the app", "no link was made"),
-    "api": (
-        f"the app reads the account API again ({OK:d})",
-        f"the app read no account API answer {OK:d}",
-    ),
-}
 FAULT_LIFTED = Need(
     "certify never lifted the fault: the app did not meet it",
     lambda run, ev: run.cleared is not None,
@@ -670,7 +685,7 @@ class WorksOnceTheFaultIsLifted(Check):
 
     @property
     def rule(self) -> str:
-        return f"once certify has lifted the fault, {RECOVERED[self.on][0]}"
+        return f"once certify has lifted the fault, {self.on.recovered}"
 
     @property
     def needs(self) -> tuple[Need, ...]:
@@ -679,12 +694,12 @@ class WorksOnceTheFaultIsLifted(Check):
     def judge(self, run: SituationRun, ev: Evidence) -> Outcome:
         cleared = run.cleared if run.cleared is not None else run.ended
         acted = [e for e in ev.acted(run) if e.sent >= cleared and e.status == OK]
-        if self.on == "authorize":
-            ok = ev.code_exchanges(acted)
+        if self.on is AT_AUTHORIZATION:
+            ok = ev.code_exchanges(acted)  # a link made: the code exchanged
         else:
-            ok = [e for e in acted if e.role == "api"]
+            ok = [e for e in acted if e.role == self.on.role]
         if not ok:
-            return failed(f"after certify lifted the fault {RECOVERED[self.on][1]}")
+            return failed(f"after certify lifted the fault {self.on.not_recovered}")
         return passed(f"working again after the fault was lifted ({seqs(ok[:1])})", ok[:1])
 
 

@@ -23,8 +23,10 @@ from typing import Final, Literal
 
 from harness.certify.checks import (
     ACCOUNT_MOVED,
+    AT_AUTHORIZATION,
     CANCELLED,
     INVALID_GRANT,
+    ON_THE_API,
     AsksOnlyForScopesItUses,
     AuthenticatesTheClient,
     DoesNotRepeatARefusedPeriod,
@@ -265,7 +267,7 @@ B84 = Situation(
 
 
 def _fault(
-    id: str,
+    sid: str,
     title: str,
     setup: Fault,
     requirement: str,
@@ -277,9 +279,9 @@ def _fault(
     the app meets it; once certify lifts it, the app works again. Where the fault is
     met is the setup's, so the runner waits for the refusal the checks judge."""
     site = setup.met_on
-    if site == "authorize":
+    if site is AT_AUTHORIZATION:
         waits = WaitsOutRetryAfter(
-            f"{id}.no-storm",
+            f"{sid}.no-storm",
             "no new authorization before Retry-After",
             F,
             (requirement, "RFC 6749 §4.1.2.1", "RFC 9110 §10.2.3"),
@@ -287,11 +289,11 @@ def _fault(
             fault,
         )
         works = WorksOnceTheFaultIsLifted(
-            f"{id}.recovers", "links once the bank answers again", W, (requirement,), site
+            f"{sid}.recovers", "links once the bank answers again", W, (requirement,), site
         )
     else:
         waits = WaitsOutRetryAfter(
-            f"{id}.retry-after",
+            f"{sid}.retry-after",
             "Retry-After honoured on the account API",
             F,
             (requirement, "RFC 9110 §10.2.3"),
@@ -299,7 +301,7 @@ def _fault(
             fault,
         )
         works = WorksOnceTheFaultIsLifted(
-            f"{id}.recovers",
+            f"{sid}.recovers",
             "reads the account once the bank answers again",
             W,
             (requirement,),
@@ -307,13 +309,13 @@ def _fault(
         )
     # On the account API the app must hold a link to meet the fault at all.
     return Situation(
-        id,
+        sid,
         title,
         "manual",
         setup,
         instructions,
         (waits, works),
-        needs_link=site == "api",
+        needs_link=site is ON_THE_API,
         reopened=reopened,
     )
 
@@ -321,7 +323,7 @@ def _fault(
 CLOSED_AUTHORIZE = _fault(
     "closed-authorize",
     "out of hours when the customer starts linking",
-    Maintenance("authorize"),
+    Maintenance(AT_AUTHORIZATION),
     "R-ERR-SYS-1",
     "the bank is closed",
     "The bank is closed for maintenance until {until}. Start linking as {persona} in "
@@ -333,7 +335,7 @@ CLOSED_AUTHORIZE = _fault(
 CONGESTED_AUTHORIZE = _fault(
     "congested-authorize",
     "congestion when the customer starts linking",
-    Congestion("authorize"),
+    Congestion(AT_AUTHORIZATION),
     "R-ERR-SYS-2",
     "the bank is congested",
     "The bank is congested. Start linking as {persona} in the app: the bank answers "
@@ -345,7 +347,7 @@ CONGESTED_AUTHORIZE = _fault(
 CLOSED_API = _fault(
     "closed-api",
     "out of hours on the account API",
-    Maintenance("api"),
+    Maintenance(ON_THE_API),
     "R-ERR-SYS-1",
     "the bank is closed",
     "The bank is closed for maintenance until {until}. Open the balance in the app: the "
@@ -357,7 +359,7 @@ CLOSED_API = _fault(
 CONGESTED_API = _fault(
     "congested-api",
     "congestion on the account API",
-    Congestion("api"),
+    Congestion(ON_THE_API),
     "R-ERR-SYS-2",
     "the bank is congested",
     "The bank is congested. Open the balance in the app: the account API answers 503 "

@@ -190,8 +190,9 @@ class Runner:
             fault = s.fault
             if fault is not None:
                 acted = run.act_began
-                met = self.wait(run, deadline, lambda: self.refused_since(acted, fault.met_on))
-                if met and self.refused_since(acted, fault.met_on):
+                role = fault.met_on.role
+                met = self.wait(run, deadline, lambda: self.refused_since(acted, role))
+                if met and self.refused_since(acted, role):
                     self.say(
                         f"        the app met the refusal; certify keeps it {self.o.hold:g} s more"
                     )
