@@ -9,6 +9,7 @@ a clock frozen inside service hours.
 
 from __future__ import annotations
 
+import base64
 import posixpath
 from typing import Final
 
@@ -21,6 +22,8 @@ from renkei.contract.screens import CANCEL_PATH, FIELDS, SCREEN_PATHS, SCREENS, 
 CLIENT_ID: Final = PartnerApp.client_id
 CLIENT_SECRET: Final = PartnerApp.client_secret
 REDIRECT: Final = PartnerApp.redirect_uri
+#: Its right credentials in a Basic header (client_secret_basic, RFC 6749 §2.3.1).
+CLIENT_BASIC: Final = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
 #: The manual's own customer (§8): the flows the fuzzing needs are walked with it.
 MANUAL: Final = load_personas()["manual"]
 ACCOUNT: Final = MANUAL.account

@@ -37,6 +37,7 @@ from .baseline import (
     ACCOUNT,
     ACCOUNT_KEY,
     BASELINE_NOW,
+    CLIENT_BASIC,
     CLIENT_ID,
     CLIENT_SECRET,
     FLOW_FOR,
@@ -64,6 +65,10 @@ from .strategies import (
 Generated = tuple[str, requests.Request, str | None]
 
 _S256 = CODE_CHALLENGE_METHODS[0]
+
+
+def _base64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8", "surrogatepass")).decode()
 
 
 def screen_requests(bench: Bench) -> st.SearchStrategy[Generated]:
@@ -137,10 +142,13 @@ def oauth_requests(bench: Bench) -> st.SearchStrategy[Generated]:
     basic = st.one_of(
         st.just(f"{CLIENT_ID}:{CLIENT_SECRET}"),
         st.builds(lambda a, b: f"{a}:{b}", hostile_text(), hostile_text()),
-    ).map(lambda text: "Basic " + base64.b64encode(text.encode("utf-8", "surrogatepass")).decode())
+    ).map(lambda text: "Basic " + _base64(text))
     client_auth = st.one_of(
         basic,
-        st.sampled_from(["", "Basic", "Basic !!!", "Basic ==", "Bearer x", "basic Y3JlY28="]),
+        # No credentials, not base64, the wrong scheme, the client id alone in lower case.
+        st.sampled_from(
+            ["", "Basic", "Basic !!!", "Basic ==", "Bearer x", "basic " + _base64(CLIENT_ID)]
+        ),
         header_text().map(lambda t: "Basic " + t),
     )
 
@@ -208,7 +216,7 @@ def api_requests(bench: Bench) -> st.SearchStrategy[Generated]:
             token = draw(
                 st.sampled_from(
                     [
-                        "Basic Y3JlY286Y3JlY28tc2VjcmV0",
+                        CLIENT_BASIC,
                         "bearer",
                         "Bearer",
                         "Bearer  ",

@@ -5,7 +5,6 @@ type, schema)."""
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from renkei.contract.screens import CSRF_FIELD, FLOW_COOKIE, SCREENS, Screen
 
-from .baseline import CLIENT_ID, CLIENT_SECRET, FLOW_FOR, SCREENS_UNDER
+from .baseline import CLIENT_BASIC, FLOW_FOR, SCREENS_UNDER
 from .bench import TIMEOUT, Bench, describe, keeps_flow
 from .sampling import run_seeded, run_settings
 from .verdict import Seen, faults_of
@@ -104,8 +103,7 @@ def _call(bench: Bench, case: Any, credentials: str, label: str) -> None:
         elif "bearer" in security:
             headers["Authorization"] = "Bearer " + str(bench.tokens()["access_token"])
         elif "clientBasic" in security:
-            basic = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-            headers["Authorization"] = f"Basic {basic}"
+            headers["Authorization"] = CLIENT_BASIC
         if flow_path is not None:
             flow = bench.flow_at(flow_path)
             if flow is not None:
