@@ -1,0 +1,19 @@
+"""INTERFACE.md §4: the telephony gateway, which stands for the carrier.
+
+One inbound call is ``POST CALLS_PATH`` with ``{"from", "to", "caller_id"}``;
+only the gateway (its secret in :data:`SECRET_HEADER`) or the sandbox's
+operator (its admin token) may report one.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+CALLS_PATH: Final = "/telephony/calls"
+SECRET_HEADER: Final = "X-Telephony-Secret"
+#: Whether the caller's number is shown (``caller_id``).
+CALLER_ID: Final = ("shown", "withheld")
+#: Dialled before the number: 186 shows the caller ID, 184 withholds it, whatever
+#: ``caller_id`` says.
+SHOW_PREFIX: Final = "186"
+WITHHOLD_PREFIX: Final = "184"
