@@ -27,6 +27,9 @@ met 503 (congested); only an answer 500 or above other than 503 (the bank's
 
     RENKEI_TRACE=t.jsonl locust -f harness/locustfile.py --host http://127.0.0.1:8000
 
+from a checkout; from an installed renkei (``pip install 'renkei[locust]'``) the
+file is ``$(python -c 'import harness.locustfile as f; print(f.__file__)')``.
+
 (README "Load from many machines" has the master/worker form). This file is
 not collected by pytest (its name is not ``test_*``), and pytest runs with
 ``-p no:locust`` so that Locust's plugin and gevent's patching stay out of the
@@ -38,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -45,10 +49,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-import gevent
 import requests
-from locust import User, between, events, task
-from locust.env import Environment
+
+try:  # the locust extra: not in the default install (pyproject.toml)
+    import gevent
+    from locust import User, between, events, task
+    from locust.env import Environment
+except ModuleNotFoundError:
+    print(
+        "renkei: the Locust file needs the locust extra: pip install 'renkei[locust]'",
+        file=sys.stderr,
+    )
+    raise SystemExit(2) from None
 
 from harness.driver import Browser, PartnerApp, Sandbox
 from harness.replay import Customer
