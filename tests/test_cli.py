@@ -1,7 +1,13 @@
-"""The ``renkei`` command: --help, --version and ``scenario check`` (INTERFACE.md §7)."""
+"""The ``renkei`` command (INTERFACE.md §7): --help, --version, ``scenario check``, the
+shipped defaults from any directory, and usage errors, a port in use or a bad
+database URL as one line with exit 2."""
 
 from __future__ import annotations
 
+import importlib.util
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +16,8 @@ from renkei import __version__
 from renkei.cli import main
 from simulator import serve
 
-DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "scenarios" / "default.yaml"
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -119,3 +126,142 @@ def test_python_m_simulator_serve_is_renkei_serve(capsys: pytest.CaptureFixture[
     assert capsys.readouterr().out == alone
     assert "--admin-token" in alone and "--data-dir" in alone
     assert serve.main(["--port", "not-a-port"]) == main(["serve", "--port", "not-a-port"]) == 2
+
+
+# -- the shipped defaults, from any directory (INTERFACE.md §7) ----------------------------
+
+
+def test_scenario_check_without_a_file_checks_the_shipped_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["scenario", "check", "--today", "2026-11-24"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("scenarios/default.yaml: 中ノ郷信用組合")
+    assert "Personas (16)" in out
+    assert main(["scenario", "check", "load", "--today", "2026-11-24"]) == 0
+    assert capsys.readouterr().out.startswith("scenarios/load.yaml: 中ノ郷信用組合")
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_name_that_is_neither_a_file_nor_shipped_lists_the_shipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["scenario", "check", "nosuch"]) == 2
+    assert capsys.readouterr().err == (
+        "renkei: nosuch: no such file, nor a shipped scenario (one of: default, load)\n"
+    )
+    assert main(["simulate", "nosuchprofile"]) == 2
+    assert capsys.readouterr().err == (
+        "renkei: nosuchprofile: no such file, nor a shipped traffic profile "
+        "(one of: after-maintenance, payday, weekday)\n"
+    )
+
+
+def test_a_local_file_wins_over_a_shipped_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``default`` names the shipped scenario unless a file of that name is here."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").write_text("personas: [\n", "utf-8")
+    assert main(["scenario", "check", "default"]) == 2
+    assert capsys.readouterr().err.startswith("renkei: default: line ")
+
+
+def test_simulate_writes_under_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --out, ``./reports/twin/<profile>`` of wherever it runs, never the checkout's."""
+    monkeypatch.chdir(tmp_path)
+    scenario = ROOT / "tests" / "data" / "twin.yaml"
+    argv = ["simulate", "weekday", "--customers", "40", "--scenario", str(scenario)]
+    assert main([*argv, "--no-plots", "--quiet"]) == 0
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*"))
+    assert written == [
+        "reports/twin/weekday/codes.csv",
+        "reports/twin/weekday/hourly.csv",
+        "reports/twin/weekday/summary.txt",
+    ]
+
+
+# -- usage errors are one line --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["serve", "--port", "99999"],
+            "argument --port: must be a port from 1 to 65535 (got 99999)",
+        ),
+        (["serve", "--port", "0"], "argument --port: must be a port from 1 to 65535 (got 0)"),
+        (["serve", "--port", "http"], "argument --port: not a whole number: 'http'"),
+        (["serve", "--workers", "0"], "argument --workers: must be 1 or more (got 0)"),
+        (["simulate"], "the following arguments are required: PROFILE"),
+    ],
+)
+def test_a_usage_error_is_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    command = " ".join(a for a in argv[:1])
+    assert capsys.readouterr().err == (
+        f"renkei {command}: error: {message} (see renkei {command} --help)\n"
+    )
+
+
+def test_a_bad_database_url_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(tmp_path / "data")
+    assert main(["serve", "--data-dir", data, "--database-url", "not a url"]) == 2
+    assert capsys.readouterr().err == "renkei: --database-url is not a database URL: 'not a url'\n"
+
+    real = importlib.util.find_spec
+
+    def without_psycopg(name: str, *more: object) -> object:
+        return None if name == "psycopg" else real(name, *more)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_psycopg)
+    assert main(["serve", "--data-dir", data, "--database-url", "postgresql://u@db/renkei"]) == 2
+    assert capsys.readouterr().err == (
+        "renkei: --database-url postgresql needs the postgres extra: "
+        "pip install 'renkei[postgres]'\n"
+    )
+
+
+def test_postgresql_urls_mean_psycopg_3() -> None:
+    """SQLAlchemy's default driver for ``postgresql://`` is psycopg2, which renkei does
+    not install; the postgres extra installs psycopg 3."""
+    assert serve.database_url("postgresql://u:p@db:5432/renkei") == (
+        "postgresql+psycopg://u:p@db:5432/renkei"
+    )
+    assert serve.database_url("postgres://u@db/renkei") == "postgresql+psycopg://u@db/renkei"
+    assert serve.database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def _serve(port: int, data: Path, *more: str) -> subprocess.CompletedProcess[str]:
+    """``renkei serve`` in a child process: it sets signal handlers of its own."""
+    argv = ["serve", "--port", str(port), "--data-dir", str(data), *more]
+    return subprocess.run(
+        [sys.executable, "-m", "renkei", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("more", [(), ("--workers", "2")], ids=["one process", "workers"])
+def test_a_port_in_use_is_one_line(tmp_path: Path, more: tuple[str, ...]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _serve(port, tmp_path / "data", *more)
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"renkei: cannot listen on 127.0.0.1:{port}: the port is in use "
+        "(another renkei serve?); try --port\n"
+    )
