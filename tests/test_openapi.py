@@ -17,12 +17,14 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from pydantic import BaseModel, TypeAdapter
 
+from renkei.contract.controls import FAULT_SWITCHES
+from renkei.contract.screens import SCREENS, Screen
 from simulator.scenario import load_scenario
 from simulator.web.app import create_app
 from simulator.web.bank import BankConfig
 from simulator.web.controls import CONTROLS
 from simulator.web.schemas import REF, Published
-from simulator.web.schemas.controls import AccountRef, Move
+from simulator.web.schemas.controls import AccountRef, Faults, Move, SwitchFaults
 from simulator.web.server import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,12 +143,18 @@ def test_control_bodies_are_the_models_schemas(document: dict[str, Any], control
 
 
 def test_the_account_of_a_move_has_the_contracts_formats(document: dict[str, Any]) -> None:
-    """What ① takes is what a move takes: the contract's patterns and choices."""
-    from renkei.contract.screens import FIELDS
-
+    """What ① takes is what a move takes: its fields, with the contract's patterns
+    and choices."""
+    account = SCREENS[Screen.ACCOUNT]
+    assert tuple(AccountRef.model_fields) == account.field_names
     properties = document["components"]["schemas"]["AccountRef"]["properties"]
-    for name in AccountRef.model_fields:
-        assert properties[name] == FIELDS[name].json_schema()
+    for field in account.fields:
+        assert properties[field.name] == field.json_schema()
+
+
+def test_the_fault_switches_are_the_contracts() -> None:
+    assert tuple(SwitchFaults.model_fields) == FAULT_SWITCHES
+    assert tuple(Faults.__annotations__) == FAULT_SWITCHES
 
 
 def bad_bodies(model: type[BaseModel], good: dict[str, Any]) -> Iterator[tuple[str, Any]]:

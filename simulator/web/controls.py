@@ -19,6 +19,7 @@ from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.wrappers import Response
 
+from renkei.contract import controls as paths
 from simulator.core.clock import next_jst_midnight
 from simulator.core.faults import Faults
 from simulator.core.grants import Grant
@@ -40,8 +41,11 @@ from simulator.web.schemas.controls import (
     SwitchFaults,
 )
 
-sandbox = Blueprint("sandbox", __name__, url_prefix="/sandbox")
-admin = Blueprint("admin", __name__, url_prefix="/admin")
+# The paths are the contract's whole (renkei.contract.controls), not under a prefix.
+sandbox = Blueprint("sandbox", __name__)
+admin = Blueprint("admin", __name__)
+#: renkei's extension (docs/rules.md): the partner reports an uninstall (R-AUTHZ-4).
+UNINSTALL_PATH = "/sandbox/grants/<grant_id>/uninstall"
 
 View = Callable[..., Response]
 M = TypeVar("M", bound=BaseModel)
@@ -96,7 +100,7 @@ def control(
         CONTROLS.append(
             Control(
                 method.lower(),
-                f"{blueprint.url_prefix}{rule}".replace("<", "{").replace(">", "}"),
+                rule.replace("<", "{").replace(">", "}"),
                 (view.__doc__ or view.__name__).strip().split("\n")[0],
                 answer,
                 body,
@@ -170,13 +174,13 @@ def clock_state() -> schemas.Clock:
     }
 
 
-@control(sandbox, "GET", "/clock", schemas.Clock)
+@control(sandbox, "GET", paths.CLOCK_PATH, schemas.Clock)
 def get_clock() -> Response:
     """The sandbox clock."""
     return jsonify(clock_state())
 
 
-@control(sandbox, "PUT", "/clock", schemas.Clock, SetClock)
+@control(sandbox, "PUT", paths.CLOCK_PATH, schemas.Clock, SetClock)
 def put_clock(body: SetClock) -> Response:
     """Set the clock (it runs on from there unless frozen)."""
     clock = bank().clock()
@@ -185,7 +189,7 @@ def put_clock(body: SetClock) -> Response:
     return jsonify(clock_state())
 
 
-@control(sandbox, "POST", "/clock/advance", schemas.Clock, AdvanceClock)
+@control(sandbox, "POST", paths.CLOCK_ADVANCE_PATH, schemas.Clock, AdvanceClock)
 def advance_clock(body: AdvanceClock) -> Response:
     """Advance the clock (at most ten years, never past the sandbox years)."""
     clock = bank().clock()
@@ -195,7 +199,7 @@ def advance_clock(body: AdvanceClock) -> Response:
     return jsonify(clock_state())
 
 
-@control(sandbox, "DELETE", "/clock", schemas.Clock)
+@control(sandbox, "DELETE", paths.CLOCK_PATH, schemas.Clock)
 def real_clock() -> Response:
     """Back to real time."""
     clock = bank().clock()
@@ -212,13 +216,13 @@ def faults_state(faults: Faults) -> schemas.Faults:
     }
 
 
-@control(sandbox, "GET", "/faults", schemas.Faults)
+@control(sandbox, "GET", paths.FAULTS_PATH, schemas.Faults)
 def get_faults() -> Response:
     """The faults."""
     return jsonify(faults_state(bank().faults()))
 
 
-@control(sandbox, "PUT", "/faults", schemas.Faults, SwitchFaults)
+@control(sandbox, "PUT", paths.FAULTS_PATH, schemas.Faults, SwitchFaults)
 def put_faults(body: SwitchFaults) -> Response:
     """Switch faults on and off (R-ERR-SYS-2/3/4); those not named stay as they are."""
     faults = replace(bank().faults(), **body.switched())
@@ -231,7 +235,7 @@ def windows() -> schemas.Windows:
     return {"maintenance": cast(list[schemas.Window], bank().maintenance())}
 
 
-@control(sandbox, "POST", "/maintenance", schemas.Windows, MaintenanceWindow)
+@control(sandbox, "POST", paths.MAINTENANCE_PATH, schemas.Windows, MaintenanceWindow)
 def add_maintenance(body: MaintenanceWindow) -> Response:
     """An ad-hoc closed window (R-HOURS-6)."""
     try:
@@ -241,13 +245,13 @@ def add_maintenance(body: MaintenanceWindow) -> Response:
     return jsonify(windows())
 
 
-@control(sandbox, "GET", "/maintenance", schemas.Windows)
+@control(sandbox, "GET", paths.MAINTENANCE_PATH, schemas.Windows)
 def list_maintenance() -> Response:
     """The ad-hoc closed windows."""
     return jsonify(windows())
 
 
-@control(sandbox, "POST", "/reset", schemas.ResetDone, Reset)
+@control(sandbox, "POST", paths.RESET_PATH, schemas.ResetDone, Reset)
 def reset(body: Reset) -> Response:
     """Back to the scenario's data; clock and faults back to default."""
     try:
@@ -264,14 +268,14 @@ def reset(body: Reset) -> Response:
     return jsonify(done)
 
 
-@control(sandbox, "GET", "/mail", schemas.Mailbox)
+@control(sandbox, "GET", paths.MAIL_PATH, schemas.Mailbox)
 def mail() -> Response:
     """The completion e-mails sent (R-AUTHZ-5)."""
     sent: schemas.Mailbox = {"mail": settled_mail(bank())}
     return jsonify(sent)
 
 
-@control(sandbox, "GET", "/oplog", schemas.OperationLog)
+@control(sandbox, "GET", paths.OPLOG_PATH, schemas.OperationLog)
 def oplog() -> Response:
     """The operation log (R-AUTHZ-6)."""
     log: schemas.OperationLog = {"entries": bank().log.entries()}
@@ -284,7 +288,7 @@ ACCOUNT = {"account": schemas.account_id_schema()}
 GRANT_ID: dict[str, dict[str, object]] = {"grant_id": {"type": "string"}}
 
 
-@control(admin, "GET", "/locks", schemas.Locks)
+@control(admin, "GET", paths.LOCKS_PATH, schemas.Locks)
 def locks() -> Response:
     """Locked accounts, until the next 0:00 JST (R-ERR-HOST-3)."""
     b = bank()
@@ -299,7 +303,14 @@ def locks() -> Response:
     return jsonify(answer)
 
 
-@control(admin, "DELETE", "/locks/<account>", schemas.Unlocked, errors=(400,), parameters=ACCOUNT)
+@control(
+    admin,
+    "DELETE",
+    paths.lock_path("<account>"),
+    schemas.Unlocked,
+    errors=(400,),
+    parameters=ACCOUNT,
+)
 def unlock(account: str) -> Response:
     """An operator's unlock."""
     b = bank()
@@ -330,7 +341,7 @@ def grant_json(grant: Grant, now: dt.datetime) -> schemas.Grant:
     }
 
 
-@control(admin, "GET", "/grants", schemas.Grants)
+@control(admin, "GET", paths.GRANTS_PATH, schemas.Grants)
 def grants() -> Response:
     """The grants (認可), active or not."""
     now = bank().clock().now()
@@ -339,7 +350,12 @@ def grants() -> Response:
 
 
 @control(
-    admin, "POST", "/grants/<grant_id>/revoke", schemas.Grant, errors=(404,), parameters=GRANT_ID
+    admin,
+    "POST",
+    paths.revoke_path("<grant_id>"),
+    schemas.Grant,
+    errors=(404,),
+    parameters=GRANT_ID,
 )
 def revoke_grant(grant_id: str) -> Response:
     """R-AUTHZ-3: the bank ends the link at the customer's request."""
@@ -352,7 +368,7 @@ def revoke_grant(grant_id: str) -> Response:
 @control(
     sandbox,
     "POST",
-    "/grants/<grant_id>/uninstall",
+    UNINSTALL_PATH,
     schemas.Grant,
     errors=(404,),
     parameters=GRANT_ID,
@@ -370,7 +386,7 @@ def uninstall(grant_id: str) -> Response:
     return jsonify(grant_json(grant, now))
 
 
-@control(admin, "POST", "/accounts/move", schemas.Moved, Move, errors=(404,))
+@control(admin, "POST", paths.MOVE_PATH, schemas.Moved, Move, errors=(404,))
 def move(body: Move) -> Response:
     """R-ACCT-3: 移管 to another branch."""
     b = bank()

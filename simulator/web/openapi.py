@@ -25,9 +25,10 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 from werkzeug.wrappers import Response
 
-from renkei.contract import oauth
+from renkei.contract import api, oauth
 from renkei.contract.errors import ERRORS, Kind
 from renkei.contract.screens import CANCEL_PATH, CSRF_FIELD, FLOW_COOKIE, RETURN_PATH
+from renkei.contract.telephony import CALLS_PATH
 from simulator.core.screens import SCREENS
 from simulator.web.controls import CONTROLS
 from simulator.web.responses import page
@@ -260,10 +261,13 @@ def api_paths() -> dict[str, Any]:
         param("query", "nextItemKey", STRING, about="The page after this item"),
     ]
 
-    def call(summary: str, ok: type, statuses: tuple[int, ...], **more: Any) -> dict[str, Any]:
+    def call(
+        path: str, summary: str, ok: type, statuses: tuple[int, ...], **more: Any
+    ) -> dict[str, Any]:
         refused = errors(ref(answers.Error), {s: API_ERRORS[s] for s in statuses})
         answered = {"200": answer("OK", ref(ok)), **refused}
-        return {"get": op(summary, answered, security=[{"bearer": []}], **more)}
+        said = f"{summary} (scope {api.SCOPE_OF[path]})"
+        return {"get": op(said, answered, security=[{"bearer": []}], **more)}
 
     line = {
         "200": answer("What the line did", ref(answers.CallAnswer)),
@@ -274,24 +278,27 @@ def api_paths() -> dict[str, Any]:
     }
     everything = (400, 401, 403, 404, 500, 503)
     return {
-        "/v1/accounts": call(
-            "The account linked by the grant (scope accounts)",
+        api.ACCOUNTS_PATH: call(
+            api.ACCOUNTS_PATH,
+            "The account linked by the grant",
             answers.Accounts,
             (401, 403, 500, 503),
         ),
-        "/v1/accounts/balances": call(
-            "Balance of the linked account (scope accounts)",
+        api.BALANCES_PATH: call(
+            api.BALANCES_PATH,
+            "Balance of the linked account",
             answers.Balances,
             everything,
             parameters=[account_id],
         ),
-        "/v1/accounts/transactions": call(
-            "明細, oldest first, 500 a page, about three months back (scope transactions)",
+        api.TRANSACTIONS_PATH: call(
+            api.TRANSACTIONS_PATH,
+            f"明細, oldest first, {api.PAGE_SIZE} a page, about three months back",
             answers.Transactions,
             everything,
             parameters=pages,
         ),
-        "/telephony/calls": {
+        CALLS_PATH: {
             "post": op(
                 "An inbound call as the carrier reports it",
                 line,

@@ -15,12 +15,15 @@ formats, scopes, enumerations and paths come from :mod:`renkei.contract`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import ValidationError, WithJsonSchema
+from pydantic import GetCoreSchemaHandler, ValidationError, WithJsonSchema
 from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import PydanticCustomError, core_schema
 
 from renkei.contract.oauth import SCOPES
+from renkei.contract.screens import Field
 
 #: An instant as the bank writes it (``datetime.isoformat()``, always with an offset).
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -41,6 +44,30 @@ class Published(GenerateJsonSchema):
 
     def field_title_should_be_set(self, schema: Any) -> bool:
         return False
+
+
+@dataclass(frozen=True)
+class Form:
+    """A field's form as the contract declares it (a :class:`renkei.contract.screens.Field`)
+    as pydantic metadata: the text must have that form, and its JSON Schema is the
+    contract's."""
+
+    field: Field
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, object]:
+        return self.field.json_schema()
+
+    def check(self, value: str) -> str:
+        if self.field.matches(value):
+            return value
+        if self.field.choices:
+            raise PydanticCustomError("form", f"must be one of {', '.join(self.field.choices)}")
+        raise PydanticCustomError("form", f"must be {self.field.description}")
 
 
 #: pydantic's messages for the errors a client makes most, said the way the

@@ -12,8 +12,11 @@ from typing import Annotated, Literal, NotRequired
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from typing_extensions import TypedDict
 
+from renkei.contract.api import TRANSACTION_TYPES
 from renkei.contract.screens import FIELDS, SCREEN_IDS
-from simulator.web.schemas import Day, Scope, Timestamp
+from renkei.contract.screens import Field as FormField
+from renkei.contract.telephony import CALLER_ID
+from simulator.web.schemas import Day, Form, Scope, Timestamp
 
 AccountType = Annotated[str, WithJsonSchema(FIELDS["account_type"].json_schema())]
 ScreenId = Annotated[
@@ -125,8 +128,9 @@ class Balances(TypedDict):
 class Transaction(TypedDict):
     transactionDate: Day
     valueDate: Day
-    #: 入金 1, 出金 2.
-    transactionType: Literal["1", "2"]
+    transactionType: Annotated[
+        str, WithJsonSchema({"type": "string", "enum": list(TRANSACTION_TYPES)})
+    ]
     amount: str
     remarks: str
     balance: str
@@ -162,7 +166,9 @@ class Call(BaseModel):
     dialled: str = Field(
         alias="to", pattern=f"^{DIGITS}$", description="digits dialled; a 184/186 prefix counts"
     )
-    caller_id: Literal["shown", "withheld"] = "shown"
+    caller_id: Annotated[
+        str, Form(FormField("caller_id", "whether the caller's number is shown", choices=CALLER_ID))
+    ] = CALLER_ID[0]
     call_id: str | None = Field(
         None, pattern=f"^{CALL_ID}$", description="the carrier's id of the call (docs/rules.md)"
     )

@@ -10,18 +10,16 @@ ignored, but for the faults, where an unknown switch is a typo worth telling.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler
-from pydantic_core import PydanticCustomError, core_schema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
-from renkei.contract.screens import FIELDS
-from renkei.contract.screens import Field as FormField
+from renkei.contract.screens import FIELDS, SCREENS, Screen
 from simulator.core.clock import JST, to_jst
 from simulator.core.host import AccountKey
-from simulator.web.schemas import Anything, Scope, Timestamp
+from simulator.web.schemas import Anything, Form, Scope, Timestamp
 
 #: Where the sandbox clock, maintenance windows and ``reset``'s day may be: the
 #: years a sandbox is useful for. Without a bound, 0001-01-01 or 9999-12-31 made
@@ -66,29 +64,6 @@ Instant = Annotated[dt.datetime, BeforeValidator(_instant)]
 SandboxDay = Annotated[dt.date, BeforeValidator(_day)]
 
 
-@dataclass(frozen=True)
-class Form:
-    """A form field of the contract (``renkei.contract.screens.FIELDS``) as pydantic
-    metadata: text of that field's form, published with the contract's schema."""
-
-    field: FormField
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
-
-    def __get_pydantic_json_schema__(self, schema: Any, handler: Any) -> dict[str, object]:
-        return self.field.json_schema()
-
-    def check(self, value: str) -> str:
-        if self.field.matches(value):
-            return value
-        if self.field.choices:
-            raise PydanticCustomError("form", f"must be one of {', '.join(self.field.choices)}")
-        raise PydanticCustomError("form", f"must be {self.field.description}")
-
-
 class Body(BaseModel):
     """A control's JSON body."""
 
@@ -111,7 +86,8 @@ class AdvanceClock(Body):
 
 
 class SwitchFaults(Body):
-    """``PUT /sandbox/faults``: the switches named are set, the others stay as they are."""
+    """``PUT /sandbox/faults``: the switches named are set, the others stay as they
+    are (the contract's ``FAULT_SWITCHES``, in its order)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -140,7 +116,8 @@ class Reset(Body):
 
 
 class AccountRef(Body):
-    """An account as screen ① takes it: text only, so that a move cannot file an
+    """An account as screen ① takes it, its fields in ①'s order, each of the form
+    the contract gives it: text only, so that a move cannot file an
     account under a number no customer could type (the hostile-input campaign
     moved one to ``"\\x00-1-1"``)."""
 
@@ -162,8 +139,7 @@ class Move(Body):
 def account_id_schema() -> dict[str, object]:
     """``BRANCH-TYPE-NUMBER`` (``115-1-1100026``), the operator URLs' form of an
     account, from the contract's field formats."""
-    branch, kind, number = (FIELDS[n] for n in ("branch_no", "account_type", "account_no"))
-    parts = [f.pattern or "|".join(f.choices) for f in (branch, kind, number)]
+    parts = [f.pattern or "|".join(f.choices) for f in SCREENS[Screen.ACCOUNT].fields]
     return {
         "type": "string",
         "pattern": "^" + "-".join(f"(?:{p})" for p in parts) + "$",
