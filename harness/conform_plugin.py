@@ -125,6 +125,7 @@ class Exchanges:
         exchanges = self
 
         def send(session: requests.Session, request: requests.PreparedRequest, **kw: Any) -> Any:
+            __tracebackhide__ = True  # a failure's traceback shows the step, not this wrapper
             try:
                 answer = original(session, request, **kw)
             except Exception as error:

@@ -4,19 +4,29 @@ The requirement list and its packaged copy, the translation of ``--tags``, the
 deviations file, how the Cucumber JSON and the plugin's record become
 scenario results, every requirement of REQUIREMENTS.md in the matrix (R-… not
 covered included), verdicts and exit statuses, screenshots beside their screen's
-requirement (R-FLOW-1..7) and the rendering. The runs against real servers are
-in ``test_conform_run.py``.
+requirement (R-FLOW-1..7) and the rendering; what stops a run before any
+scenario (a target that is not a URL, does not answer or refuses the token, a
+broken personas file, a missing extra), the pytest child's isolation, and a
+failure's detail with its HTTP exchanges. The runs against real servers are in
+``test_conform_run.py``.
 """
 
 from __future__ import annotations
 
+import argparse
+import http.server
+import importlib.util
 import json
 import re
+import socket
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from harness import conform, conform_plugin
 from harness import requirements as reqmod
 from harness.conform import marker_expression
 from harness.render import html_report, markdown, summary
@@ -33,6 +43,7 @@ from harness.report import (
     screenshot_requirements,
 )
 from harness.requirements import Requirements, load, parse
+from renkei import resources
 from renkei.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +121,14 @@ def test_every_requirement_is_parsed_with_its_area() -> None:
     ids = reqs.ids()
     assert len(ids) == SPEC_IDS
     assert ids[0] == "R-FLOW-1" and ids[-1] == "R-PLAT-4"
-    assert [a for a, _ in reqs.areas] == ["R-FLOW", "R-ACCT", "R-ERR", "R-HOURS", "R-AUTHZ", "R-PLAT"]
+    assert [a for a, _ in reqs.areas] == [
+        "R-FLOW",
+        "R-ACCT",
+        "R-ERR",
+        "R-HOURS",
+        "R-AUTHZ",
+        "R-PLAT",
+    ]
     by_id = reqs.by_id()
     assert by_id["R-ERR-HOST-4"].area == "R-ERR"
     assert by_id["R-ERR-HOST-4"].what.endswith("理由コードはB84です。")
@@ -508,3 +526,188 @@ def test_the_record_matches_what_the_report_reads() -> None:
     for key in record("x", []):
         assert f'"{key}"' in plugin, key
     json.dumps(record("x", []))  # plain JSON
+
+
+# -- what cannot be tested stops before any scenario: one line, exit 2 ---------------------
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """A target that answers every request 401, as to a wrong admin token."""
+
+    def do_GET(self) -> None:
+        body = b'{"error": "unauthorized"}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def refusing() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _one_line_before_running(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> str:
+    out = tmp_path / "out"
+    assert main(["conform", "--out", str(out), *argv]) == NO_RUN
+    captured = capsys.readouterr()
+    assert captured.out == "", "nothing ran"
+    assert captured.err.count("\n") == 1 and captured.err.startswith("renkei conform: ")
+    assert not out.exists()
+    return captured.err.removeprefix("renkei conform: ").rstrip("\n")
+
+
+def test_a_target_that_does_not_answer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    argv = ["--target", url, "--admin-token", "t"]
+    assert _one_line_before_running(argv, tmp_path, capsys) == (
+        f"cannot reach --target {url}: Connection refused"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("not-a-url", "--target 'not-a-url' is not an http:// or https:// URL"),
+        ("ftp://bank.example/", "--target 'ftp://bank.example/' is not an http:// or https:// URL"),
+        ("http://", "--target 'http://' is not an http:// or https:// URL"),
+        ("http://127.0.0.1:x", "--target 'http://127.0.0.1:x' is not a URL ("),
+        ("http://bank.example/?a=1", "a base URL has no query or fragment"),
+    ],
+)
+def test_a_target_that_is_not_a_url(
+    url: str, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert problem in _one_line_before_running(
+        ["--target", url, "--admin-token", "t"], tmp_path, capsys
+    )
+
+
+def test_a_target_that_refuses_the_admin_token(
+    refusing: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = _one_line_before_running(["--target", refusing, "--admin-token", "t"], tmp_path, capsys)
+    assert line == (
+        f"--target {refusing} refused the admin token (GET /sandbox/clock answered 401); "
+        "give its token with --admin-token or RENKEI_ADMIN_TOKEN"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (None, "No such file or directory"),
+        ("personas: [\n  {id: x\n", "not YAML ("),
+        ("bank: {}\n", "no personas list"),
+        ("personas:\n  - id: x\n", "personas[0]: no accounts"),
+        ("personas:\n  - just a string\n", "personas[0]: not a persona"),
+    ],
+    ids=["missing", "not YAML", "no personas", "no accounts", "not a mapping"],
+)
+def test_a_personas_file_that_cannot_be_read(
+    text: str | None, problem: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "personas.yaml"
+    if text is not None:
+        path.write_text(text, "utf-8")
+    line = _one_line_before_running(["--personas", str(path)], tmp_path, capsys)
+    assert line.startswith(f"--personas {path}: ") and problem in line, line
+
+
+def test_browser_without_the_browser_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real = importlib.util.find_spec
+
+    def without_playwright(name: str, *more: Any) -> Any:
+        return None if name == "playwright" else real(name, *more)
+
+    monkeypatch.setattr(importlib.util, "find_spec", without_playwright)
+    assert _one_line_before_running(["--browser"], tmp_path, capsys) == (
+        "--browser needs the browser extra: pip install 'renkei[browser]'"
+    )
+
+
+def test_the_pytest_child_writes_nothing_outside_out(tmp_path: Path) -> None:
+    """Its own empty configuration, the features' parent as rootdir (a feature is
+    ``features/<file>`` wherever renkei is installed), no cache, no bytecode, no
+    Locust plugin."""
+    args = argparse.Namespace(features=str(resources.features()), personas=None)
+    ini = tmp_path / "pytest.ini"
+    cmd = conform.pytest_command(args, tmp_path, tmp_path / "record.json", None, ini)
+    assert cmd[cmd.index("-c") + 1] == str(ini)
+    assert f"--rootdir={resources.features().parent}" in cmd
+    for plugin in ("no:cacheprovider", "no:locust"):
+        assert cmd[cmd.index(plugin) - 1] == "-p"
+    assert conform._env(None)["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert conform.PYTEST_INI.strip() == "[pytest]"
+
+
+# -- a failure's detail: the harness's frames and the last HTTP exchanges ------------------
+
+
+def _fails_over_http(url: str) -> None:
+    import requests
+
+    requests.get(url + "/sandbox/clock", timeout=5)
+    requests.get(url + "/nowhere", timeout=5)
+    requests.get(f"http://127.0.0.1:{_closed_port()}/", timeout=5)
+
+
+def test_a_failure_shows_the_exchanges_not_the_http_librarys_source(
+    refusing: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This file stands for the harness: its frames are the ones kept.
+    monkeypatch.setattr(conform_plugin, "HARNESS", Path(__file__).resolve().parent)
+    exchanges = conform_plugin.Exchanges(kept=2)
+    exchanges.install()
+    try:
+        with pytest.raises(Exception) as caught:
+            _fails_over_http(refusing)
+    finally:
+        exchanges.uninstall()
+    detail = conform_plugin.failure_detail(caught, exchanges.shown())
+    assert "in _fails_over_http" in detail  # the frame of "the harness"
+    trace, _, shown = detail.partition("The last HTTP exchanges, oldest first:\n")
+    for library in ("requests", "urllib3"):
+        assert f"{library}/" not in trace, f"no frame of {library}"
+    assert "During handling" not in detail, "no chained exceptions"
+    assert "Connection refused" in trace  # the exception itself is shown
+    first, second = shown.split("\n\n")
+    assert first.splitlines() == [
+        f"GET {refusing}/nowhere",
+        "→ 401 Unauthorized (application/json)",
+        '  {"error": "unauthorized"}',
+    ]
+    assert second.startswith("GET http://127.0.0.1:") and "→ no answer: ConnectionError" in second
+    assert f"{refusing}/sandbox/clock" not in shown, "only the last two are kept"
+
+
+def test_the_exchanges_are_watched_only_while_installed(refusing: str) -> None:
+    import requests
+
+    exchanges = conform_plugin.Exchanges()
+    exchanges.install()
+    requests.get(refusing, timeout=5)
+    exchanges.uninstall()
+    requests.get(refusing, timeout=5)
+    assert len(exchanges.shown()) == 1
