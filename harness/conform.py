@@ -284,7 +284,7 @@ def target_url_problem(url: str) -> str | None:
 def _reason(error: Exception) -> str:
     """What a failed connection comes to, without the requests library's wrapping."""
     text = str(error)
-    found = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
+    found: list[str] = re.findall(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if found:
         return found[-1].strip().rstrip(".")
     name = type(error).__name__

@@ -134,7 +134,7 @@ class Exchanges:
             exchanges.add(request, answer, streamed=bool(kw.get("stream")))
             return answer
 
-        requests.Session.send = send  # type: ignore[method-assign]
+        requests.Session.send = send  # type: ignore[method-assign,assignment]
 
         def restore() -> None:
             requests.Session.send = original  # type: ignore[method-assign]
