@@ -17,7 +17,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from renkei.contract.oauth import SCOPES
-from renkei.contract.screens import ACCOUNT_TYPES
+from renkei.contract.screens import ACCOUNT_TYPES, FIELDS
 from simulator.core.bank import BankRules
 from simulator.core.faults import Capacity
 from simulator.core.grants import GrantPolicy
@@ -52,14 +52,19 @@ BANK_KEYS: Final = (
     "mail_from",
     "service_hours",
 )
-BRANCH_NO: Final = (r"[0-9]{3}", "3 half-width digits")
-ACCOUNT_NO: Final = (r"[0-9]{7}", "7 half-width digits")
+# A persona's account, PIN and phone have the forms the screens accept (INTERFACE.md
+# §2), so that a tester can type them; the words are the scenario file's own.
+BRANCH_NO: Final = (FIELDS["branch_no"].pattern or "", "3 half-width digits")
+ACCOUNT_NO: Final = (FIELDS["account_no"].pattern or "", "7 half-width digits")
 ACCOUNT_TYPE: Final = (
     "|".join(ACCOUNT_TYPES),
     "a 預金種目 code: '1' 普通, '2' 当座, '4' 貯蓄 or '9' その他",
 )
-PIN: Final = (r"[0-9]{4}", "4 half-width digits")
-PHONE: Final = (r"0[0-9]{9,10}", "10 or 11 half-width digits starting with 0, no hyphens")
+PIN: Final = (FIELDS["pin"].pattern or "", "4 half-width digits")
+PHONE: Final = (
+    FIELDS["phone"].pattern or "",
+    "10 or 11 half-width digits starting with 0, no hyphens",
+)
 TOLL_FREE: Final = (r"0120[0-9]{6}|0800[0-9]{7}", "a toll-free number: 0120 + 6 digits or 0800 + 7")
 CONTACT_PHONE: Final = (r"0[0-9]{1,4}-?[0-9]{1,4}-?[0-9]{3,4}", "a phone number like 03-3622-7131")
 ACCOUNT: Final = (r"[0-9]{3}-[1249]-[0-9]{7}", "BRANCH-TYPE-NUMBER, e.g. 022-1-2222222")
