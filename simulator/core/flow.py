@@ -457,6 +457,4 @@ def _consent_button(form: inputs.Form) -> Action:
     """Which of ⑥'s buttons the form names: 「拒否する」 for ``decision=deny``, read as
     the input rules read a field (trimmed); anything else is 「許可する」, whose guard
     refuses a decision missing or in the wrong form."""
-    raw = form.get("decision")
-    decision = raw.strip() if isinstance(raw, str) else "" if raw is None else str(raw)
-    return Action.DENY if decision == "deny" else Action.ALLOW
+    return Action.DENY if inputs.field_text(form, "decision") == "deny" else Action.ALLOW

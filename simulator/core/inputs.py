@@ -30,6 +30,12 @@ def _form_of(field: str) -> Callable[[str], bool]:
     return FIELDS[field].matches
 
 
+def field_text(form: Form, field: str) -> str:
+    """A posted field as the input rules read it: text, trimmed; "" when absent."""
+    raw = form.get(field)
+    return raw.strip() if isinstance(raw, str) else "" if raw is None else str(raw)
+
+
 class _Reader:
     """Collects the errors of one form so that all are reported at once."""
 
@@ -39,8 +45,7 @@ class _Reader:
 
     def text(self, field: str) -> str | None:
         """The field's text, trimmed; None (and a ``required`` error) when empty."""
-        raw = self.form.get(field)
-        value = raw.strip() if isinstance(raw, str) else "" if raw is None else str(raw)
+        value = field_text(self.form, field)
         if not value:
             self.errors.append(FieldError("required", messages.REQUIRED_FIELD, field))
             return None
