@@ -11,8 +11,11 @@ from typing import Final
 
 CALLS_PATH: Final = "/telephony/calls"
 SECRET_HEADER: Final = "X-Telephony-Secret"
+#: ``caller_id``: the caller's number is shown, or withheld.
+SHOWN: Final = "shown"
+WITHHELD: Final = "withheld"
 #: Whether the caller's number is shown (``caller_id``).
-CALLER_ID: Final = ("shown", "withheld")
+CALLER_ID: Final = (SHOWN, WITHHELD)
 #: Dialled before the number: 186 shows the caller ID, 184 withholds it, whatever
 #: ``caller_id`` says.
 SHOW_PREFIX: Final = "186"
