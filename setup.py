@@ -1,18 +1,20 @@
 """The package list of the wheel; everything else is in pyproject.toml.
 
-The code packages are found (so that a new subpackage ships without a line
-here); the data packages are the top-level ``scenarios/`` and ``features/``
-folders, which ``[tool.setuptools] package-dir`` installs as
-``renkei.scenarios`` and ``renkei.features`` (renkei/resources.py reads them).
-pyproject.toml cannot list found packages and mapped ones together, hence this
-file.
+Every folder of the code (``renkei``, ``simulator``, ``harness``) is a package,
+found here, so that a new module, subpackage, template or stylesheet ships
+without a line anywhere; pyproject.toml's package data ships every file in
+them. The top-level ``scenarios/`` and ``features/`` folders are added by name:
+``[tool.setuptools] package-dir`` installs them as ``renkei.scenarios`` and
+``renkei.features`` (renkei/resources.py reads them). pyproject.toml cannot
+list found packages and mapped ones together, hence this file.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
-CODE = find_packages(
-    include=["renkei", "renkei.*", "simulator", "simulator.*", "harness", "harness.*"]
+CODE = find_namespace_packages(
+    include=["renkei", "renkei.*", "simulator", "simulator.*", "harness", "harness.*"],
+    exclude=["*.__pycache__"],
 )
-DATA = ["renkei.scenarios", "renkei.features"]
+DATA = ["renkei.scenarios", "renkei.scenarios.traffic", "renkei.features"]
 
 setup(packages=[*CODE, *DATA])
