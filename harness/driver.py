@@ -26,10 +26,13 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
+from renkei.contract import controls, oauth, telephony
+from renkei.contract.screens import CSRF_FIELD
+
 TIMEOUT = 10
 JSON = {"Accept": "application/json"}
 #: The switches of PUT /sandbox/faults (INTERFACE.md §6).
-FAULTS = ("congestion", "system_error", "service_suspended")
+FAULTS = controls.FAULT_SWITCHES
 
 
 class Party(requests.Session):
@@ -106,8 +109,8 @@ class Browser:
         if r.headers.get("Content-Type", "").startswith("application/json"):
             parsed = r.json()
             body = parsed if isinstance(parsed, dict) else {}
-        if body.get("csrf_token"):
-            self.csrf = body["csrf_token"]
+        if body.get(CSRF_FIELD):
+            self.csrf = body[CSRF_FIELD]
         return Answer(r.status_code, body, dict(r.headers), r.headers.get("Location"), r.text)
 
     def open(self, url: str) -> Answer:
@@ -121,7 +124,7 @@ class Browser:
         return self.open(path)
 
     def post(self, path: str, data: dict[str, str] | None = None) -> Answer:
-        form = {"csrf_token": self.csrf, **(data or {})}
+        form = {CSRF_FIELD: self.csrf, **(data or {})}
         r = self.session.post(
             self.base + path, data=form, headers=JSON, allow_redirects=False, timeout=TIMEOUT
         )
@@ -151,7 +154,7 @@ class PartnerApp:
     client_id: str = "creco"
     client_secret: str = "creco-secret"
     redirect_uri: str = "http://127.0.0.1:8765/callback"
-    scope: str = "accounts transactions"
+    scope: str = " ".join(oauth.SCOPES)
 
     def __post_init__(self) -> None:
         self.oauth = OAuth2Session(
@@ -159,8 +162,8 @@ class PartnerApp:
             self.client_secret,
             scope=self.scope,
             redirect_uri=self.redirect_uri,
-            code_challenge_method="S256",
-            token_endpoint_auth_method="client_secret_basic",
+            code_challenge_method=oauth.CODE_CHALLENGE_METHODS[0],
+            token_endpoint_auth_method=oauth.CLIENT_AUTH_METHODS[0],
         )
         self.verifier = secrets.token_urlsafe(48)
         self.state = secrets.token_urlsafe(16)
@@ -174,7 +177,7 @@ class PartnerApp:
 
     def authorize_url(self) -> str:
         url, _ = self.oauth.create_authorization_url(
-            self.base + "/oauth/authorize", state=self.state, code_verifier=self.verifier
+            self.base + oauth.AUTHORIZE_PATH, state=self.state, code_verifier=self.verifier
         )
         return str(url)
 
@@ -183,7 +186,7 @@ class PartnerApp:
         if query(callback).get("state") != self.state:
             raise AssertionError(f"state does not match in {callback}")
         token = self.oauth.fetch_token(
-            self.base + "/oauth/token",
+            self.base + oauth.TOKEN_PATH,
             authorization_response=callback,
             code_verifier=self.verifier,
             state=self.state,
@@ -192,7 +195,7 @@ class PartnerApp:
 
     def token_request(self, **form: str) -> requests.Response:
         return self.http.post(
-            self.base + "/oauth/token",
+            self.base + oauth.TOKEN_PATH,
             data=form,
             timeout=TIMEOUT,
             auth=(self.client_id, self.client_secret),
@@ -218,9 +221,9 @@ class Phone:
     number: str
     session: requests.Session = field(default_factory=cookieless_session)
 
-    def call(self, dialled: str, caller_id: str = "shown") -> dict[str, Any]:
+    def call(self, dialled: str, caller_id: str = telephony.SHOWN) -> dict[str, Any]:
         r = self.session.post(
-            self.base + "/telephony/calls",
+            self.base + telephony.CALLS_PATH,
             timeout=TIMEOUT,
             json={"from": self.number, "to": dialled, "caller_id": caller_id},
         )
@@ -258,7 +261,7 @@ class Sandbox:
         self.session.close()
 
     def request(self, method: str, path: str, **json: Any) -> requests.Response:
-        changes_faults = method != "GET" and path in ("/sandbox/faults", "/sandbox/reset")
+        changes_faults = method != "GET" and path in (controls.FAULTS_PATH, controls.RESET_PATH)
         if changes_faults:
             self.faults_known_off = False  # until the answer says so: it may never come
         r = self.session.request(
@@ -280,14 +283,14 @@ class Sandbox:
         return body
 
     def set_clock(self, now: str, frozen: bool = True) -> dict[str, Any]:
-        return self._ok("PUT", "/sandbox/clock", now=now, frozen=frozen)
+        return self._ok("PUT", controls.CLOCK_PATH, now=now, frozen=frozen)
 
     def advance(self, seconds: float) -> dict[str, Any]:
-        return self._ok("POST", "/sandbox/clock/advance", seconds=seconds)
+        return self._ok("POST", controls.CLOCK_ADVANCE_PATH, seconds=seconds)
 
     def faults(self, **switches: bool) -> dict[str, Any]:
         base = dict.fromkeys(FAULTS, False)
-        return self._ok("PUT", "/sandbox/faults", **{**base, **switches})
+        return self._ok("PUT", controls.FAULTS_PATH, **{**base, **switches})
 
     def faults_off(self) -> None:
         """Every fault off, as :meth:`faults` with no switch; without a call when the
@@ -296,35 +299,35 @@ class Sandbox:
             self.faults()
 
     def maintenance(self, start: str, end: str) -> dict[str, Any]:
-        return self._ok("POST", "/sandbox/maintenance", start=start, end=end)
+        return self._ok("POST", controls.MAINTENANCE_PATH, start=start, end=end)
 
     def reset(self) -> dict[str, Any]:
-        return self._ok("POST", "/sandbox/reset")
+        return self._ok("POST", controls.RESET_PATH)
 
     def unlock(self, account: str) -> None:
-        self.request("DELETE", f"/admin/locks/{account}")
+        self.request("DELETE", controls.lock_path(account))
 
     def locks(self) -> list[dict[str, Any]]:
-        return list(self._ok("GET", "/admin/locks")["locks"])
+        return list(self._ok("GET", controls.LOCKS_PATH)["locks"])
 
     def grants(self) -> list[dict[str, Any]]:
-        return list(self._ok("GET", "/admin/grants")["grants"])
+        return list(self._ok("GET", controls.GRANTS_PATH)["grants"])
 
     def revoke(self, grant_id: str) -> dict[str, Any]:
-        return self._ok("POST", f"/admin/grants/{grant_id}/revoke")
+        return self._ok("POST", controls.revoke_path(grant_id))
 
     def move(self, old: dict[str, str], new: dict[str, str]) -> dict[str, Any]:
-        return self._ok("POST", "/admin/accounts/move", **{"from": old, "to": new})
+        return self._ok("POST", controls.MOVE_PATH, **{"from": old, "to": new})
 
     def mail(self) -> list[dict[str, Any]]:
-        return list(self._ok("GET", "/sandbox/mail")["mail"])
+        return list(self._ok("GET", controls.MAIL_PATH)["mail"])
 
     def oplog(self) -> list[dict[str, Any]]:
-        return list(self._ok("GET", "/sandbox/oplog")["entries"])
+        return list(self._ok("GET", controls.OPLOG_PATH)["entries"])
 
 
 def csrf_from_html(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    found = re.search(rf'name="{CSRF_FIELD}" value="([^"]+)"', html)
     if not found:
         raise AssertionError("no CSRF token in the page")
     return found.group(1)

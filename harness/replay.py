@@ -48,6 +48,7 @@ from tabulate import tabulate
 
 from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox, query
 from renkei.args import non_negative, positive_int
+from renkei.contract.controls import CLOCK_PATH, RESET_PATH
 from renkei.contract.screens import CANCEL_PATH, SCREEN_PATHS
 from renkei.contract.trace import BUTTONS, Step, Trace, TraceError, read
 
@@ -202,14 +203,14 @@ class Replayer:
 
     def prepare(self) -> None:
         day = self.trace.header.get("host_day")
-        r = self.sandbox.request("POST", "/sandbox/reset", **({"today": day} if day else {}))
+        r = self.sandbox.request("POST", RESET_PATH, **({"today": day} if day else {}))
         if r.status_code != 200:
-            raise ReplayError(f"POST /sandbox/reset: {r.status_code} {r.text[:200]}")
+            raise ReplayError(f"POST {RESET_PATH}: {r.status_code} {r.text[:200]}")
 
     def set_clock(self, instant: str) -> None:
-        r = self.sandbox.request("PUT", "/sandbox/clock", now=instant, frozen=True)
+        r = self.sandbox.request("PUT", CLOCK_PATH, now=instant, frozen=True)
         if r.status_code != 200:
-            raise ReplayError(f"PUT /sandbox/clock: {r.status_code} {r.text[:200]}")
+            raise ReplayError(f"PUT {CLOCK_PATH}: {r.status_code} {r.text[:200]}")
 
     def run(self, progress: TextIO | None = None, resume: bool = False) -> Result:
         """Send the steps; :attr:`result` grows as they are answered, so a run that

@@ -36,12 +36,13 @@ from harness.certify.judge import (
     tokens_sent,
 )
 from harness.certify.record import Exchange, Role
-from renkei.contract import oauth
+from renkei.contract import api, oauth
 from renkei.contract.errors import ERRORS
+from renkei.contract.screens import CANCEL_PATH, SCREEN_PATHS, Screen
 
 OK: Final = HTTPStatus.OK
 UNAVAILABLE: Final = HTTPStatus.SERVICE_UNAVAILABLE
-TRANSACTIONS: Final = "/v1/accounts/transactions"
+TRANSACTIONS: Final = api.TRANSACTIONS_PATH
 
 
 # -- what the checks look for: the same selection serves a need and its judge ---------------------
@@ -419,7 +420,7 @@ class AsksOnlyForScopesItUses(Check):
     """RFC 6749 §3.3: ask for what the app uses."""
 
     #: the scope whose use shows in the record: the app reads 明細
-    SHOWN: ClassVar[str] = "transactions"
+    SHOWN: ClassVar[str] = api.SCOPE_OF[TRANSACTIONS]
 
     @property
     def rule(self) -> str:
@@ -525,7 +526,8 @@ class FlowEnd:
 def cancelled(e: Exchange) -> bool:
     back = e.returned_to_app() or {}
     return (
-        e.path in ("/connect/cancel", "/connect/consent") and back.get("error") == "access_denied"
+        e.path in (CANCEL_PATH, SCREEN_PATHS[Screen.CONSENT.value])
+        and back.get("error") == "access_denied"
     )
 
 

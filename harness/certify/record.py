@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from renkei.contract import answers
+from renkei.contract import answers, oauth
+from renkei.contract.screens import CSRF_FIELD
 
 Role = Literal[
     "authorize",
@@ -41,7 +42,7 @@ Role = Literal[
 HIDDEN: Final = frozenset({"client_secret", "pin", "password"})
 #: Secrets of high entropy, shown as a fingerprint so that reuse stays visible.
 FINGERPRINTED: Final = frozenset(
-    {"code", "code_verifier", "access_token", "refresh_token", "token", "csrf_token", "id_token"}
+    {"code", "code_verifier", "access_token", "refresh_token", "token", CSRF_FIELD, "id_token"}
 )
 HIDDEN_HEADERS: Final = frozenset({"cookie", "set-cookie", "proxy-authorization"})
 #: Request headers worth keeping as evidence (the rest is the client library's noise).
@@ -51,8 +52,6 @@ KEPT_HEADERS: Final = frozenset(
 KEPT_RESPONSE_HEADERS: Final = frozenset(
     {"location", "retry-after", "www-authenticate", "content-type", "set-cookie"}
 )
-ERROR_CODE: Final = re.compile(r'data-error-code="([^"]+)"')
-SCREEN_ID: Final = re.compile(r'<meta name="screen-id" content="([^"]+)"')
 RETURN_URL: Final = re.compile(r'href="([^"]*(?:error=|code=)[^"]*)"')
 
 
@@ -61,13 +60,13 @@ def fingerprint(value: str) -> str:
 
 
 def role_of(path: str) -> Role:
-    if path == "/oauth/authorize":
+    if path == oauth.AUTHORIZE_PATH:
         return "authorize"
-    if path == "/oauth/token":
+    if path == oauth.TOKEN_PATH:
         return "token"
-    if path == "/oauth/revoke":
+    if path == oauth.REVOKE_PATH:
         return "revoke"
-    if path == "/oauth/introspect":
+    if path == oauth.INTROSPECT_PATH:
         return "introspect"
     if path.startswith("/v1/"):
         return "api"
@@ -207,17 +206,14 @@ def read_screen(exchange: Exchange, body: bytes, content_type: str) -> None:
         if isinstance(parsed, dict) and exchange.role in ("screen", "authorize"):
             screen = parsed.get("screen_id")
             exchange.screen_id = str(screen) if screen else None
-            errors = parsed.get("errors") or []
-            exchange.error_codes = tuple(
-                str(e.get("code")) for e in errors if isinstance(e, dict) and e.get("code")
-            )
+            exchange.error_codes = tuple(answers.screen_error_codes(parsed))
             back = parsed.get("return_url")
             exchange.return_url = str(back) if back else None
     elif content_type.startswith("text/html") and exchange.role in ("screen", "authorize"):
         text = body.decode("utf-8", "replace")
-        found = SCREEN_ID.search(text)
-        exchange.screen_id = found.group(1) if found else None
-        exchange.error_codes = tuple(ERROR_CODE.findall(text))
+        found = answers.HTML_SCREEN_ID.search(text)
+        exchange.screen_id = (found.group(1) or None) if found else None
+        exchange.error_codes = tuple(c for c in answers.html_error_codes(text) if c)
         back = RETURN_URL.search(text)
         exchange.return_url = back.group(1).replace("&amp;", "&") if back else None
 

@@ -47,11 +47,12 @@ from authlib.common.errors import AuthlibBaseError
 from harness.certify import plan
 from harness.driver import TIMEOUT, Answer, Browser, PartnerApp, Phone, cookieless_session, query
 from harness.personas import Persona
-from renkei.contract import answers
+from renkei.contract import answers, api, oauth
 from renkei.contract.dates import months_before
+from renkei.contract.screens import CANCEL_PATH, SCREEN_PATHS, Screen
 
 MISBEHAVIOURS: Final = ("no-pkce", "ignores-state", "no-backoff", "ignores-invalid-grant")
-TRANSACTIONS: Final = "/v1/accounts/transactions"
+TRANSACTIONS: Final = api.TRANSACTIONS_PATH
 #: How far back the reference app asks for 明細 in the transactions situation:
 #: further than the bank keeps (R-ACCT-4), so that the refusal is met.
 MONTHS_ASKED: Final = 4
@@ -75,7 +76,7 @@ class Client:
     client_id: str
     client_secret: str
     redirect_uri: str
-    scope: str = "accounts transactions"
+    scope: str = " ".join(oauth.SCOPES)
 
 
 def error_code(r: requests.Response) -> str | None:
@@ -225,11 +226,11 @@ class ReferenceApp:
 
     def show_account(self) -> bool:
         """The account list and its balance; remembers the bank's date."""
-        accounts = self.request("/v1/accounts")
+        accounts = self.request(api.ACCOUNTS_PATH)
         if accounts is None or accounts.status_code != 200:
             return False
         account_id = str(accounts.json()["accounts"][0]["accountId"])
-        balance = self.request("/v1/accounts/balances", accountId=account_id)
+        balance = self.request(api.BALANCES_PATH, accountId=account_id)
         if balance is None or balance.status_code != 200:
             return False
         self.today = dt.date.fromisoformat(str(balance.json()["balances"][0]["baseDate"]))
@@ -237,7 +238,7 @@ class ReferenceApp:
 
     def show_transactions(self, months: int = 0) -> bool:
         """明細 from ``months`` before the bank's today (this month's start for 0), every page."""
-        accounts = self.request("/v1/accounts")
+        accounts = self.request(api.ACCOUNTS_PATH)
         if accounts is None or accounts.status_code != 200 or not self.show_account():
             return False
         assert self.today is not None
@@ -265,7 +266,7 @@ class ReferenceApp:
         if self.tokens is None:
             return
         self.server.http.post(
-            self.base + "/oauth/revoke",
+            self.base + oauth.REVOKE_PATH,
             data={"token": str(self.tokens["refresh_token"]), "token_type_hint": "refresh_token"},
             auth=(self.client.client_id, self.client.client_secret),
             timeout=TIMEOUT,
@@ -307,7 +308,7 @@ class MisbehavingApp(ReferenceApp):
             "scope": c.scope,
             "state": partner.state,
         }
-        return f"{self.base}/oauth/authorize?{urlencode(params)}"
+        return f"{self.base}{oauth.AUTHORIZE_PATH}?{urlencode(params)}"
 
     def on_return(self, url: str) -> str:
         if "ignores-state" not in self.faults:
@@ -389,11 +390,6 @@ class MisbehavingApp(ReferenceApp):
 
 
 # -- the tester's hand ---------------------------------------------------------------------------
-
-
-def account_of(account_id: str) -> dict[str, str]:
-    branch, kind, number = account_id.split("-")
-    return {"branch_no": branch, "account_type": kind, "account_no": number}
 
 
 class Player:
@@ -523,24 +519,25 @@ class Player:
             if a.status == 303 and a.location:
                 a = b.get(a.location)
                 continue
-            if a.status != 200 or a.codes or a.screen_id not in SCREENS:
+            if a.status != 200 or a.codes or a.screen_id not in SCREEN_PATHS:
                 return back(a)  # an error screen, or 中止: 「連携元画面へ」
-            if a.screen_id == "SOA202" and choice in ("cancel", "lock"):
+            screen = Screen(a.screen_id)
+            if screen is Screen.CUSTOMER and choice in ("cancel", "lock"):
                 return back(self.fail(b, who, choice))
-            if a.screen_id == "SOA209":
+            if screen is Screen.CALL:
                 phone.call(str(a.body["call_to"]))
-            path, form = SCREENS[str(a.screen_id)](who)
-            a = b.post(path, form)
+            a = b.post(SCREEN_PATHS[screen.value], ANSWERS[screen](who))
         return None
 
     @staticmethod
     def fail(b: Browser, who: Persona, choice: str) -> Answer:
         """②: 中止する, or five wrong names (R-ERR-HOST-2 until R-ERR-HOST-3)."""
         if choice == "cancel":
-            return b.post("/connect/cancel")
-        a = b.post("/connect/customer", who.details(name_kana=WRONG_NAME))
+            return b.post(CANCEL_PATH)
+        customer = SCREEN_PATHS[Screen.CUSTOMER.value]
+        a = b.post(customer, who.details(name_kana=WRONG_NAME))
         for _ in range(4):
-            a = b.post("/connect/customer", who.details(name_kana=WRONG_NAME))
+            a = b.post(customer, who.details(name_kana=WRONG_NAME))
         return a
 
     def link(self, st: dict[str, Any], times: int = 1) -> bool:
@@ -650,14 +647,15 @@ PLAYS: Final[dict[plan.Situation, Callable[[Player, dict[str, Any]], None]]] = {
 }
 
 
-#: Each screen's button with the persona's right answers (INTERFACE.md §2).
-SCREENS: Final[dict[str, Callable[[Persona], tuple[str, dict[str, str] | None]]]] = {
-    "SOA201": lambda who: ("/connect/account", who.account),
-    "SOA202": lambda who: ("/connect/customer", who.details()),
-    "SOA208": lambda who: ("/connect/phone", None),
-    "SOA209": lambda who: ("/connect/call", None),
-    "SOA211": lambda who: ("/connect/pin", {"pin": who.pin}),
-    "SOA206": lambda who: ("/connect/consent", {"decision": "allow", "agree": "1"}),
+#: The persona's right answers to each screen, posted with its button to the screen's
+#: path (INTERFACE.md §2).
+ANSWERS: Final[dict[Screen, Callable[[Persona], dict[str, str] | None]]] = {
+    Screen.ACCOUNT: lambda who: who.account,
+    Screen.CUSTOMER: lambda who: who.details(),
+    Screen.PHONE: lambda who: None,
+    Screen.CALL: lambda who: None,
+    Screen.PIN: lambda who: {"pin": who.pin},
+    Screen.CONSENT: lambda who: {"decision": "allow", "agree": "1"},
 }
 
 

@@ -37,6 +37,7 @@ from harness.certify.record import Exchange
 from harness.certify.setups import Bank, Made, SetupError
 from harness.driver import Sandbox
 from harness.personas import Persona
+from renkei.contract import controls
 
 __all__ = ["MARKS", "START_TIME", "Judged", "Options", "Runner", "SetupError", "judge_run"]
 
@@ -96,16 +97,17 @@ class Runner:
 
     def prepare(self) -> None:
         """Reset the sandbox and freeze its clock at 10:15 JST of its today."""
-        self.bank.ok("POST", "/sandbox/reset")
-        self.bank.ok("DELETE", "/sandbox/clock")
+        self.bank.ok("POST", controls.RESET_PATH)
+        self.bank.ok("DELETE", controls.CLOCK_PATH)
         now = self.bank.clock()
         self.started_at = now.isoformat(timespec="seconds")
         self.bank.ok(
-            "PUT", "/sandbox/clock", now=f"{now.date().isoformat()}T{START_TIME}+09:00", frozen=True
+            "PUT",
+            controls.CLOCK_PATH,
+            now=f"{now.date().isoformat()}T{START_TIME}+09:00",
+            frozen=True,
         )
-        self.bank.ok(
-            "PUT", "/sandbox/faults", congestion=False, system_error=False, service_suspended=False
-        )
+        self.bank.ok("PUT", controls.FAULTS_PATH, **dict.fromkeys(controls.FAULT_SWITCHES, False))
 
     # -- the tester ----------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from harness.certify.checks import FaultSite
 from harness.certify.judge import SituationRun
 from harness.certify.proxy import Recorder
 from harness.driver import Sandbox
+from renkei.contract import controls
 
 #: What the runner assumes an access token lives when the bank never said (RFC 6749 §5.1).
 ACCESS_SECONDS_DEFAULT: Final = 900
@@ -64,16 +65,16 @@ class Bank:
         return answer
 
     def clock(self) -> dt.datetime:
-        return dt.datetime.fromisoformat(str(self.ok("GET", "/sandbox/clock")["now"]))
+        return dt.datetime.fromisoformat(str(self.ok("GET", controls.CLOCK_PATH)["now"]))
 
     def advance(self, seconds: float) -> None:
-        self.ok("POST", "/sandbox/clock/advance", seconds=seconds)
+        self.ok("POST", controls.CLOCK_ADVANCE_PATH, seconds=seconds)
 
     def grants(self, active: bool = True) -> list[dict[str, Any]]:
         """The client's grants (``GET /admin/grants``), oldest first."""
         found = [
             g
-            for g in self.ok("GET", "/admin/grants")["grants"]
+            for g in self.ok("GET", controls.GRANTS_PATH)["grants"]
             if g.get("client_id") == self.client_id and (g.get("active") or not active)
         ]
         return sorted(found, key=lambda g: str(g.get("granted_at")))
@@ -154,7 +155,7 @@ class Maintenance(Fault):
     def make(self, bank: Bank, run: SituationRun) -> Made:
         now = bank.clock()
         end = now + self.length
-        bank.ok("POST", "/sandbox/maintenance", start=now.isoformat(), end=end.isoformat())
+        bank.ok("POST", controls.MAINTENANCE_PATH, start=now.isoformat(), end=end.isoformat())
         run.facts["maintenance"] = {"start": now.isoformat(), "end": end.isoformat()}
 
         def lift() -> None:
@@ -172,11 +173,11 @@ class Congestion(Fault):
     value: ClassVar[str] = "congestion"
 
     def make(self, bank: Bank, run: SituationRun) -> Made:
-        bank.ok("PUT", "/sandbox/faults", congestion=True)
-        run.facts["faults"] = {"congestion": True}
+        bank.ok("PUT", controls.FAULTS_PATH, **{controls.CONGESTION: True})
+        run.facts["faults"] = {controls.CONGESTION: True}
 
         def lift() -> None:
-            bank.ok("PUT", "/sandbox/faults", congestion=False)
+            bank.ok("PUT", controls.FAULTS_PATH, **{controls.CONGESTION: False})
 
         return Made(lift=lift)
 
@@ -228,7 +229,7 @@ class RevokeGrants(Setup):
     def make(self, bank: Bank, run: SituationRun) -> Made:
         revoked = [g["grant_id"] for g in bank.grants()]
         for grant_id in revoked:
-            bank.ok("POST", f"/admin/grants/{grant_id}/revoke")
+            bank.ok("POST", controls.revoke_path(grant_id))
         run.facts["revoked_grants"] = len(revoked)
         if not revoked:
             run.problems.append("the app held no active grant to revoke")
@@ -253,18 +254,13 @@ class MoveAccount(Setup):
             run.problems.append("the app held no active grant: no account to move")
             return self.NONE
         old = str(held[-1]["account"])
-        branch, kind, number = old.split("-")
+        fields = controls.account_fields(old)
         refusals = []
-        for other in (b for b in bank.branches if b != branch):
-            new = {"branch_no": other, "account_type": kind, "account_no": number}
-            r = bank.sandbox.request(
-                "POST",
-                "/admin/accounts/move",
-                **{"from": {"branch_no": branch, "account_type": kind, "account_no": number}},
-                to=new,
-            )
+        for other in (b for b in bank.branches if b != fields["branch_no"]):
+            new = {**fields, "branch_no": other}
+            r = bank.sandbox.request("POST", controls.MOVE_PATH, **{"from": fields}, to=new)
             if r.status_code == 200:
-                moved = f"{other}-{kind}-{number}"
+                moved = controls.account_id(new)
                 run.facts["moved"] = {"from": old, "to": moved}
                 run.moved_to = moved
                 for pid, account in bank.accounts.items():

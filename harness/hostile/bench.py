@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import requests
 
 from harness.driver import Browser, PartnerApp, Phone, Sandbox, cookieless_session
+from renkei.contract import controls
 from renkei.contract.errors import ERRORS, LEAVES_SCREEN
 from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, REVOKE_PATH, TOKEN_PATH
 from renkei.contract.screens import FLOW_COOKIE, SCREEN_PATHS, SCREENS, Screen
@@ -221,11 +222,11 @@ class Bench:
             if path.startswith("/v1/") and status == 401:
                 self.tokens_spent()  # a generated revoke may have ended the grant
             return
-        if path in ("/sandbox/faults", "/sandbox/clock", "/sandbox/clock/advance"):
+        if path in (controls.FAULTS_PATH, controls.CLOCK_PATH, controls.CLOCK_ADVANCE_PATH):
             self.baseline()
-        elif path.startswith(("/sandbox/", "/admin/accounts", "/admin/grants")):
+        elif path.startswith(("/sandbox/", controls.MOVE_PATH, controls.GRANTS_PATH)):
             self.restore()  # reset, maintenance, move, revoke, uninstall
-        elif path.startswith("/admin/locks"):
+        elif path.startswith(controls.LOCKS_PATH):
             pass  # an unlock changes nothing the fuzzing relies on
         elif path in (REVOKE_PATH, TOKEN_PATH):
             self.tokens_spent()

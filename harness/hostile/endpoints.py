@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 import requests
 from hypothesis import strategies as st
 
+from renkei.contract import api, controls, telephony
 from renkei.contract.oauth import (
     AUTHORIZE_PATH,
     CODE_CHALLENGE_METHODS,
@@ -202,9 +203,7 @@ def api_requests(bench: Bench) -> st.SearchStrategy[Generated]:
 
     @st.composite
     def build(draw: st.DrawFn) -> Generated:
-        path = draw(
-            st.sampled_from(["/v1/accounts", "/v1/accounts/balances", "/v1/accounts/transactions"])
-        )
+        path = draw(st.sampled_from([api.ACCOUNTS_PATH, api.BALANCES_PATH, api.TRANSACTIONS_PATH]))
         method = draw(st.sampled_from(["GET", "GET", "GET", "GET", "POST", "DELETE"]))
         kind = draw(st.sampled_from(["valid", "valid", "none", "garbage", "scheme", "admin"]))
         token = ""
@@ -243,42 +242,47 @@ def telephony_requests(bench: Bench) -> st.SearchStrategy[Generated]:
 
     @st.composite
     def build(draw: st.DrawFn) -> Generated:
-        fields = {"from": PERSON["phone"], "to": "1860120111111", "caller_id": "shown"}
+        fields = {
+            "from": PERSON["phone"],
+            "to": telephony.SHOW_PREFIX + "0120111111",
+            "caller_id": telephony.SHOWN,
+        }
         body, kind = draw(bodies(fields))
         headers = {**draw(accepts()), **kind}
         if draw(st.booleans()):
-            headers["X-Telephony-Secret"] = draw(header_text())
+            headers[telephony.SECRET_HEADER] = draw(header_text())
         request = requests.Request(
-            "POST", bench.url + "/telephony/calls", headers=headers, data=body
+            "POST", bench.url + telephony.CALLS_PATH, headers=headers, data=body
         )
-        return "POST /telephony/calls", request, None
+        return f"POST {telephony.CALLS_PATH}", request, None
 
     return build()
 
 
 #: The controls of INTERFACE.md §6 with the fields of their JSON bodies (right values).
+#: A path naming a thing is its template, ``{account}`` or ``{id}`` filled in per request.
 CONTROLS_FIELDS: dict[tuple[str, str], dict[str, Any]] = {
-    ("GET", "/sandbox/clock"): {},
-    ("PUT", "/sandbox/clock"): {"now": BASELINE_NOW, "frozen": True},
-    ("DELETE", "/sandbox/clock"): {},
-    ("POST", "/sandbox/clock/advance"): {"seconds": 60},
-    ("GET", "/sandbox/faults"): {},
-    ("PUT", "/sandbox/faults"): {"congestion": False, "system_error": False},
-    ("POST", "/sandbox/maintenance"): {
+    ("GET", controls.CLOCK_PATH): {},
+    ("PUT", controls.CLOCK_PATH): {"now": BASELINE_NOW, "frozen": True},
+    ("DELETE", controls.CLOCK_PATH): {},
+    ("POST", controls.CLOCK_ADVANCE_PATH): {"seconds": 60},
+    ("GET", controls.FAULTS_PATH): {},
+    ("PUT", controls.FAULTS_PATH): {controls.CONGESTION: False, controls.SYSTEM_ERROR: False},
+    ("POST", controls.MAINTENANCE_PATH): {
         "start": "2026-11-25T01:00:00+09:00",
         "end": "2026-11-25T02:00:00+09:00",
         "label": "テスト",
     },
-    ("GET", "/sandbox/maintenance"): {},
-    ("POST", "/sandbox/reset"): {"today": "2026-11-24"},
-    ("GET", "/sandbox/mail"): {},
-    ("GET", "/sandbox/oplog"): {},
-    ("GET", "/admin/locks"): {},
-    ("DELETE", "/admin/locks/{account}"): {},
-    ("GET", "/admin/grants"): {},
-    ("POST", "/admin/grants/{id}/revoke"): {},
-    ("POST", "/sandbox/grants/{id}/uninstall"): {},
-    ("POST", "/admin/accounts/move"): {
+    ("GET", controls.MAINTENANCE_PATH): {},
+    ("POST", controls.RESET_PATH): {"today": "2026-11-24"},
+    ("GET", controls.MAIL_PATH): {},
+    ("GET", controls.OPLOG_PATH): {},
+    ("GET", controls.LOCKS_PATH): {},
+    ("DELETE", controls.lock_path("{account}")): {},
+    ("GET", controls.GRANTS_PATH): {},
+    ("POST", controls.revoke_path("{id}")): {},
+    ("POST", controls.uninstall_path("{id}")): {},
+    ("POST", controls.MOVE_PATH): {
         "from": dict(ACCOUNT),
         "to": {"branch_no": "022", "account_type": "1", "account_no": "7654321"},
     },

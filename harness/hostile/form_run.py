@@ -11,6 +11,7 @@ import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
+from renkei.contract import controls, telephony
 from renkei.contract.oauth import INTROSPECT_PATH, REVOKE_PATH, TOKEN_PATH
 from renkei.contract.screens import CSRF_FIELD, FLOW_COOKIE, SCREENS, Screen
 
@@ -67,10 +68,10 @@ BODY_TARGETS = (
     f"POST {TOKEN_PATH}",
     f"POST {REVOKE_PATH}",
     f"POST {INTROSPECT_PATH}",
-    "POST /telephony/calls",
-    "PUT /sandbox/clock",
-    "POST /sandbox/maintenance",
-    "POST /admin/accounts/move",
+    f"POST {telephony.CALLS_PATH}",
+    f"PUT {controls.CLOCK_PATH}",
+    f"POST {controls.MAINTENANCE_PATH}",
+    f"POST {controls.MOVE_PATH}",
 )
 
 

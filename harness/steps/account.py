@@ -24,6 +24,7 @@ from harness.steps.helpers import (
     transactions,
     unlock_after,
 )
+from renkei.contract import api, controls
 from renkei.contract.dates import months_before
 
 
@@ -38,7 +39,7 @@ def clock_today(sandbox: Sandbox, time: str) -> None:
     """Dates the scenario writes relative to the day the bank was built (a card not
     yet issued, R-ACCT-2; the months of history, R-ACCT-4) hold for the real
     date: back to real time, then the clock stands at ``time`` (JST) of that day."""
-    r = sandbox.request("DELETE", "/sandbox/clock")
+    r = sandbox.request("DELETE", controls.CLOCK_PATH)
     assert r.status_code == 200, r.text
     today = sandbox_now(sandbox).date()
     sandbox.set_clock(f"{today.isoformat()}T{time}+09:00")
@@ -118,18 +119,18 @@ def ask_given_next(visit: Visit, api_replies: list[requests.Response]) -> None:
 
 @then(parsers.parse('口座照会で口座 "{account_id}" が返る'))
 def reads_account(visit: Visit, account_id: str) -> None:
-    r = visit.app.api(visit.tokens["access_token"], "/v1/accounts")
+    r = visit.app.api(visit.tokens["access_token"], api.ACCOUNTS_PATH)
     assert r.status_code == 200, r.text
     accounts = r.json()["accounts"]
     assert [a["accountId"] for a in accounts] == [account_id], accounts
-    branch, kind, number = account_id.split("-")
+    named = tuple(controls.account_fields(account_id).values())  # 店番, 科目, 口座番号
     a = accounts[0]
-    assert (a["branchCode"], a["accountTypeCode"], a["accountNumber"]) == (branch, kind, number), a
+    assert (a["branchCode"], a["accountTypeCode"], a["accountNumber"]) == named, a
 
 
 @then(parsers.parse('残高照会はステータス 200 で口座 "{account_id}" の残高を返す'))
 def reads_balance(visit: Visit, account_id: str) -> None:
-    r = visit.app.api(visit.tokens["access_token"], "/v1/accounts/balances", accountId=account_id)
+    r = visit.app.api(visit.tokens["access_token"], api.BALANCES_PATH, accountId=account_id)
     assert r.status_code == 200, r.text
     balances = r.json()["balances"]
     assert [b["accountId"] for b in balances] == [account_id], balances
@@ -140,8 +141,8 @@ def reads_balance(visit: Visit, account_id: str) -> None:
 def account_api_refused(visit: Visit, status: int, code: str) -> None:
     token = visit.tokens["access_token"]
     account = visit.persona.account_id
-    api_error(visit.app.api(token, "/v1/accounts"), status, code)
-    api_error(visit.app.api(token, "/v1/accounts/balances", accountId=account), status, code)
+    api_error(visit.app.api(token, api.ACCOUNTS_PATH), status, code)
+    api_error(visit.app.api(token, api.BALANCES_PATH, accountId=account), status, code)
 
 
 @then(

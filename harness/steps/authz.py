@@ -24,7 +24,11 @@ from harness.steps.helpers import (
     pin_in,
     scalars_in,
 )
-from renkei.contract.screens import SCREEN_PATHS
+from renkei.contract import api, controls
+from renkei.contract.screens import SCREEN_PATHS, Screen
+
+#: ②, where the e-mail address is typed.
+CUSTOMER_PATH = SCREEN_PATHS[Screen.CUSTOMER.value]
 
 
 @when(parsers.parse("{days:d} 日待つ"))
@@ -68,7 +72,7 @@ def altered_request(
 )
 def enter_email(visit: Visit, sandbox: Sandbox, email: str) -> Marks:
     marks = marks_now(sandbox)
-    visit.press("/connect/customer", visit.persona.details(email=email, email_confirm=email))
+    visit.press(CUSTOMER_PATH, visit.persona.details(email=email, email_confirm=email))
     return marks
 
 
@@ -79,7 +83,7 @@ def enter_email(visit: Visit, sandbox: Sandbox, email: str) -> Marks:
 def enter_name_email(visit: Visit, sandbox: Sandbox, name: str, email: str) -> Marks:
     marks = marks_now(sandbox)
     form = visit.persona.details(name_kana=name, email=email, email_confirm=email)
-    visit.press("/connect/customer", form)
+    visit.press(CUSTOMER_PATH, form)
     return marks
 
 
@@ -90,9 +94,9 @@ def read_everything(visit: Visit) -> list[str]:
     account = visit.persona.account_id
     texts = []
     for path, params in (
-        ("/v1/accounts", {}),
-        ("/v1/accounts/balances", {"accountId": account}),
-        ("/v1/accounts/transactions", {"accountId": account}),
+        (api.ACCOUNTS_PATH, {}),
+        (api.BALANCES_PATH, {"accountId": account}),
+        (api.TRANSACTIONS_PATH, {"accountId": account}),
     ):
         r = visit.app.api(token, path, **params)
         assert r.status_code == 200, (path, r.text)
@@ -112,7 +116,7 @@ def bank_revokes(visit: Visit, sandbox: Sandbox) -> None:
 def app_uninstalled(visit: Visit, sandbox: Sandbox) -> None:
     """R-AUTHZ-4, renkei's extension: POST /sandbox/grants/{id}/uninstall."""
     for grant_id in grants_of(visit, sandbox):
-        r = sandbox.request("POST", f"/sandbox/grants/{grant_id}/uninstall")
+        r = sandbox.request("POST", controls.uninstall_path(grant_id))
         assert r.status_code == 200, r.text
 
 
@@ -142,13 +146,13 @@ def error_page(visit: Visit) -> None:
 @then("API連携認証は始まらない")
 def no_flow(visit: Visit) -> None:
     """No screen can be opened: the browser was given no flow."""
-    answer = visit.browser.get(SCREEN_PATHS["SOA201"])
+    answer = visit.browser.get(SCREEN_PATHS[Screen.ACCOUNT.value])
     assert answer.status == 403 and answer.codes == ["flow_lost"], (answer.status, answer.body)
 
 
 @then("口座照会は 401 で断られる")
 def api_unauthorized(visit: Visit) -> None:
-    r = visit.app.api(visit.tokens["access_token"], "/v1/accounts")
+    r = visit.app.api(visit.tokens["access_token"], api.ACCOUNTS_PATH)
     assert r.status_code == 401, (r.status_code, r.text)
     assert (header(r, "WWW-Authenticate") or "").startswith("Bearer"), r.headers
     assert "errorCode" in r.json(), r.text

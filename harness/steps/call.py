@@ -10,7 +10,8 @@ from pytest_bdd import parsers, then, when
 
 from harness.driver import Browser, Phone
 from harness.steps.helpers import CALL_POOL, OTHER_PHONE, Visit
-from renkei.contract.screens import SCREEN_PATHS
+from renkei.contract import telephony
+from renkei.contract.screens import SCREEN_PATHS, Screen
 
 
 @when(
@@ -24,12 +25,12 @@ def call(visit: Visit, caller: str, dialled: str, mode: str) -> dict[str, Any]:
     shown = visit.last.body["call_to"]
     numbers = {
         "認証先電話番号": shown,
-        "184+認証先電話番号": "184" + shown,
-        "186+認証先電話番号": "186" + shown,
+        "184+認証先電話番号": telephony.WITHHOLD_PREFIX + shown,
+        "186+認証先電話番号": telephony.SHOW_PREFIX + shown,
         "別の認証先電話番号": next(n for n in CALL_POOL if n != shown),
     }
     phones = {"登録電話番号": visit.persona.phone, "別の電話": OTHER_PHONE}
-    modes = {"通知": "shown", "非通知": "withheld"}
+    modes = {"通知": telephony.SHOWN, "非通知": telephony.WITHHELD}
     # The same phone network (session) as the visit's phone, whoever calls.
     phone = Phone(visit.phone.base, phones[caller], visit.phone.session)
     return phone.call(numbers[dialled], modes[mode])
@@ -48,7 +49,7 @@ def sent_back(visit: Visit, screen: str) -> None:
     """R-ERR-CALL-2: the answer shows the first screen, which is now the one open."""
     assert visit.screen_id == screen, visit.last.body
     assert visit.browser.get(SCREEN_PATHS[screen]).status == 200
-    assert visit.browser.get(SCREEN_PATHS["SOA209"]).status == 403
+    assert visit.browser.get(SCREEN_PATHS[Screen.CALL.value]).status == 403
 
 
 @then("電話は応答されず、2〜3回鳴って切れる")

@@ -7,22 +7,27 @@ import datetime as dt
 from pytest_bdd import parsers, then, when
 
 from harness.driver import Sandbox, query
-from harness.steps.helpers import Visit
+from harness.steps.helpers import CALL_POOL, Visit
+from renkei.contract.controls import CLOCK_PATH
+from renkei.contract.screens import CANCEL_PATH, SCREEN_PATHS, Screen
+
+#: ⑥, where the customer decides.
+CONSENT_PATH = SCREEN_PATHS[Screen.CONSENT.value]
 
 
 @when("同意にチェックせずに「許可する」を押す")
 def allow_unticked(visit: Visit) -> None:
-    visit.press("/connect/consent", {"decision": "allow"})
+    visit.press(CONSENT_PATH, {"decision": "allow"})
 
 
 @when("「拒否する」を押す")
 def deny(visit: Visit) -> None:
-    visit.press("/connect/consent", {"decision": "deny"})
+    visit.press(CONSENT_PATH, {"decision": "deny"})
 
 
 @when("「中止する」を押す")
 def cancel(visit: Visit) -> None:
-    visit.press("/connect/cancel")
+    visit.press(CANCEL_PATH)
 
 
 @then("連携元アプリに認可コードと state が返る")
@@ -47,8 +52,8 @@ def shows_masked(visit: Visit, masked: str) -> None:
 @then(parsers.parse("認証先電話番号が番号群のどれかで、期限は表示から {seconds:d} 秒後である"))
 def shows_call(visit: Visit, sandbox: Sandbox, seconds: int) -> None:
     body = visit.last.body
-    assert body["call_to"] in ("0120111111", "0120222222", "0120333333"), body
-    now = dt.datetime.fromisoformat(sandbox._ok("GET", "/sandbox/clock")["now"])
+    assert body["call_to"] in CALL_POOL, body
+    now = dt.datetime.fromisoformat(sandbox._ok("GET", CLOCK_PATH)["now"])
     deadline = dt.datetime.fromisoformat(body["call_deadline"])
     assert deadline - now == dt.timedelta(seconds=seconds), (now, deadline)
 

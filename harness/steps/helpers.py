@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,8 @@ import requests
 from harness.driver import TIMEOUT, Answer, Browser, PartnerApp, Phone, Sandbox
 from harness.embedded import Target
 from harness.personas import Persona
-from renkei.contract.screens import SCREEN_PATHS
+from renkei.contract import api, controls, oauth
+from renkei.contract.screens import SCREEN_PATHS, Screen
 
 #: A Tuesday morning: open by every rule of R-HOURS.
 WEEKDAY = "2026-11-24T10:15:00+09:00"
@@ -27,12 +28,16 @@ REQUIRED_FIELD = "必ず入力して下さい。"
 #: Between the values of one Examples cell.
 SEPARATOR = "／"
 JST = dt.timezone(dt.timedelta(hours=9))
-#: INTERFACE.md §5: at most 500 items a page.
-PAGE_SIZE = 500
+#: INTERFACE.md §5: at most this many items a page.
+PAGE_SIZE = api.PAGE_SIZE
 #: R-ERR-SYS-1, verbatim (INTERFACE.md §3).
 OUT_OF_HOURS = "ただ今の時間はサービスを行っておりません。ご了承ください。"
 #: The switches of PUT /sandbox/faults, by the name the features give them.
-FAULTS = {"混雑": "congestion", "システム障害": "system_error", "サービス停止": "service_suspended"}
+FAULTS = {
+    "混雑": controls.CONGESTION,
+    "システム障害": controls.SYSTEM_ERROR,
+    "サービス停止": controls.SERVICE_SUSPENDED,
+}
 WEEKDAYS = "月火水木金土日"
 #: 認証先電話番号 of the default scenario (INTERFACE.md §8).
 CALL_POOL = ("0120111111", "0120222222", "0120333333")
@@ -96,7 +101,7 @@ def start_visit(target: Target, persona: Persona, client: str = "creco") -> Visi
             client_id=client,
             client_secret=f"{client}-secret",
             redirect_uri="http://127.0.0.1:8766/callback",
-            scope="accounts",
+            scope=api.SCOPE_OF[api.ACCOUNTS_PATH],
         )
     )
     visit = Visit(persona, Browser(target.url), app, Phone(target.url, persona.phone))
@@ -112,24 +117,25 @@ def start_visit(target: Target, persona: Persona, client: str = "creco") -> Visi
 def press_right(visit: Visit, *, check_call: bool = False) -> None:
     """The button of the screen shown, with this customer's right answers; with
     ``check_call`` the gateway must also answer that the call verified."""
-    p = visit.persona
     here = visit.screen_id
-    if here == "SOA201":
-        visit.press("/connect/account", p.account)
-    elif here == "SOA202":
-        visit.press("/connect/customer", p.details())
-    elif here == "SOA208":
-        visit.press("/connect/phone")
-    elif here == "SOA209":
+    if here not in SCREEN_PATHS:
+        raise AssertionError(f"not on a screen: {visit.last.body}")
+    screen = Screen(here)
+    if screen is Screen.CALL:
         answer = visit.phone.call(visit.last.body["call_to"])
         assert answer["verified"] or not check_call, answer
-        visit.press("/connect/call")
-    elif here == "SOA211":
-        visit.press("/connect/pin", {"pin": p.pin})
-    elif here == "SOA206":
-        visit.press("/connect/consent", {"decision": "allow", "agree": "1"})
-    else:
-        raise AssertionError(f"not on a screen: {visit.last.body}")
+    visit.press(SCREEN_PATHS[here], RIGHT_ANSWERS[screen](visit.persona))
+
+
+#: What each screen's button posts with a customer's right answers (INTERFACE.md §2).
+RIGHT_ANSWERS: dict[Screen, Callable[[Persona], dict[str, str] | None]] = {
+    Screen.ACCOUNT: lambda p: p.account,
+    Screen.CUSTOMER: lambda p: p.details(),
+    Screen.PHONE: lambda p: None,
+    Screen.CALL: lambda p: None,
+    Screen.PIN: lambda p: {"pin": p.pin},
+    Screen.CONSENT: lambda p: {"decision": "allow", "agree": "1"},
+}
 
 
 def walk_to(visit: Visit, screen: str) -> None:
@@ -151,7 +157,7 @@ def unlock_after(sandbox: Sandbox, cleanup: list[Any], unlocks: set[str], accoun
 
 def sandbox_now(sandbox: Sandbox) -> dt.datetime:
     """The sandbox clock (GET /sandbox/clock), in JST."""
-    r = sandbox.request("GET", "/sandbox/clock")
+    r = sandbox.request("GET", controls.CLOCK_PATH)
     assert r.status_code == 200, r.text
     return dt.datetime.fromisoformat(r.json()["now"]).astimezone(JST)
 
@@ -165,9 +171,9 @@ def form_of(visit: Visit, screen: str, **changes: str) -> dict[str, str]:
     """The right form of ``screen`` for this customer, ``changes`` applied."""
     p = visit.persona
     right = {
-        "SOA201": p.account,
-        "SOA202": p.details(),
-        "SOA211": {"pin": p.pin},
+        Screen.ACCOUNT.value: p.account,
+        Screen.CUSTOMER.value: p.details(),
+        Screen.PIN.value: {"pin": p.pin},
     }[screen]
     return {**right, **changes}
 
@@ -186,9 +192,11 @@ def lock(target: Target, persona: Persona, failures: int) -> None:
     answer R-ERR-HOST-3 (403 locked_now), the ones before it R-ERR-HOST-2."""
     visit = start_visit(target, persona)
     try:
-        walk_to(visit, "SOA202")
+        walk_to(visit, Screen.CUSTOMER.value)
         for n in range(1, failures + 1):
-            answer = visit.press("/connect/customer", persona.details(name_kana=WRONG_NAME))
+            answer = visit.press(
+                SCREEN_PATHS[Screen.CUSTOMER.value], persona.details(name_kana=WRONG_NAME)
+            )
             expected = (403, ["locked_now"]) if n == failures else (422, ["identity_mismatch"])
             assert (answer.status, answer.codes) == expected, (n, answer.status, answer.body)
     finally:
@@ -228,7 +236,7 @@ def next_page_of(visit: Visit, before: dict[str, Any], key: str) -> requests.Res
 def transactions(visit: Visit, **params: str) -> requests.Response:
     return visit.app.api(
         visit.tokens["access_token"],
-        "/v1/accounts/transactions",
+        api.TRANSACTIONS_PATH,
         accountId=visit.persona.account_id,
         **params,
     )
@@ -316,7 +324,7 @@ def pin_in(text: str, pin: str) -> bool:
 def introspect(visit: Visit, token: str) -> dict[str, Any]:
     app = visit.app
     r = app.http.post(
-        app.base + "/oauth/introspect",
+        app.base + oauth.INTROSPECT_PATH,
         data={"token": token},
         auth=(app.client_id, app.client_secret),
         timeout=TIMEOUT,

@@ -15,12 +15,12 @@ from harness.driver import Answer, Sandbox
 from harness.embedded import Target
 from harness.personas import Persona
 from harness.steps.helpers import Visit, lock, lock_of, start_visit, submit, unlock_after
-from renkei.contract.screens import SCREEN_PATHS
+from renkei.contract.screens import SCREEN_PATHS, Screen
 
 
 @when(parsers.parse('画面②で "{name}" を "{value}" にして「次へ」を押す'))
 def enter_details_changed(visit: Visit, name: str, value: str) -> None:
-    visit.press("/connect/customer", visit.persona.details(**{name: value}))
+    visit.press(SCREEN_PATHS[Screen.CUSTOMER.value], visit.persona.details(**{name: value}))
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def begin_again(
 )
 def enter_details_repeatedly(visit: Visit, name: str, value: str, times: int) -> list[Answer]:
     form = visit.persona.details(**{name: value})
-    return [submit(visit, "SOA202", form) for _ in range(times)]
+    return [submit(visit, Screen.CUSTOMER.value, form) for _ in range(times)]
 
 
 @when(
@@ -81,7 +81,7 @@ def enter_details_repeatedly(visit: Visit, name: str, value: str, times: int) ->
     target_fixture="answers",
 )
 def enter_pin_repeatedly(visit: Visit, pin: str, times: int) -> list[Answer]:
-    return [submit(visit, "SOA211", {"pin": pin}) for _ in range(times)]
+    return [submit(visit, Screen.PIN.value, {"pin": pin}) for _ in range(times)]
 
 
 @then(
@@ -112,7 +112,7 @@ def back_on(visit: Visit, screen: str) -> None:
 def terminal(visit: Visit) -> None:
     """R-ERR-HOST-3/4 end the flow: no screen of it opens any more."""
     assert visit.last.body.get("return_url"), visit.last.body
-    for screen in ("SOA202", "SOA211"):
+    for screen in (Screen.CUSTOMER.value, Screen.PIN.value):
         answer = visit.browser.get(SCREEN_PATHS[screen])
         assert answer.status == 403 and answer.screen_id is None, (screen, answer.body)
 

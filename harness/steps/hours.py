@@ -9,6 +9,7 @@ from pytest_bdd import given, parsers, then
 
 from harness.driver import Sandbox
 from harness.steps.helpers import OUT_OF_HOURS, WEEKDAYS, Visit, retry_after_is
+from renkei.contract.screens import Screen
 
 
 @given(parsers.parse('時計が {weekday}曜日の "{instant}" を指している'))
@@ -36,7 +37,8 @@ def service_state(visit: Visit, state: str, seconds: str) -> None:
     answer = visit.last
     if state == "開いている":
         assert seconds == "-", "an open service has no reopening"
-        assert answer.status == 200 and answer.screen_id == "SOA201", (answer.status, answer.body)
+        shown = (answer.status, answer.screen_id)
+        assert shown == (200, Screen.ACCOUNT.value), (answer.status, answer.body)
         assert not answer.codes, answer.body
     elif state == "閉まっている":
         assert answer.status == 503, (answer.status, answer.body)

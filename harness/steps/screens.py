@@ -14,7 +14,8 @@ from harness.driver import Sandbox, query
 from harness.embedded import Target
 from harness.personas import Persona
 from harness.steps.helpers import WEEKDAY, Visit, start_visit, walk_to
-from renkei.contract.screens import SCREEN_PATHS
+from renkei.contract.api import ACCOUNTS_PATH
+from renkei.contract.screens import SCREEN_PATHS, SCREENS, Screen
 
 
 def pytest_bdd_after_scenario(request: pytest.FixtureRequest) -> None:
@@ -98,23 +99,24 @@ def walked(visit: Visit, screen: str) -> None:
 )
 def enter_account(visit: Visit, branch: str, kind: str, number: str) -> None:
     visit.press(
-        "/connect/account", {"branch_no": branch, "account_type": kind, "account_no": number}
+        SCREENS[Screen.ACCOUNT].path,
+        {"branch_no": branch, "account_type": kind, "account_no": number},
     )
 
 
 @when("画面①で口座情報を正しく入力して「次へ」を押す")
 def enter_own_account(visit: Visit) -> None:
-    visit.press("/connect/account", visit.persona.account)
+    visit.press(SCREENS[Screen.ACCOUNT].path, visit.persona.account)
 
 
 @when("画面②でお客様情報を正しく入力して「次へ」を押す")
 def enter_details(visit: Visit) -> None:
-    visit.press("/connect/customer", visit.persona.details())
+    visit.press(SCREENS[Screen.CUSTOMER].path, visit.persona.details())
 
 
 @when("「電話番号の決定」を押す")
 def decide_phone(visit: Visit) -> None:
-    visit.press("/connect/phone")
+    visit.press(SCREENS[Screen.PHONE].path)
 
 
 @when("登録電話番号から認証先電話番号に電話する")
@@ -124,22 +126,22 @@ def call_shown(visit: Visit) -> None:
 
 @when("「確定する」を押す")
 def confirm(visit: Visit) -> None:
-    visit.press("/connect/call")
+    visit.press(SCREENS[Screen.CALL].path)
 
 
 @when(parsers.parse('暗証番号 "{pin}" を入力して「次へ」を押す'))
 def enter_pin(visit: Visit, pin: str) -> None:
-    visit.press("/connect/pin", {"pin": pin})
+    visit.press(SCREENS[Screen.PIN].path, {"pin": pin})
 
 
 @when("正しい暗証番号を入力して「次へ」を押す")
 def enter_right_pin(visit: Visit) -> None:
-    visit.press("/connect/pin", {"pin": visit.persona.pin})
+    visit.press(SCREENS[Screen.PIN].path, {"pin": visit.persona.pin})
 
 
 @when("同意にチェックして「許可する」を押す")
 def allow(visit: Visit) -> None:
-    visit.press("/connect/consent", {"decision": "allow", "agree": "1"})
+    visit.press(SCREENS[Screen.CONSENT].path, {"decision": "allow", "agree": "1"})
 
 
 @when("「連携元画面へ」を押す")
@@ -215,7 +217,7 @@ def exchange(visit: Visit) -> None:
 
 @then("口座照会ができる")
 def can_read(visit: Visit) -> None:
-    r = visit.app.api(visit.tokens["access_token"], "/v1/accounts")
+    r = visit.app.api(visit.tokens["access_token"], ACCOUNTS_PATH)
     assert r.status_code == 200, r.text
     assert r.json()["accounts"][0]["accountId"] == visit.persona.account_id
 

@@ -7,6 +7,7 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.driver import Sandbox
 from harness.steps.helpers import FAULTS, Visit, press_right, retry_after_is
+from renkei.contract.api import ACCOUNTS_PATH
 
 
 @given(parsers.parse('障害 "{fault}" が起きている'))
@@ -40,7 +41,7 @@ def retry_after_expected(visit: Visit, expected: str) -> None:
     target_fixture="api_answer",
 )
 def api_refused(visit: Visit, status: int, code: str) -> requests.Response:
-    r = visit.app.api(visit.tokens["access_token"], "/v1/accounts")
+    r = visit.app.api(visit.tokens["access_token"], ACCOUNTS_PATH)
     assert r.status_code == status, (r.status_code, r.text)
     assert r.json()["errorCode"] == code, r.text
     assert set(r.json()) == {"errorCode", "errorMessage"}, r.text

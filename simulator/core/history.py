@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from renkei.contract.api import PAGE_SIZE
 from renkei.contract.dates import months_before
 from simulator.core.errors import HistoryOutOfRange, InvalidParameter
 
-PAGE_SIZE: Final = 500
 DEPOSIT: Final = "1"  # 入金
 WITHDRAWAL: Final = "2"  # 出金
 

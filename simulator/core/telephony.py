@@ -17,10 +17,10 @@ import random
 from dataclasses import dataclass, replace
 from typing import Final
 
+from renkei.contract.telephony import SHOW_PREFIX, SHOWN, WITHHOLD_PREFIX
+
 #: R-FLOW-4: 「本画面が表示されてから120秒以内に、お電話ください。」
 CALL_WINDOW: Final = dt.timedelta(seconds=120)
-SHOW_CALLER_ID: Final = "186"
-WITHHOLD_CALLER_ID: Final = "184"
 
 
 def mask_phone(phone: str) -> str:
@@ -76,23 +76,24 @@ class InboundCall:
 
     from_number: str
     dialled: str
-    caller_id: str = "shown"
+    caller_id: str = SHOWN
 
     @property
     def destination(self) -> str:
         """The number reached: the digits dialled without a 184/186 prefix."""
-        if self.dialled.startswith((SHOW_CALLER_ID, WITHHOLD_CALLER_ID)):
-            return self.dialled[3:]
+        for prefix in (SHOW_PREFIX, WITHHOLD_PREFIX):
+            if self.dialled.startswith(prefix):
+                return self.dialled[len(prefix) :]
         return self.dialled
 
     @property
     def caller_id_shown(self) -> bool:
         """186 shows and 184 withholds, whatever the phone's own setting says."""
-        if self.dialled.startswith(SHOW_CALLER_ID):
+        if self.dialled.startswith(SHOW_PREFIX):
             return True
-        if self.dialled.startswith(WITHHOLD_CALLER_ID):
+        if self.dialled.startswith(WITHHOLD_PREFIX):
             return False
-        return self.caller_id == "shown"
+        return self.caller_id == SHOWN
 
 
 def judge_call(call: InboundCall, challenge: CallChallenge, now: dt.datetime) -> CallVerdict:

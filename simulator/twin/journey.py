@@ -18,9 +18,10 @@ from typing import Any, Final
 
 from renkei.contract.errors import REFUSALS
 from renkei.contract.screens import SCREEN_IDS
+from renkei.contract.telephony import WITHHOLD_PREFIX
 from simulator.core.flow import FlowState
 from simulator.core.screens import Screen
-from simulator.core.telephony import WITHHOLD_CALLER_ID, InboundCall
+from simulator.core.telephony import InboundCall
 from simulator.population import BulkAccount, BulkCustomer
 from simulator.scenario_model import Client
 from simulator.twin.model import Process, Tally, Twin
@@ -291,10 +292,12 @@ class Walk:
         phone = flow.registered_phone
         if self.withheld:
             self.withheld = False
-            self.dial(phone, challenge.to_number, WITHHOLD_CALLER_ID)
+            self.dial(phone, challenge.to_number, WITHHOLD_PREFIX)
             yield twin.env.timeout(lognormal(twin, b.call_median / 2, b.call_sigma))
         self.dial(phone, challenge.to_number, "")
-        yield twin.env.timeout(lognormal(twin, b.think.get("SOA209", AFTER_CALL), b.think_sigma))
+        yield twin.env.timeout(
+            lognormal(twin, b.think.get(Screen.CALL.value, AFTER_CALL), b.think_sigma)
+        )
         return self.press("confirm", {}, partial(engine.confirm_call, flow))
 
     def dial(self, phone: str, number: str, prefix: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from renkei.contract.screens import SCREEN_IDS
+from renkei.contract.screens import SCREEN_IDS, Screen
 from simulator.fields import Node, Record, ScenarioError, load_yaml
 
 #: The screens a customer may leave a journey on (by 画面ID, see core.screens).
@@ -141,9 +141,10 @@ BEHAVIOUR_KEYS: Final = (
 def _behaviour(r: Record) -> Behaviour:
     p = _probability
     think = _per_screen(r["think"], seconds=True)
-    missing = [s for s in SCREEN_IDS if s != "SOA209" and s not in think]
+    call = Screen.CALL.value  # ④'s time is the call's own (call_median_seconds)
+    missing = [s for s in SCREEN_IDS if s != call and s not in think]
     if missing:
-        raise r["think"].error(f"needs a median for every screen but SOA209 (missing {missing})")
+        raise r["think"].error(f"needs a median for every screen but {call} (missing {missing})")
     return Behaviour(
         think=think,
         think_sigma=r["think_sigma"].number(0, 5),

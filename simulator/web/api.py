@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
+from renkei.contract.api import ACCOUNTS_PATH, BALANCES_PATH, SCOPE_OF, TRANSACTIONS_PATH
 from simulator.core.clock import to_jst
 from simulator.core.errors import (
     AccountMoved,
@@ -26,7 +27,8 @@ from simulator.core.host import Account, AccountKey
 from simulator.web.bank import Bank
 from simulator.web.responses import api_error, retry_after
 
-api = Blueprint("api", __name__, url_prefix="/v1")
+#: Routed at the contract's paths (INTERFACE.md §5), so no prefix of its own.
+api = Blueprint("api", __name__)
 REALM = 'Bearer realm="renkei"'
 
 
@@ -111,9 +113,9 @@ def _refused(refusal: ApiRefusal) -> Response:
     return refusal_response(refusal)
 
 
-@api.get("/accounts")
+@api.get(ACCOUNTS_PATH)
 def accounts() -> Response:
-    _, account, _ = authorize("accounts")
+    _, account, _ = authorize(SCOPE_OF[ACCOUNTS_PATH])
     b = bank()
     customer = b.host.customer(account.customer_id)
     entry: dict[str, Any] = {
@@ -129,9 +131,9 @@ def accounts() -> Response:
     return jsonify({"accounts": [{k: v for k, v in entry.items() if v}]})
 
 
-@api.get("/accounts/balances")
+@api.get(BALANCES_PATH)
 def balances() -> Response:
-    grant, account, now = authorize("accounts")
+    grant, account, now = authorize(SCOPE_OF[BALANCES_PATH])
     linked_account(grant)
     return jsonify(
         {
@@ -160,9 +162,9 @@ def _date(name: str) -> dt.date | None:
         raise ApiRefusal(error.code, error.message, 400, {}) from None
 
 
-@api.get("/accounts/transactions")
+@api.get(TRANSACTIONS_PATH)
 def transactions() -> Response:
-    grant, _, now = authorize("transactions")
+    grant, _, now = authorize(SCOPE_OF[TRANSACTIONS_PATH])
     key = linked_account(grant)
     b = bank()
     today = to_jst(now).date()

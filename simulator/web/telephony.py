@@ -19,13 +19,15 @@ import re
 from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
+from renkei.contract.telephony import CALLER_ID, CALLS_PATH, SECRET_HEADER, SHOWN
 from simulator.core.flow import FlowState
 from simulator.core.telephony import CallAnswer, InboundCall
 from simulator.store.state import SqlCalls, StaleFlow
 from simulator.web.bank import Bank, FlowRequest
 from simulator.web.responses import api_error
 
-telephony = Blueprint("telephony", __name__, url_prefix="/telephony")
+#: Routed at the contract's path (INTERFACE.md §4), so no prefix of its own.
+telephony = Blueprint("telephony", __name__)
 DIGITS = re.compile(r"[0-9]{4,20}")
 #: Attempts to judge a call for a flow that other requests keep changing.
 RACES = 5
@@ -33,25 +35,25 @@ RACES = 5
 CALL_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-@telephony.post("/calls")
+@telephony.post(CALLS_PATH)
 def inbound_call() -> Response:
     bank: Bank = current_app.extensions["renkei.bank"]
     secret = bank.config.telephony_secret
     if not bank.config.sandbox or secret:
-        given = request.headers.get("X-Telephony-Secret", "")
+        given = request.headers.get(SECRET_HEADER, "")
         if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
             return api_error("unauthorized", "the gateway's shared secret is required", 401)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return api_error("invalid_parameter", "a JSON object is required", 400)
     caller, dialled = body.get("from"), body.get("to")
-    caller_id = body.get("caller_id", "shown")
+    caller_id = body.get("caller_id", SHOWN)
     problems = [
         name
         for name, value in (("from", caller), ("to", dialled))
         if not isinstance(value, str) or not DIGITS.fullmatch(value)
     ]
-    if caller_id not in ("shown", "withheld"):
+    if caller_id not in CALLER_ID:
         problems.append("caller_id")
     call_id = body.get("call_id")
     if call_id is not None and not (isinstance(call_id, str) and CALL_ID.fullmatch(call_id)):
@@ -59,8 +61,8 @@ def inbound_call() -> Response:
     if problems:
         return api_error(
             "invalid_parameter",
-            f"bad field(s): {', '.join(problems)} (from/to: digits; caller_id: shown|withheld; "
-            "call_id: up to 64 letters, digits and ._:-)",
+            f"bad field(s): {', '.join(problems)} (from/to: digits; "
+            f"caller_id: {'|'.join(CALLER_ID)}; call_id: up to 64 letters, digits and ._:-)",
             400,
         )
     assert isinstance(caller, str) and isinstance(dialled, str)
