@@ -1,0 +1,151 @@
+"""The contract's paths are typed once, in ``renkei.contract`` (DESIGN.md, "Two sides
+and the contract between them"; INTERFACE.md §1-§6).
+
+Both sides import a path from the contract instead of typing it again: a copy
+that drifts from the contract is a bank and a tester that no longer meet. This
+test reads every string constant of ``simulator/`` and ``harness/`` with
+:mod:`ast` (so comments and docstrings do not count, and each piece of an
+f-string does) and fails on any that holds one of the contract's paths.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from renkei.contract import api, controls, oauth, screens, telephony
+
+ROOT = Path(__file__).resolve().parents[1]
+SIDES = ("simulator", "harness")
+
+
+def contract_paths() -> frozenset[str]:
+    """Every path the contract holds: the ``*_PATH`` constants of its modules, the
+    screens' paths, and the fixed start of each path that names a thing."""
+    found = {
+        value
+        for module in (api, controls, oauth, screens, telephony)
+        for name, value in vars(module).items()
+        if name.endswith("_PATH") and isinstance(value, str)
+    }
+    found.update(screens.SCREEN_PATHS.values())
+    for named in (controls.lock_path, controls.revoke_path, controls.uninstall_path):
+        found.add(named("\0").split("\0")[0].rstrip("/"))
+    return frozenset(found)
+
+
+PATHS = contract_paths()
+#: A path inside a longer text, not the start of a longer name (``/sandbox/clock``
+#: is in ``PUT /sandbox/clock`` and ``/sandbox/clock/advance``, not in ``/sandbox/clocks``).
+_COPY = re.compile(
+    "(?:" + "|".join(re.escape(p) for p in sorted(PATHS, key=len, reverse=True)) + ")"
+    r"(?![A-Za-z0-9_-])"
+)
+
+#: Files that still type the contract's paths, each with why. They are other
+#: engineers' files in the middle of their own changes; the list is to become
+#: empty, and the test fails when a file listed here no longer needs to be.
+ALLOWED: dict[str, str] = {
+    # The bank's side.
+    "simulator/web/controls.py": "the sandbox and operator routes (§6)",
+    "simulator/web/openapi.py": "the OpenAPI document's paths",
+    "simulator/web/oauth_routes.py": "the OAuth routes (§1) and the redirect to screen ①",
+    "simulator/web/app.py": "the home page's links and the CORS paths of OAuth",
+    "simulator/serve.py": "the URLs `renkei serve` prints",
+    "simulator/core/screens.py": "a screen's text naming the authorization endpoint",
+    # The tester's side.
+    "harness/certify/command.py": "the instructions certify prints (authorize, telephony)",
+    "harness/conform.py": "the admin-token probe of --target (GET /sandbox/clock)",
+    "harness/embedded.py": "the embedded server's readiness probe (the metadata URL)",
+    "harness/locustfile.py": "the load test's reset and clock calls",
+}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the docstring nodes of ``tree``: prose, not values."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                found.add(id(body[0].value))
+    return found
+
+
+def copies(source: str) -> list[tuple[int, str]]:
+    """``(line, text)`` of each string constant of ``source`` that holds a contract path."""
+    tree = ast.parse(source)
+    prose = _docstrings(tree)
+    return sorted(
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in prose
+        and _COPY.search(node.value)
+    )
+
+
+def _sources() -> list[Path]:
+    return sorted(p for side in SIDES for p in (ROOT / side).rglob("*.py"))
+
+
+def _name(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+@pytest.mark.parametrize("path", _sources(), ids=_name)
+def test_no_side_types_a_contract_path(path: Path) -> None:
+    if _name(path) in ALLOWED:
+        pytest.skip(f"allowed for now: {ALLOWED[_name(path)]}")
+    found = copies(path.read_text("utf-8"))
+    assert not found, (
+        f"{_name(path)} types the contract's paths again; import them from renkei.contract: "
+        + "; ".join(f"line {line}: {text!r}" for line, text in found)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(ALLOWED))
+def test_the_allowed_files_still_need_it(name: str) -> None:
+    """An entry goes once its file imports the paths, so that the list only shrinks."""
+    path = ROOT / name
+    assert path.exists(), f"{name} is gone: remove it from ALLOWED"
+    assert copies(path.read_text("utf-8")), f"{name} types no contract path: remove it from ALLOWED"
+
+
+def test_the_paths_are_the_contracts() -> None:
+    """The search covers every kind of path the contract holds."""
+    assert {
+        oauth.TOKEN_PATH,
+        api.TRANSACTIONS_PATH,
+        telephony.CALLS_PATH,
+        controls.CLOCK_ADVANCE_PATH,
+        screens.CANCEL_PATH,
+        *screens.SCREEN_PATHS.values(),
+        "/sandbox/grants",
+    } <= PATHS
+
+
+def test_the_check_finds_a_copy_and_ignores_prose() -> None:
+    """The guard itself can fail: a copy is found as a whole string, inside a longer
+    one and as a piece of an f-string; a docstring, a comment, a longer name and
+    the contract's own constant are not copies."""
+    source = '''
+"""Module prose may name POST /sandbox/reset."""
+from renkei.contract.controls import RESET_PATH
+
+WHOLE = "/oauth/token"
+INSIDE = "PUT /sandbox/clock: refused"
+PIECE = f"/admin/grants/{grant}/revoke"
+NAMED = f"/sandbox/grants/{grant}/uninstall"
+
+
+def f() -> str:
+    """So may a function's: /v1/accounts."""
+    # and a comment: /connect/account
+    return RESET_PATH + "/sandbox/clocks"
+'''
+    assert [line for line, _ in copies(source)] == [5, 6, 7, 8]
