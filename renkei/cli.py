@@ -10,6 +10,7 @@ only puts them side by side and turns a bad scenario into one line with exit 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Final
@@ -56,6 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ScenarioError, resources.NotFound) as e:
         print(f"renkei: {e}", file=sys.stderr)
         return BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (``renkei scenario check | head``): nothing more to say,
+        # and Python's own flush at exit must not complain into the terminal either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return status
 
 

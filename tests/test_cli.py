@@ -265,3 +265,22 @@ def test_a_port_in_use_is_one_line(tmp_path: Path, more: tuple[str, ...]) -> Non
         f"renkei: cannot listen on 127.0.0.1:{port}: the port is in use "
         "(another renkei serve?); try --port\n"
     )
+
+
+def test_a_reader_that_goes_away_is_no_traceback() -> None:
+    """``renkei scenario check | head -1``: the pipe closes early; renkei stops
+    quietly instead of printing BrokenPipeError's traceback. The reading end is
+    closed before the child writes anything, so its first write finds no reader."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen(
+        [sys.executable, "-m", "renkei", "scenario", "check"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    err = child.stderr.read().decode()
+    child.wait(timeout=60)
+    assert "Traceback" not in err, err

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Final
 
 from tabulate import tabulate
 
+from renkei import resources
 from renkei.contract.errors import ERRORS, Kind
 from simulator.twin.model import IN_PROGRESS, Twin
 
@@ -42,13 +43,15 @@ ANSWERS: Final = {
 HOURLY: Final = ("attempts", *ANSWERS)
 
 
-ROOT: Final = Path(__file__).resolve().parents[2]
-
-
 def shown_path(source: str) -> str:
-    """A file of the checkout by its path in it, so a summary reads the same anywhere."""
+    """A shipped file by its place in the repository (``scenarios/load.yaml``), any
+    other relative to the current directory when it is under it, so that a summary
+    reads the same from a checkout, from an installed package and on every machine."""
+    shown = resources.shown(source)
+    if shown != source:
+        return shown
     try:
-        return Path(source).resolve().relative_to(ROOT).as_posix()
+        return Path(source).resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return source
 
