@@ -161,7 +161,7 @@ def load_deviations(path: Path, requirements: Requirements | None = None) -> lis
 
 
 @dataclass(frozen=True)
-class Step:
+class StepResult:
     keyword: str
     name: str
     status: str
@@ -184,7 +184,7 @@ class ScenarioResult:
     message: str = ""
     detail: str = ""
     failed_step: str = ""
-    steps: tuple[Step, ...] = ()
+    steps: tuple[StepResult, ...] = ()
     #: The deviation entry that expects this scenario's failure.
     deviation: Deviation | None = None
     #: The name, with the example values that an outline's name does not show.
@@ -337,9 +337,9 @@ class Report:
 # -- reading the run ------------------------------------------------------------------------
 
 
-def _steps(element: Mapping[str, Any]) -> tuple[Step, ...]:
+def _steps(element: Mapping[str, Any]) -> tuple[StepResult, ...]:
     return tuple(
-        Step(
+        StepResult(
             keyword=str(s.get("keyword", "")),
             name=str(s.get("name", "")),
             status=str(s.get("result", {}).get("status", "")),
@@ -434,9 +434,9 @@ def browser_results(journeys: Sequence[JourneyResult]) -> list[ScenarioResult]:
     the checks that held are their steps; a failed journey fails its requirements."""
     results = []
     for j in journeys:
-        steps = [Step("check", check, "passed") for check in j.checks]
+        steps = [StepResult("check", check, "passed") for check in j.checks]
         if j.error:
-            steps.append(Step("check", j.error, "failed", j.detail or j.error))
+            steps.append(StepResult("check", j.error, "failed", j.detail or j.error))
         results.append(
             ScenarioResult(
                 id=f"browser: {j.name}",

@@ -33,7 +33,13 @@ from harness.args import add_target
 from harness.certify import certificate
 from harness.certify.plan import PERSONAS, PLAN
 from harness.certify.proxy import CertifyProxy, Recorder
-from harness.certify.reference import MISBEHAVIOURS, Client, MisbehavingApp, Player, ReferenceApp
+from harness.certify.reference import (
+    MISBEHAVIOURS,
+    AppRegistration,
+    MisbehavingApp,
+    Player,
+    ReferenceApp,
+)
 from harness.certify.runner import Options, Runner, SetupError
 from harness.driver import Sandbox
 from harness.embedded import EmbeddedSandbox, Target
@@ -128,7 +134,7 @@ class Plan:
     scenario: Path | None
     target: Target | None
     play: tuple[str, tuple[str, ...]] | None
-    client: Client | None
+    client: AppRegistration | None
     out: Path
     #: the client's registered redirect URIs, when known (the scenario's, or
     #: ``--redirect-uri`` with ``--target``): the judge compares them exactly
@@ -178,7 +184,7 @@ def _personas(path: Path) -> tuple[dict[str, Persona], list[str]]:
     return personas, branches or list(DEFAULT_BRANCHES)
 
 
-def _embedded_client(path: Path, client_id: str) -> tuple[str, Client, tuple[str, ...]]:
+def _embedded_client(path: Path, client_id: str) -> tuple[str, AppRegistration, tuple[str, ...]]:
     """The app as the scenario's ``clients`` section registers it. The file is read
     as data (the harness imports nothing of ``simulator``); the embedded sandbox
     checks the rest of it when it starts."""
@@ -197,7 +203,7 @@ def _embedded_client(path: Path, client_id: str) -> tuple[str, Client, tuple[str
             uris = [str(u) for u in c.get("redirect_uris") or [""]]
             scopes = " ".join(map(str, c.get("scopes") or ["accounts", "transactions"]))
             secret = str(c.get("client_secret", ""))
-            client = Client(client_id, secret, uris[0], scopes)
+            client = AppRegistration(client_id, secret, uris[0], scopes)
             return str(c.get("name") or client_id), client, tuple(u for u in uris if u)
     names = ", ".join(str(c["client_id"]) for c in known) or "none"
     raise UsageError(
@@ -247,7 +253,7 @@ def plan(args: argparse.Namespace) -> Plan:
         if play is not None:
             if not (args.client_secret and args.redirect_uri):
                 raise UsageError("--play with --target needs --client-secret and --redirect-uri")
-            client = Client(client_id, args.client_secret, args.redirect_uri)
+            client = AppRegistration(client_id, args.client_secret, args.redirect_uri)
         _probe(target, client_id)
         given: tuple[str, ...] = (str(args.redirect_uri),) if args.redirect_uri else ()
         return Plan(

@@ -70,7 +70,7 @@ def never() -> bool:
 
 
 @dataclass(frozen=True)
-class Client:
+class AppRegistration:
     """The registered partner app the player speaks for."""
 
     client_id: str
@@ -100,7 +100,7 @@ class ReferenceApp:
 
     name = "reference"
 
-    def __init__(self, base: str, client: Client) -> None:
+    def __init__(self, base: str, client: AppRegistration) -> None:
         self.base, self.client = base, client
         self.server = self._partner()
         self.pending: dict[str, PartnerApp] = {}
@@ -279,7 +279,9 @@ class MisbehavingApp(ReferenceApp):
 
     name = "misbehaving"
 
-    def __init__(self, base: str, client: Client, faults: tuple[str, ...] = MISBEHAVIOURS) -> None:
+    def __init__(
+        self, base: str, client: AppRegistration, faults: tuple[str, ...] = MISBEHAVIOURS
+    ) -> None:
         unknown = set(faults) - set(MISBEHAVIOURS)
         if unknown:
             raise ValueError(f"unknown misbehaviour(s): {', '.join(sorted(unknown))}")

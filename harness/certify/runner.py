@@ -34,7 +34,7 @@ from harness.certify.judge import Evidence, Outcome, Result, SituationRun, decid
 from harness.certify.plan import PLAN, Phase, Situation
 from harness.certify.proxy import Recorder
 from harness.certify.record import Exchange
-from harness.certify.setups import Bank, Made, SetupError
+from harness.certify.setups import Made, SandboxControls, SetupError
 from harness.driver import Sandbox
 from harness.personas import Persona
 from renkei.contract import controls
@@ -87,7 +87,9 @@ class Runner:
         )
         #: where each persona's account is now (the move changes it)
         self.accounts = {pid: p.account_id for pid, p in options.personas.items()}
-        self.bank = Bank(sandbox, recorder, options.client_id, options.branches, self.accounts)
+        self.controls = SandboxControls(
+            sandbox, recorder, options.client_id, options.branches, self.accounts
+        )
         self.runs: list[SituationRun] = []
         self.started_at = ""
         #: when the tester was last told something (for the keyboard's grace)
@@ -97,17 +99,19 @@ class Runner:
 
     def prepare(self) -> None:
         """Reset the sandbox and freeze its clock at 10:15 JST of its today."""
-        self.bank.ok("POST", controls.RESET_PATH)
-        self.bank.ok("DELETE", controls.CLOCK_PATH)
-        now = self.bank.clock()
+        self.controls.ok("POST", controls.RESET_PATH)
+        self.controls.ok("DELETE", controls.CLOCK_PATH)
+        now = self.controls.clock()
         self.started_at = now.isoformat(timespec="seconds")
-        self.bank.ok(
+        self.controls.ok(
             "PUT",
             controls.CLOCK_PATH,
             now=f"{now.date().isoformat()}T{START_TIME}+09:00",
             frozen=True,
         )
-        self.bank.ok("PUT", controls.FAULTS_PATH, **dict.fromkeys(controls.FAULT_SWITCHES, False))
+        self.controls.ok(
+            "PUT", controls.FAULTS_PATH, **dict.fromkeys(controls.FAULT_SWITCHES, False)
+        )
 
     # -- the tester ----------------------------------------------------------------------------
 
@@ -183,7 +187,7 @@ class Runner:
                 if not self.linked_since(start):
                     run.problems.append("the app did not link at the start of the situation")
                     return self.finish(run, made)
-            made = s.setup.make(self.bank, run)
+            made = s.setup.make(self.controls, run)
             fill = {"persona": s.persona, **made.values, "account": self.accounts[s.persona]}
             fill.setdefault("moved_to", self.accounts[s.persona])
             fill.setdefault("until", "")

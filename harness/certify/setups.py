@@ -37,7 +37,7 @@ class SetupError(Exception):
     """The sandbox refused one of certify's controls."""
 
 
-class Bank:
+class SandboxControls:
     """The sandbox's controls as certify uses them, for the client under
     certification; also where each persona's account is now (a move changes it)."""
 
@@ -109,7 +109,7 @@ class Setup(ABC):
     value: ClassVar[str]
 
     @abstractmethod
-    def make(self, bank: Bank, run: SituationRun) -> Made:
+    def make(self, sandbox: SandboxControls, run: SituationRun) -> Made:
         """Steer the sandbox; certify's doings go in ``run.facts``, what went wrong
         short of a refused control in ``run.problems``."""
 
@@ -120,7 +120,7 @@ class Nothing(Setup):
 
     value: ClassVar[str] = "none"
 
-    def make(self, bank: Bank, run: SituationRun) -> Made:
+    def make(self, sandbox: SandboxControls, run: SituationRun) -> Made:
         return Made()
 
 
@@ -131,8 +131,8 @@ class ForgeReturn(Setup):
 
     value: ClassVar[str] = "tamper-state"
 
-    def make(self, bank: Bank, run: SituationRun) -> Made:
-        bank.recorder.forge_next_state(True)
+    def make(self, sandbox: SandboxControls, run: SituationRun) -> Made:
+        sandbox.recorder.forge_next_state(True)
         return Made()
 
 
@@ -152,16 +152,16 @@ class Maintenance(Fault):
     value: ClassVar[str] = "maintenance"
     length: dt.timedelta = dt.timedelta(minutes=30)
 
-    def make(self, bank: Bank, run: SituationRun) -> Made:
-        now = bank.clock()
+    def make(self, sandbox: SandboxControls, run: SituationRun) -> Made:
+        now = sandbox.clock()
         end = now + self.length
-        bank.ok("POST", controls.MAINTENANCE_PATH, start=now.isoformat(), end=end.isoformat())
+        sandbox.ok("POST", controls.MAINTENANCE_PATH, start=now.isoformat(), end=end.isoformat())
         run.facts["maintenance"] = {"start": now.isoformat(), "end": end.isoformat()}
 
         def lift() -> None:
-            left = (end - bank.clock()).total_seconds()
+            left = (end - sandbox.clock()).total_seconds()
             if left > -1:
-                bank.advance(left + 1)
+                sandbox.advance(left + 1)
 
         return Made({"until": end.strftime("%H:%M JST")}, lift)
 
@@ -172,12 +172,12 @@ class Congestion(Fault):
 
     value: ClassVar[str] = "congestion"
 
-    def make(self, bank: Bank, run: SituationRun) -> Made:
-        bank.ok("PUT", controls.FAULTS_PATH, **{controls.CONGESTION: True})
+    def make(self, sandbox: SandboxControls, run: SituationRun) -> Made:
+        sandbox.ok("PUT", controls.FAULTS_PATH, **{controls.CONGESTION: True})
         run.facts["faults"] = {controls.CONGESTION: True}
 
         def lift() -> None:
-            bank.ok("PUT", controls.FAULTS_PATH, **{controls.CONGESTION: False})
+            sandbox.ok("PUT", controls.FAULTS_PATH, **{controls.CONGESTION: False})
 
         return Made(lift=lift)
 
@@ -190,9 +190,9 @@ class ExpireAccess(Setup):
     #: beyond the lifetime, so that it is over whatever rounding
     margin_seconds: int = 60
 
-    def make(self, bank: Bank, run: SituationRun) -> Made:
-        moved = bank.access_lifetime() + self.margin_seconds
-        bank.advance(moved)
+    def make(self, sandbox: SandboxControls, run: SituationRun) -> Made:
+        moved = sandbox.access_lifetime() + self.margin_seconds
+        sandbox.advance(moved)
         run.facts["clock_advanced_seconds"] = moved
         return Made()
 
@@ -205,9 +205,9 @@ class EndGrant(Setup):
     #: beyond the end, so that it is over whatever rounding
     margin_seconds: int = 60
 
-    def make(self, bank: Bank, run: SituationRun) -> Made:
-        now = bank.clock()
-        ends = [dt.datetime.fromisoformat(str(g["ends_at"])) for g in bank.grants()]
+    def make(self, sandbox: SandboxControls, run: SituationRun) -> Made:
+        now = sandbox.clock()
+        ends = [dt.datetime.fromisoformat(str(g["ends_at"])) for g in sandbox.grants()]
         if ends:
             seconds = (max(ends) - now).total_seconds() + self.margin_seconds
         else:
@@ -215,7 +215,7 @@ class EndGrant(Setup):
                 f"the app held no active grant; the clock moved {GRANT_DAYS_DEFAULT} days"
             )
             seconds = GRANT_DAYS_DEFAULT * 86400 + self.margin_seconds
-        bank.advance(seconds)
+        sandbox.advance(seconds)
         run.facts["clock_advanced_seconds"] = round(seconds)
         return Made()
 
@@ -226,10 +226,10 @@ class RevokeGrants(Setup):
 
     value: ClassVar[str] = "revoke"
 
-    def make(self, bank: Bank, run: SituationRun) -> Made:
-        revoked = [g["grant_id"] for g in bank.grants()]
+    def make(self, sandbox: SandboxControls, run: SituationRun) -> Made:
+        revoked = [g["grant_id"] for g in sandbox.grants()]
         for grant_id in revoked:
-            bank.ok("POST", controls.revoke_path(grant_id))
+            sandbox.ok("POST", controls.revoke_path(grant_id))
         run.facts["revoked_grants"] = len(revoked)
         if not revoked:
             run.problems.append("the app held no active grant to revoke")
@@ -245,27 +245,27 @@ class MoveAccount(Setup):
     #: what the instructions name when no account could be moved
     NONE: ClassVar[str] = "(none)"
 
-    def make(self, bank: Bank, run: SituationRun) -> Made:
-        return Made({"moved_to": self.move(bank, run)})
+    def make(self, sandbox: SandboxControls, run: SituationRun) -> Made:
+        return Made({"moved_to": self.move(sandbox, run)})
 
-    def move(self, bank: Bank, run: SituationRun) -> str:
-        held = bank.grants()
+    def move(self, sandbox: SandboxControls, run: SituationRun) -> str:
+        held = sandbox.grants()
         if not held:
             run.problems.append("the app held no active grant: no account to move")
             return self.NONE
         old = str(held[-1]["account"])
         fields = controls.account_fields(old)
         refusals = []
-        for other in (b for b in bank.branches if b != fields["branch_no"]):
+        for other in (b for b in sandbox.branches if b != fields["branch_no"]):
             new = {**fields, "branch_no": other}
-            r = bank.sandbox.request("POST", controls.MOVE_PATH, **{"from": fields}, to=new)
+            r = sandbox.sandbox.request("POST", controls.MOVE_PATH, **{"from": fields}, to=new)
             if r.status_code == 200:
                 moved = controls.account_id(new)
                 run.facts["moved"] = {"from": old, "to": moved}
                 run.moved_to = moved
-                for pid, account in bank.accounts.items():
+                for pid, account in sandbox.accounts.items():
                     if account == old:
-                        bank.accounts[pid] = moved
+                        sandbox.accounts[pid] = moved
                 return moved
             refusals.append(f"{other}: {r.status_code}")
         run.problems.append(f"the bank refused every move of {old} ({', '.join(refusals)})")
