@@ -16,23 +16,30 @@ from pathlib import Path
 
 import pytest
 
-from renkei.contract import api, controls, oauth, screens, telephony
+from renkei.contract import api, controls, docs, oauth, screens, telephony
 
 ROOT = Path(__file__).resolve().parents[1]
 SIDES = ("simulator", "harness")
 
 
 def contract_paths() -> frozenset[str]:
-    """Every path the contract holds: the ``*_PATH`` constants of its modules, the
-    screens' paths, and the fixed start of each path that names a thing."""
+    """Every path the contract holds: the ``*_PATH`` constants of its modules (the
+    bank's documentation of :mod:`renkei.contract.docs` too, which the tester
+    fuzzes and the metadata names), the screens' paths, and the fixed start of
+    each path that names a thing."""
     found = {
         value
-        for module in (api, controls, oauth, screens, telephony)
+        for module in (api, controls, docs, oauth, screens, telephony)
         for name, value in vars(module).items()
         if name.endswith("_PATH") and isinstance(value, str)
     }
     found.update(screens.SCREEN_PATHS.values())
-    for named in (controls.lock_path, controls.revoke_path, controls.uninstall_path):
+    for named in (
+        controls.lock_path,
+        controls.revoke_path,
+        controls.uninstall_path,
+        docs.page_path,
+    ):
         found.add(named("\0").split("\0")[0].rstrip("/"))
     return frozenset(found)
 
@@ -50,12 +57,7 @@ _COPY = re.compile(
 #: empty, and the test fails when a file listed here no longer needs to be.
 ALLOWED: dict[str, str] = {
     # The bank's side.
-    "simulator/web/controls.py": "the sandbox and operator routes (§6)",
-    "simulator/web/openapi.py": "the OpenAPI document's paths",
-    "simulator/web/oauth_routes.py": "the OAuth routes (§1) and the redirect to screen ①",
-    "simulator/web/app.py": "the home page's links and the CORS paths of OAuth",
     "simulator/serve.py": "the URLs `renkei serve` prints",
-    "simulator/core/screens.py": "a screen's text naming the authorization endpoint",
     # The tester's side.
     "harness/certify/command.py": "the instructions certify prints (authorize, telephony)",
     "harness/conform.py": "the admin-token probe of --target (GET /sandbox/clock)",
@@ -120,6 +122,8 @@ def test_the_paths_are_the_contracts() -> None:
     """The search covers every kind of path the contract holds."""
     assert {
         oauth.TOKEN_PATH,
+        docs.OPENAPI_PATH,
+        docs.DOCS_PATH,
         api.TRANSACTIONS_PATH,
         telephony.CALLS_PATH,
         controls.CLOCK_ADVANCE_PATH,

@@ -21,6 +21,7 @@ import pytest
 import requests
 from bankdriver import bank_config
 
+from renkei.contract.docs import DOCS_PATH, OPENAPI_PATH
 from renkei.contract.oauth import METADATA_PATH
 from simulator.scenario import load_scenario
 from simulator.web.app import create_app
@@ -100,7 +101,7 @@ def test_it_links_the_metadata_the_personas_the_docs_and_the_controls(
     home: tuple[str, Page],
 ) -> None:
     _, page = home
-    assert METADATA_PATH in page.links and "/docs" in page.links
+    assert {METADATA_PATH, DOCS_PATH, OPENAPI_PATH} <= set(page.links)
     for anchor in ("personas", "controls"):
         assert f"#{anchor}" in page.links and anchor in page.ids
     # Every persona of the scenario is listed, and its account's PIN for screen ⑤.

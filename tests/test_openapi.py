@@ -2,7 +2,8 @@
 endpoint of INTERFACE.md §1–§6, whose control bodies are the very models the
 controls validate with (``simulator.web.schemas``), so that the document
 Schemathesis fuzzes and the server's checks cannot drift apart; and a bad body
-to each control is refused naming the field (INTERFACE.md §6)."""
+to each control (INTERFACE.md §6) and to the telephony gateway (§4) is refused
+naming the field."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from pydantic import BaseModel, TypeAdapter
 
 from renkei.contract.controls import FAULT_SWITCHES
 from renkei.contract.screens import SCREENS, Screen
+from renkei.contract.telephony import CALLS_PATH, DIGITS_PATTERN
 from simulator.scenario import load_scenario
 from simulator.web.app import create_app
 from simulator.web.bank import BankConfig
 from simulator.web.controls import CONTROLS
 from simulator.web.schemas import REF, Published
 from simulator.web.schemas.controls import AccountRef, Faults, Move, SwitchFaults
+from simulator.web.schemas.telephony import Call
 from simulator.web.server import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -249,3 +252,77 @@ def test_a_hostile_body_gets_a_short_answer(client: FlaskClient) -> None:
 def test_move_declares_its_accounts_by_alias() -> None:
     """``from`` and ``to`` as INTERFACE.md §6 names them (Python cannot name a field ``from``)."""
     assert set(Move.model_json_schema(by_alias=True)["properties"]) == {"from", "to"}
+
+
+#: A call the gateway takes: the manual's customer dials the pool's first number.
+CALL = {"from": "09011113333", "to": "0120111111", "caller_id": "shown", "call_id": "c-1"}
+
+
+def test_the_gateways_body_is_the_models_schema(document: dict[str, Any]) -> None:
+    """INTERFACE.md §4: the document's report of a call is the model the gateway
+    validates with, and its number fields have the contract's pattern."""
+    operation = document["paths"][CALLS_PATH]["post"]
+    media = operation["requestBody"]["content"]["application/json"]
+    assert media["schema"] == {"$ref": REF.format(model="Call")}
+    schema = Call.model_json_schema(ref_template=REF, schema_generator=Published)
+    assert document["components"]["schemas"]["Call"] == schema
+    for name in ("from", "to"):
+        assert schema["properties"][name]["pattern"] == f"^(?:{DIGITS_PATTERN})$"
+    assert {"200", "400", "401"} <= set(operation["responses"])
+
+
+def test_a_bad_call_is_refused_naming_the_field(
+    client: FlaskClient, document: dict[str, Any]
+) -> None:
+    """Each field of the report with a value no field takes: 400 ``invalid_parameter``
+    naming it, as the controls say it, and the document's schema refuses the same
+    body; the good report is taken by both."""
+    validator = Draft202012Validator(schema_of(document, "Call"))
+    assert validator.is_valid(CALL)
+    bad = list(bad_bodies(Call, CALL))
+    assert [field for field, _ in bad] == ["from", "to", "caller_id", "call_id"]
+    for field, body in bad:
+        answer = client.post(CALLS_PATH, json=body)
+        assert answer.status_code == 400, (field, answer.get_data(as_text=True))
+        refusal = answer.get_json()
+        assert set(refusal) == {"errorCode", "errorMessage"}
+        assert refusal["errorCode"] == "invalid_parameter"
+        assert f"'{field}'" in refusal["errorMessage"], refusal
+        assert not validator.is_valid(body), field
+    answer = client.post(CALLS_PATH, json=CALL)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["answered"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({**CALL, "from": "090-1111-3333"}, "'from': must be the calling number: 4 to 20"),
+        ({**CALL, "to": "012"}, "'to': must be the digits dialled"),
+        ({**CALL, "from": 9011113333}, "'from': must be text"),
+        ({**CALL, "caller_id": "hidden"}, "'caller_id': must be one of shown, withheld"),
+        ({**CALL, "call_id": "x" * 65}, "'call_id': must be the carrier's id of the call"),
+        ({"to": CALL["to"]}, "'from': is required"),
+        ([CALL], "the body must be a JSON object"),
+    ],
+)
+def test_the_gateway_says_what_a_field_must_be(client: FlaskClient, body: Any, said: str) -> None:
+    answer = client.post(CALLS_PATH, json=body)
+    assert answer.status_code == 400
+    assert said in answer.get_json()["errorMessage"]
+
+
+def test_the_gateway_refuses_a_body_that_is_not_json(client: FlaskClient) -> None:
+    """Not JSON, JSON that is not RFC 8259's, a form, or nothing: 400
+    ``invalid_parameter`` all the same, never the line's answer."""
+    for data in ("{", '{"from": NaN}', "\u00ff"):
+        answer = client.post(CALLS_PATH, data=data, headers={"Content-Type": "application/json"})
+        assert answer.status_code == 400, data
+        assert answer.get_json()["errorCode"] == "invalid_parameter"
+        assert "the body must be a JSON object" in answer.get_json()["errorMessage"]
+    # A form is read by Flask as a form, leaving no JSON: as if nothing was sent.
+    for data in ({"from": CALL["from"], "to": CALL["to"]}, None):
+        answer = client.post(CALLS_PATH, data=data)
+        assert answer.status_code == 400
+        assert answer.get_json()["errorCode"] == "invalid_parameter"
+        assert "'from': is required" in answer.get_json()["errorMessage"]

@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from renkei.contract.docs import OPENAPI_PATH
 from renkei.contract.screens import CSRF_FIELD, FLOW_COOKIE, SCREENS, Screen
 
 from .baseline import CLIENT_BASIC, FLOW_FOR, SCREENS_UNDER
@@ -48,7 +49,7 @@ def fuzz_openapi(
     ``examples`` positive and ``examples`` negative cases each, with the right
     credentials or none (and, for the screens, a valid flow cookie and CSRF token
     or none)."""
-    schema = schemathesis.openapi.from_url(bench.url + "/openapi.json")
+    schema = schemathesis.openapi.from_url(bench.url + OPENAPI_PATH)
     operations = [r.ok() for r in schema.get_all_operations() if isinstance(r, Ok)]
     for operation in operations:
         modes = [schemathesis.GenerationMode.POSITIVE]

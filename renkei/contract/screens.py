@@ -186,3 +186,6 @@ RETURN_PATH: Final = "/connect/return"
 FLOW_COOKIE: Final = "renkei_flow"
 #: The hidden field every screen form carries back (INTERFACE.md §2).
 CSRF_FIELD: Final = "csrf_token"
+#: Where every screen, 中止 and 「連携元画面へ」 are (INTERFACE.md §2): a request
+#: under it is the customer's browser, and is answered with a page.
+SCREEN_PREFIX: Final = "/connect"

@@ -20,3 +20,9 @@ CALLER_ID: Final = (SHOWN, WITHHELD)
 #: ``caller_id`` says.
 SHOW_PREFIX: Final = "186"
 WITHHOLD_PREFIX: Final = "184"
+#: ``from`` and ``to``: the digits of a number as the carrier reports them (a
+#: prefix included), matched whole.
+DIGITS_PATTERN: Final = r"[0-9]{4,20}"
+#: ``call_id`` (renkei's extension of §4, docs/rules.md): the carrier's own id of
+#: the call, optional; a report whose id was seen before verifies nothing.
+CALL_ID_PATTERN: Final = r"[A-Za-z0-9._:-]{1,64}"

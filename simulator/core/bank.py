@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
+from renkei.contract.docs import FAQ, TERMS, page_path
 from simulator.core import messages
 from simulator.core.faults import Capacity
 from simulator.core.grants import GrantPolicy
@@ -30,8 +31,8 @@ class BankRules:
     name: str = messages.BANK_NAME
     #: お問い合わせ先 (11. of the manual), shown in every screen's footer.
     contact_phone: str = "03-3622-7131"
-    terms_url: str = "/docs/terms"
-    faq_url: str = "/docs/faq"
+    terms_url: str = page_path(TERMS)
+    faq_url: str = page_path(FAQ)
     call_pool: tuple[str, ...] = DEFAULT_CALL_POOL
     call_window: dt.timedelta = CALL_WINDOW
     lockout: Lockout = field(default_factory=Lockout)

@@ -14,6 +14,7 @@ import hmac
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from renkei.contract.controls import account_fields, account_id
 from renkei.contract.screens import ACCOUNT_TYPES  # Zengin 預金種目 codes (INTERFACE.md §8)
 from simulator.core import kana
 
@@ -30,15 +31,17 @@ class AccountKey:
     account_no: str
 
     def __str__(self) -> str:
-        return f"{self.branch_no}-{self.account_type}-{self.account_no}"
+        """``115-1-1100026``: how the controls name an account (INTERFACE.md §6)."""
+        # The attributes are named as ①'s fields are (ACCOUNT_FIELDS).
+        return account_id(vars(self))
 
     @classmethod
     def parse(cls, text: str) -> AccountKey:
         """``115-1-1100026`` back into a key (the operator URLs use this form)."""
-        parts = text.split("-")
-        if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts):
+        fields = account_fields(text)
+        if not all(p.isascii() and p.isdigit() for p in fields.values()):
             raise ValueError(f"not an account {text!r}: expected BRANCH-TYPE-NUMBER")
-        return cls(*parts)
+        return cls(**fields)
 
     @property
     def type_name(self) -> str:

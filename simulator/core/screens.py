@@ -15,6 +15,7 @@ import enum
 from dataclasses import dataclass
 from typing import Final
 
+from renkei.contract.oauth import AUTHORIZE_PATH
 from renkei.contract.screens import SCREENS as CONTRACT_SCREENS
 from renkei.contract.screens import Screen, ScreenContract
 from simulator.core import guards
@@ -223,7 +224,7 @@ def mermaid() -> str:
     def labels(checks: tuple[Guard, ...]) -> str:
         return ", ".join(g.label for g in checks)
 
-    lines = ["stateDiagram-v2", f"    [*] --> {Screen.ACCOUNT.value}: /oauth/authorize"]
+    lines = ["stateDiagram-v2", f"    [*] --> {Screen.ACCOUNT.value}: {AUTHORIZE_PATH}"]
     for spec in SCREENS.values():
         lines.append(f"    {spec.screen.value}: {spec.number} {spec.title}")
     for m in MOVES:

@@ -13,7 +13,15 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
+from renkei.contract.docs import DOCS_PATH, OPENAPI_PATH, PAGES, page_path
+from renkei.contract.oauth import (
+    AUTHORIZE_PATH,
+    INTROSPECT_PATH,
+    METADATA_PATH,
+    REVOKE_PATH,
+    TOKEN_PATH,
+)
+from renkei.contract.screens import SCREEN_PREFIX
 from simulator.core.errors import SystemError_
 from simulator.web import security, stylesheet, timing
 from simulator.web.api import api
@@ -99,7 +107,7 @@ def create_app(bank: Bank) -> Flask:
                     "methods": sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}),
                 }
                 for rule in app.url_map.iter_rules()
-                if rule.rule.startswith(("/sandbox/", "/admin/"))
+                if rule.endpoint.startswith(CONTROL_ENDPOINTS)
             ),
             key=lambda c: str(c["path"]),
         )
@@ -110,6 +118,8 @@ def create_app(bank: Bank) -> Flask:
             "metadata_path": METADATA_PATH,
             "authorize_path": AUTHORIZE_PATH,
             "token_path": TOKEN_PATH,
+            "docs_path": DOCS_PATH,
+            "openapi_path": OPENAPI_PATH,
             "try_verifier": TRY_VERIFIER,
             "apps": apps,
             "personas": personas,
@@ -117,9 +127,10 @@ def create_app(bank: Bank) -> Flask:
         }
         return render_template("home.html", m=model)
 
-    @app.get("/docs/<name>")
+    @app.get(page_path("<name>"))
     def docs(name: str) -> Response:
-        if name not in ("terms", "faq"):
+        """利用規約 and よくあるご質問, which every screen's footer links."""
+        if name not in PAGES:
             return not_found_page()
         return page(f"{name}.html", footer(bank))
 
@@ -198,9 +209,11 @@ class NoSessions(SessionInterface):
         return None
 
 
+#: The sandbox and operator controls are the routes of their blueprints (INTERFACE.md §6).
+CONTROL_ENDPOINTS = (f"{sandbox.name}.", f"{admin.name}.")
 #: The OAuth endpoints whose errors are RFC 6749 §5.2 JSON (the authorization
 #: endpoint shows pages instead).
-OAUTH_JSON = frozenset({"/oauth/token", "/oauth/revoke", "/oauth/introspect"})
+OAUTH_JSON = frozenset({TOKEN_PATH, REVOKE_PATH, INTROSPECT_PATH})
 #: What a screen says for an HTTP error (the customer reads Japanese).
 SCREEN_MESSAGES = {
     400: "送信された内容を受け付けられませんでした。",
@@ -212,7 +225,9 @@ SCREEN_MESSAGES = {
 
 
 def _is_screen_path() -> bool:
-    return request.path.startswith(("/connect", "/oauth/authorize", "/docs")) or request.path == "/"
+    return (
+        request.path.startswith((SCREEN_PREFIX, AUTHORIZE_PATH, DOCS_PATH)) or request.path == "/"
+    )
 
 
 def _code(status: int) -> str:

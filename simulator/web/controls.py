@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, cast
 
 from flask import Blueprint, current_app, jsonify, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from werkzeug.wrappers import Response
 
 from renkei.contract import controls as paths
@@ -27,8 +27,8 @@ from simulator.core.host import AccountKey
 from simulator.web.bank import Bank
 from simulator.web.mail import settled_mail
 from simulator.web.responses import api_error, could_be_id
+from simulator.web.schemas import Refused, read_body
 from simulator.web.schemas import controls as schemas
-from simulator.web.schemas import explain
 from simulator.web.schemas.controls import (
     EARLIEST,
     LATEST,
@@ -44,8 +44,6 @@ from simulator.web.schemas.controls import (
 # The paths are the contract's whole (renkei.contract.controls), not under a prefix.
 sandbox = Blueprint("sandbox", __name__)
 admin = Blueprint("admin", __name__)
-#: renkei's extension (docs/rules.md): the partner reports an uninstall (R-AUTHZ-4).
-UNINSTALL_PATH = "/sandbox/grants/<grant_id>/uninstall"
 
 View = Callable[..., Response]
 M = TypeVar("M", bound=BaseModel)
@@ -141,20 +139,12 @@ def _bad(error: BadRequest) -> Response:
 
 
 def read(model: type[M]) -> M:
-    """The request's JSON body as ``model``; no body at all is an empty object."""
-    data = request.get_json(silent=True)
-    if data is None and request.data:
-        # Not JSON, or not RFC 8259 JSON (StrictJSON refused it), or not sent as JSON.
-        raise BadRequest("the body must be a JSON object (RFC 8259, as application/json)")
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
+    """The request's JSON body as ``model`` (:func:`~simulator.web.schemas.read_body`:
+    no body at all is an empty object)."""
     try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        names = tuple(f.alias or name for name, f in model.model_fields.items())
-        raise BadRequest(explain(error, names)) from None
+        return read_body(model, request.get_json(silent=True), bool(request.data))
+    except Refused as refused:
+        raise BadRequest(str(refused)) from None
 
 
 def within(value: dt.datetime, name: str) -> dt.datetime:
@@ -368,7 +358,7 @@ def revoke_grant(grant_id: str) -> Response:
 @control(
     sandbox,
     "POST",
-    UNINSTALL_PATH,
+    paths.uninstall_path("<grant_id>"),
     schemas.Grant,
     errors=(404,),
     parameters=GRANT_ID,

@@ -7,6 +7,7 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Blueprint, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response
 
+from renkei.contract.docs import DOCS_PATH
 from renkei.contract.oauth import (
     AUTHORIZE_PATH,
     CLIENT_AUTH_METHODS,
@@ -19,7 +20,7 @@ from renkei.contract.oauth import (
     SCOPES,
     TOKEN_PATH,
 )
-from renkei.contract.screens import FLOW_COOKIE
+from renkei.contract.screens import FLOW_COOKIE, SCREEN_PATHS, Screen
 from simulator.core.errors import RenkeiError
 from simulator.core.flow import FlowState
 from simulator.core.grants import Grant
@@ -71,7 +72,7 @@ def metadata() -> Response:
             "revocation_endpoint_auth_methods_supported": methods,
             "introspection_endpoint_auth_methods_supported": methods,
             "authorization_response_iss_parameter_supported": True,
-            "service_documentation": f"{issuer}/docs",
+            "service_documentation": issuer + DOCS_PATH,
         }
     )
 
@@ -90,7 +91,7 @@ def _error_page(b: Bank, error: str, description: str, status: int) -> Response:
     return page("ended.html", model, status)
 
 
-@oauth.get("/oauth/authorize")
+@oauth.get(AUTHORIZE_PATH)
 def authorize() -> Response:
     """Validate the app's request with Authlib, then start a flow at ①.
 
@@ -129,7 +130,7 @@ def authorize() -> Response:
             model = ended_model(b, redirect_with(params["redirect_uri"], back), error.errors)
             return page("ended.html", model, error.status, retry_after(error, now))
         fr.save(flow, params)
-    response = redirect("/connect/account", code=303)
+    response = redirect(SCREEN_PATHS[Screen.ACCOUNT.value], code=303)
     response.set_cookie(
         FLOW_COOKIE, flow.flow_id, httponly=True, samesite="Lax", secure=not b.config.sandbox
     )
@@ -140,26 +141,26 @@ def authorization_redirect(flow: FlowState, grant: Grant) -> Response:
     """「許可する」: Authlib issues the code and answers 302 redirect_uri?code=…&state=…"""
     the_server = server()
     params = the_server.bank.flows.oauth_params(flow.flow_id)
-    req = OAuth2Request("GET", f"{the_server.bank.config.issuer}/oauth/authorize")
+    req = OAuth2Request("GET", the_server.bank.config.issuer + AUTHORIZE_PATH)
     req.payload = BasicOAuth2Payload(params)
     authz = the_server.get_authorization_grant(req)
     response: Response = the_server.create_authorization_response(req, grant, authz)
     return response
 
 
-@oauth.post("/oauth/token")
+@oauth.post(TOKEN_PATH)
 def token() -> Response:
     response: Response = server().create_token_response()
     return response
 
 
-@oauth.post("/oauth/revoke")
+@oauth.post(REVOKE_PATH)
 def revoke() -> Response:
     response: Response = server().create_endpoint_response("revocation")
     return response
 
 
-@oauth.post("/oauth/introspect")
+@oauth.post(INTROSPECT_PATH)
 def introspect() -> Response:
     response: Response = server().create_endpoint_response("introspection")
     return response

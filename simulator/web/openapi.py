@@ -26,13 +26,14 @@ from pydantic.json_schema import JsonSchemaMode
 from werkzeug.wrappers import Response
 
 from renkei.contract import api, oauth
+from renkei.contract.docs import DOCS_PATH, OPENAPI_PATH, page_path
 from renkei.contract.errors import ERRORS, Kind
 from renkei.contract.screens import CANCEL_PATH, CSRF_FIELD, FLOW_COOKIE, RETURN_PATH
 from renkei.contract.telephony import CALLS_PATH
 from simulator.core.screens import SCREENS
 from simulator.web.controls import CONTROLS
 from simulator.web.responses import page
-from simulator.web.schemas import REF, Published, answers
+from simulator.web.schemas import REF, Published, answers, telephony
 from simulator.web.screen_model import footer
 
 openapi = Blueprint("openapi", __name__)
@@ -56,8 +57,8 @@ DECLARED: tuple[type, ...] = (
     answers.Accounts,
     answers.Balances,
     answers.Transactions,
-    answers.Call,
-    answers.CallAnswer,
+    telephony.Call,
+    telephony.CallAnswer,
 )
 
 
@@ -216,7 +217,9 @@ def screen_paths() -> dict[str, Any]:
         **{str(s): screen(codes(s, *ON_SCREENS)) for s in statuses},
         **{str(s): screen(text) for s, text in TRANSPORT.items()},
     }
-    cookie = [param("cookie", FLOW_COOKIE, STRING, about="The flow, set by /oauth/authorize")]
+    cookie = [
+        param("cookie", FLOW_COOKIE, STRING, about=f"The flow, set by {oauth.AUTHORIZE_PATH}")
+    ]
 
     def press(title: str, fields: dict[str, Any]) -> dict[str, Any]:
         posted = body(form({CSRF_FIELD: STRING, **fields}, CSRF_FIELD), FORM, JSON)
@@ -270,7 +273,7 @@ def api_paths() -> dict[str, Any]:
         return {"get": op(said, answered, security=[{"bearer": []}], **more)}
 
     line = {
-        "200": answer("What the line did", ref(answers.CallAnswer)),
+        "200": answer("What the line did", ref(telephony.CallAnswer)),
         **errors(
             ref(answers.Error),
             {400: "Not a call as §4 says it", 401: "Outside the sandbox, without the secret"},
@@ -302,7 +305,7 @@ def api_paths() -> dict[str, Any]:
             "post": op(
                 "An inbound call as the carrier reports it",
                 line,
-                requestBody=body(ref(answers.Call), JSON, required=True),
+                requestBody=body(ref(telephony.Call), JSON, required=True),
             )
         },
     }
@@ -343,15 +346,15 @@ def pages() -> dict[str, Any]:
     document = {"200": answer("OpenAPI 3.1", {**OBJECT, "required": ["openapi"]})}
     return {
         "/": {"get": op("The sandbox's front page", html)},
-        "/docs/{name}": {
+        page_path("{name}"): {
             "get": op(
                 "利用規約 and よくあるご質問, linked from the footer",
                 {**html, "404": screen("No such page")},
                 parameters=[name],
             )
         },
-        "/openapi.json": {"get": op("This document", document)},
-        "/docs": {"get": op("This document as HTML", html)},
+        OPENAPI_PATH: {"get": op("This document", document)},
+        DOCS_PATH: {"get": op("This document as HTML", html)},
     }
 
 
@@ -373,7 +376,7 @@ def _document() -> dict[str, Any]:
         },
         "components": {
             "securitySchemes": {
-                "bearer": http("bearer", "An access token from /oauth/token"),
+                "bearer": http("bearer", f"An access token from {oauth.TOKEN_PATH}"),
                 "adminToken": http("bearer", "The admin token printed by renkei serve"),
                 "clientBasic": http("basic", "The partner app's client_id and client_secret"),
             },
@@ -394,12 +397,12 @@ def spec(server_url: str) -> dict[str, Any]:
     return {**_document(), "servers": [{"url": server_url}]}
 
 
-@openapi.get("/openapi.json")
+@openapi.get(OPENAPI_PATH)
 def openapi_json() -> Response:
     return jsonify(spec(request.host_url.rstrip("/")))
 
 
-@openapi.get("/docs")
+@openapi.get(DOCS_PATH)
 def docs_page() -> Response:
     """The OpenAPI document rendered as plain HTML (no script from any CDN)."""
     model: dict[str, Any] = {

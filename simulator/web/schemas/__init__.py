@@ -2,8 +2,9 @@
 
 * :mod:`.controls` — the JSON bodies of the sandbox and operator controls
   (INTERFACE.md §6) as models that validate what is posted, and their answers;
-* :mod:`.answers` — the answers of the other endpoints (§1, §2, §4, §5) and the
-  telephony gateway's report (§4).
+* :mod:`.telephony` — the telephony gateway's report of a call (§4), validated
+  the same way, and its answer;
+* :mod:`.answers` — the answers of the other endpoints (§1, §2, §5).
 
 Bodies the bank validates are :class:`pydantic.BaseModel` classes; answers the
 bank writes are ``TypedDict`` classes, so that mypy checks the dictionaries the
@@ -16,9 +17,9 @@ formats, scopes, enumerations and paths come from :mod:`renkei.contract`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import GetCoreSchemaHandler, ValidationError, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError, WithJsonSchema
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -107,3 +108,39 @@ def explain(error: ValidationError, fields: tuple[str, ...] = ()) -> str:
         said.append(f"{names}: not a field of this body (its fields: {', '.join(fields)})")
     more = len(said) - MOST_PROBLEMS
     return "; ".join(said[:MOST_PROBLEMS] + ([f"and {more} more"] if more > 0 else []))
+
+
+class Body(BaseModel):
+    """A JSON body the bank validates (a control's, INTERFACE.md §6, or the
+    gateway's, §4): JSON's own types only (``"true"`` is not true, ``1`` is not
+    ``"1"``), read after :class:`simulator.web.responses.StrictJSON` has refused
+    what is not RFC 8259."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+
+
+B = TypeVar("B", bound=BaseModel)
+
+
+class Refused(ValueError):
+    """A body its model does not take; the message says why, naming the fields
+    (answered 400 ``invalid_parameter``, docs/rules.md)."""
+
+
+def read_body(model: type[B], data: object, sent: bool) -> B:
+    """``data`` (the request's JSON as Flask read it, None when it could not) as
+    ``model``. No body at all (``sent`` false) is an empty object; a body that is
+    not JSON, or not an object, is refused, and so is one the model refuses, with
+    :func:`explain`'s message."""
+    if data is None and sent:
+        # Not JSON, or not RFC 8259 JSON (StrictJSON refused it), or not sent as JSON.
+        raise Refused("the body must be a JSON object (RFC 8259, as application/json)")
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise Refused("the body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        names = tuple(f.alias or name for name, f in model.model_fields.items())
+        raise Refused(explain(error, names)) from None

@@ -1,5 +1,6 @@
-"""What the OAuth server (INTERFACE.md §1), the screens (§2), the telephony
-gateway (§4) and the account API (§5) answer, and the gateway's report.
+"""What the OAuth server (INTERFACE.md §1), the screens (§2) and the account API
+(§5) answer (the telephony gateway's report and answer, §4, are in
+:mod:`simulator.web.schemas.telephony`).
 
 An optional member the bank leaves out when it has nothing to say is
 ``NotRequired``, never null (§5: "Optional fields that are empty are left out").
@@ -7,16 +8,14 @@ An optional member the bank leaves out when it has nothing to say is
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NotRequired
+from typing import Annotated, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import WithJsonSchema
 from typing_extensions import TypedDict
 
 from renkei.contract.api import TRANSACTION_TYPES
 from renkei.contract.screens import FIELDS, SCREEN_IDS
-from renkei.contract.screens import Field as FormField
-from renkei.contract.telephony import CALLER_ID
-from simulator.web.schemas import Day, Form, Scope, Timestamp
+from simulator.web.schemas import Day, Scope, Timestamp
 
 AccountType = Annotated[str, WithJsonSchema(FIELDS["account_type"].json_schema())]
 ScreenId = Annotated[
@@ -149,36 +148,3 @@ class Transactions(TypedDict):
     count: int
     transactions: list[Transaction]
     nextItemKey: NotRequired[str]
-
-
-#: Digits as a carrier reports them.
-DIGITS = r"[0-9]{4,20}"
-#: The carrier's own id of a call (renkei's extension, docs/rules.md).
-CALL_ID = r"[A-Za-z0-9._:-]{1,64}"
-
-
-class Call(BaseModel):
-    """``POST /telephony/calls``: one inbound call as the carrier reports it (§4)."""
-
-    model_config = ConfigDict(strict=True, frozen=True)
-
-    caller: str = Field(alias="from", pattern=f"^{DIGITS}$", description="the calling number")
-    dialled: str = Field(
-        alias="to", pattern=f"^{DIGITS}$", description="digits dialled; a 184/186 prefix counts"
-    )
-    caller_id: Annotated[
-        str, Form(FormField("caller_id", "whether the caller's number is shown", choices=CALLER_ID))
-    ] = CALLER_ID[0]
-    call_id: str | None = Field(
-        None, pattern=f"^{CALL_ID}$", description="the carrier's id of the call (docs/rules.md)"
-    )
-
-
-class CallAnswer(TypedDict):
-    """What the line did: it is never answered, and rings 2–3 times (0 for a
-    report seen before, a replay)."""
-
-    rings: Annotated[int, Field(ge=0, le=3)]
-    answered: Literal[False]
-    verified: bool
-    replayed: NotRequired[bool]

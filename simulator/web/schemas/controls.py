@@ -1,10 +1,11 @@
 """The sandbox and operator controls (INTERFACE.md §6): what each takes and answers.
 
 A body is read as JSON's own types only (``"true"`` is not true, ``1`` is not
-``"1"``): the models are strict, after
-:class:`simulator.web.responses.StrictJSON` has refused what is not RFC 8259
-(``NaN``, ``Infinity``, lone surrogates). Members a body does not declare are
-ignored, but for the faults, where an unknown switch is a typo worth telling.
+``"1"``): the models are strict :class:`~simulator.web.schemas.Body` models,
+read after :class:`simulator.web.responses.StrictJSON` has refused what is not
+RFC 8259 (``NaN``, ``Infinity``, lone surrogates). Members a body does not
+declare are ignored, but for the faults, where an unknown switch is a typo worth
+telling.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from renkei.contract.screens import FIELDS, SCREENS, Screen
 from simulator.core.clock import JST, to_jst
 from simulator.core.host import AccountKey
-from simulator.web.schemas import Anything, Form, Scope, Timestamp
+from simulator.web.schemas import Anything, Body, Form, Scope, Timestamp
 
 #: Where the sandbox clock, maintenance windows and ``reset``'s day may be: the
 #: years a sandbox is useful for. Without a bound, 0001-01-01 or 9999-12-31 made
@@ -62,12 +63,6 @@ def _day(value: object) -> dt.date:
 
 Instant = Annotated[dt.datetime, BeforeValidator(_instant)]
 SandboxDay = Annotated[dt.date, BeforeValidator(_day)]
-
-
-class Body(BaseModel):
-    """A control's JSON body."""
-
-    model_config = ConfigDict(strict=True, frozen=True)
 
 
 class SetClock(Body):
