@@ -66,6 +66,7 @@ from harness.report import (
 from harness.requirements import Requirements, load
 from harness.tags import feature_tags
 from renkei import resources
+from renkei.contract.controls import CLOCK_PATH
 
 if TYPE_CHECKING:
     from harness.embedded import Target
@@ -300,7 +301,7 @@ def target_problem(url: str, admin_token: str) -> str | None:
 
     try:
         answer = requests.get(
-            f"{url}/sandbox/clock",
+            url + CLOCK_PATH,
             headers={"Authorization": f"Bearer {admin_token}", "Accept": "application/json"},
             timeout=PROBE_SECONDS,
             allow_redirects=False,
@@ -309,7 +310,7 @@ def target_problem(url: str, admin_token: str) -> str | None:
         return f"cannot reach --target {url}: {_reason(e)}"
     if answer.status_code in (401, 403):
         return (
-            f"--target {url} refused the admin token (GET /sandbox/clock answered "
+            f"--target {url} refused the admin token (GET {CLOCK_PATH} answered "
             f"{answer.status_code}); give its token with --admin-token or RENKEI_ADMIN_TOKEN"
         )
     return None

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import requests
 
+from renkei.contract.oauth import METADATA_PATH
+
 #: How often to ask a starting child whether it answers yet.
 POLL_SECONDS = 0.02
 
@@ -90,7 +92,7 @@ class EmbeddedSandbox:
         if self._answered:
             return self.target
         deadline = time.monotonic() + start_seconds
-        url = self.target.url + "/.well-known/oauth-authorization-server"
+        url = self.target.url + METADATA_PATH
         while True:
             if self._process.poll() is not None:
                 raise RuntimeError(f"the embedded sandbox exited:\n{self._output()}")

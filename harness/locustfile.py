@@ -64,6 +64,7 @@ except ModuleNotFoundError:
 
 from harness.driver import Browser, PartnerApp, Sandbox
 from harness.replay import Customer
+from renkei.contract.controls import CLOCK_PATH, RESET_PATH
 from renkei.contract.trace import Step, Trace, read
 
 #: Answers that are the bank's own "come back later" and not a server failure.
@@ -121,10 +122,10 @@ def _reset(environment: Environment, **_: Any) -> None:
     trace = journeys().trace
     sandbox = Sandbox(environment.host, os.environ.get("RENKEI_ADMIN_TOKEN", ""))
     day = trace.header.get("host_day")
-    sandbox.request("POST", "/sandbox/reset", **({"today": day} if day else {})).raise_for_status()
+    sandbox.request("POST", RESET_PATH, **({"today": day} if day else {})).raise_for_status()
     # The clock runs on from the first traced instant: the load meets the day's
     # calendar (closed windows) as the twin's customers did.
-    sandbox.request("PUT", "/sandbox/clock", now=trace.steps[0].t, frozen=False).raise_for_status()
+    sandbox.request("PUT", CLOCK_PATH, now=trace.steps[0].t, frozen=False).raise_for_status()
 
 
 events.test_start.add_listener(_reset)  # type: ignore[no-untyped-call]

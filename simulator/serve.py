@@ -38,6 +38,8 @@ from waitress import create_server
 
 from renkei import resources
 from renkei.args import OneLineParser, positive_int, tcp_port
+from renkei.contract.docs import DOCS_PATH
+from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
 from simulator.scenario import ScenarioError, load_scenario
 from simulator.web.app import create_app
 from simulator.web.bank import Bank, BankConfig, load_or_create_key
@@ -210,10 +212,10 @@ def banner(url: str, config: BankConfig, scenario: Any) -> str:
     return "\n".join(
         [
             f"renkei sandbox bank on {url}",
-            f"  authorize   {url}/oauth/authorize",
-            f"  token       {url}/oauth/token",
-            f"  metadata    {url}/.well-known/oauth-authorization-server",
-            f"  API docs    {url}/docs",
+            f"  authorize   {url}{AUTHORIZE_PATH}",
+            f"  token       {url}{TOKEN_PATH}",
+            f"  metadata    {url}{METADATA_PATH}",
+            f"  API docs    {url}{DOCS_PATH}",
             f"  admin token {config.admin_token}",
             f"  database    {config.database_url}",
             "",

@@ -52,20 +52,6 @@ _COPY = re.compile(
     r"(?![A-Za-z0-9_-])"
 )
 
-#: Files that still type the contract's paths, each with why. They are other
-#: engineers' files in the middle of their own changes; the list is to become
-#: empty, and the test fails when a file listed here no longer needs to be.
-ALLOWED: dict[str, str] = {
-    # The bank's side.
-    "simulator/serve.py": "the URLs `renkei serve` prints",
-    # The tester's side.
-    "harness/certify/command.py": "the instructions certify prints (authorize, telephony)",
-    "harness/conform.py": "the admin-token probe of --target (GET /sandbox/clock)",
-    "harness/embedded.py": "the embedded server's readiness probe (the metadata URL)",
-    "harness/locustfile.py": "the load test's reset and clock calls",
-}
-
-
 def _docstrings(tree: ast.AST) -> set[int]:
     """The ids of the docstring nodes of ``tree``: prose, not values."""
     found: set[int] = set()
@@ -101,21 +87,11 @@ def _name(path: Path) -> str:
 
 @pytest.mark.parametrize("path", _sources(), ids=_name)
 def test_no_side_types_a_contract_path(path: Path) -> None:
-    if _name(path) in ALLOWED:
-        pytest.skip(f"allowed for now: {ALLOWED[_name(path)]}")
     found = copies(path.read_text("utf-8"))
     assert not found, (
         f"{_name(path)} types the contract's paths again; import them from renkei.contract: "
         + "; ".join(f"line {line}: {text!r}" for line, text in found)
     )
-
-
-@pytest.mark.parametrize("name", sorted(ALLOWED))
-def test_the_allowed_files_still_need_it(name: str) -> None:
-    """An entry goes once its file imports the paths, so that the list only shrinks."""
-    path = ROOT / name
-    assert path.exists(), f"{name} is gone: remove it from ALLOWED"
-    assert copies(path.read_text("utf-8")), f"{name} types no contract path: remove it from ALLOWED"
 
 
 def test_the_paths_are_the_contracts() -> None:

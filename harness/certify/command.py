@@ -45,6 +45,8 @@ from harness.driver import Sandbox
 from harness.embedded import EmbeddedSandbox, Target
 from harness.personas import DEFAULT_FILE, Persona, PersonasError, load_personas
 from renkei import resources
+from renkei.contract.oauth import AUTHORIZE_PATH
+from renkei.contract.telephony import CALLS_PATH
 
 BAD_USAGE: Final = 2
 INTERRUPTED: Final = 130
@@ -218,7 +220,7 @@ def _probe(target: Target, client_id: str) -> None:
     page (RFC 6749 §4.1.2.1)."""
     try:
         r = requests.get(
-            target.url + "/oauth/authorize",
+            target.url + AUTHORIZE_PATH,
             params={"response_type": "code", "client_id": client_id},
             headers={"Accept": "application/json"},
             allow_redirects=False,
@@ -290,7 +292,7 @@ def intro(p: Plan, proxy: str, out: TextIO) -> None:
         f"  bank:   {where(p)}",
         f"  proxy:  {proxy}   ← point the app here (authorize, token, revoke, account API)",
         f"  tester: {proxy}/_certify/ (the instructions in a browser, with a Done button)",
-        f"  phone:  on ④ call from the persona's phone: curl -s {proxy}/telephony/calls "
+        f"  phone:  on ④ call from the persona's phone: curl -s {proxy}{CALLS_PATH} "
         '-H \'Content-Type: application/json\' -d \'{"from": "PHONE", "to": "NUMBER ON ④"}\'',
         "  After each situation press Enter here, or POST /_certify/done from the app.",
         "",
