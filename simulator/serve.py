@@ -42,9 +42,9 @@ from renkei.contract.docs import DOCS_PATH
 from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
 from simulator.scenario import ScenarioError, load_scenario
 from simulator.web.app import create_app
-from simulator.web.bank import Bank, BankConfig, load_or_create_key
 from simulator.web.mail import free_port, start_sink
 from simulator.web.server import build
+from simulator.web.service import Service, ServiceConfig, load_or_create_key
 
 #: Open connections per process before waitress stops accepting: well above its
 #: default of 100, since every customer's browser keeps one alive (keep-alive) and
@@ -148,7 +148,7 @@ def database_url(text: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def config_from(args: argparse.Namespace) -> BankConfig:
+def config_from(args: argparse.Namespace) -> ServiceConfig:
     database = database_url(args.database_url) if args.database_url else None
     data = Path(args.data_dir)
     data.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,7 @@ def config_from(args: argparse.Namespace) -> BankConfig:
         token = token_file.read_text().strip()
     smtp_host, smtp_port = _smtp(args.smtp)
     scheme = "https" if tls_context(args) is not None else "http"
-    return BankConfig(
+    return ServiceConfig(
         database_url=database or f"sqlite:///{(data / 'renkei.db').resolve()}",
         admin_token=token,
         pin_key=load_or_create_key(data / "pin.key"),
@@ -193,7 +193,7 @@ def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
     return context
 
 
-def banner(url: str, config: BankConfig, scenario: Any) -> str:
+def banner(url: str, config: ServiceConfig, scenario: Any) -> str:
     clients = tabulate(
         [
             (c.client_id, c.client_secret, c.name, "\n".join(c.redirect_uris))
@@ -252,7 +252,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             return 2
         return run_workers(args, listener, config, scenario, out)
     try:
-        bank, sink = build(config, scenario)
+        service, sink = build(config, scenario)
     except SQLAlchemyError as error:  # a database that cannot be reached or written
         print(f"renkei: {cannot_open(config, error)}", file=sys.stderr)
         return 2
@@ -260,17 +260,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     status = 0
     try:
         if tls is not None:
-            serve_tls(args, bank, scenario, tls, out)
+            serve_tls(args, service, scenario, tls, out)
         else:
             server = create_server(
-                create_app(bank),
+                create_app(service),
                 host=args.host,
                 port=args.port,
                 threads=args.threads,
                 connection_limit=CONNECTION_LIMIT,
             )
             url = f"http://{args.host}:{server.effective_port}"
-            print(banner(url, bank.config, scenario), file=out, flush=True)
+            print(banner(url, service.config, scenario), file=out, flush=True)
             server.run()
     except (KeyboardInterrupt, SystemExit):
         pass
@@ -280,7 +280,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         if sink is not None:
             sink.stop()
-        bank.db.dispose()  # close the database connections now, cleanly
+        service.db.dispose()  # close the database connections now, cleanly
         # The interpreter's last garbage collection would walk the whole heap
         # (Flask, SQLAlchemy, the scenario) for a few tenths of a second, to
         # free memory of a process that is ending; the harness waits for it.
@@ -288,7 +288,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
-def cannot_open(config: BankConfig, error: SQLAlchemyError) -> str:
+def cannot_open(config: ServiceConfig, error: SQLAlchemyError) -> str:
     """The one line for a database the bank cannot open (the driver's first line)."""
     shown = make_url(config.database_url).render_as_string(hide_password=True)
     cause = getattr(error, "orig", None) or error
@@ -323,10 +323,12 @@ def cannot_listen(args: argparse.Namespace, error: OSError) -> str:
 
 
 def serve_tls(
-    args: argparse.Namespace, bank: Bank, scenario: Any, tls: ssl.SSLContext, out: TextIO
+    args: argparse.Namespace, service: Service, scenario: Any, tls: ssl.SSLContext, out: TextIO
 ) -> None:
     """HTTPS (R-AUTHZ-2: 通信はTLSで暗号化) with cheroot, as waitress has no TLS."""
-    server = cheroot_wsgi.Server((args.host, args.port), create_app(bank), numthreads=args.threads)
+    server = cheroot_wsgi.Server(
+        (args.host, args.port), create_app(service), numthreads=args.threads
+    )
     adapter = BuiltinSSLAdapter(args.certfile, args.keyfile)
     adapter.context = tls  # TLS 1.2 at least, as tls_context set it
     server.ssl_adapter = adapter
@@ -340,7 +342,7 @@ def serve_tls(
     signal.signal(
         signal.SIGTERM, lambda *_: threading.Thread(target=server.stop, daemon=True).start()
     )
-    print(banner(f"https://{args.host}:{port}", bank.config, scenario), file=out, flush=True)
+    print(banner(f"https://{args.host}:{port}", service.config, scenario), file=out, flush=True)
     try:
         server.serve()
     finally:
@@ -350,7 +352,7 @@ def serve_tls(
 def run_workers(
     args: argparse.Namespace,
     listener: socket.socket,
-    config: BankConfig,
+    config: ServiceConfig,
     scenario: Any,
     out: TextIO,
 ) -> int:
@@ -360,22 +362,22 @@ def run_workers(
     config = replace(config, issuer=url)
     if config.smtp_host is None:
         config = replace(config, smtp_host="127.0.0.1", smtp_port=free_port(), embedded_mail=True)
-    Bank(config, scenario).db.dispose()  # seed the database once, before forking
+    Service(config, scenario).db.dispose()  # seed the database once, before forking
     children = []
     for _ in range(args.workers):
         pid = os.fork()
         if pid == 0:  # a worker: its own engine, the shared socket
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            app = create_app(Bank(config, scenario))
+            app = create_app(Service(config, scenario))
             create_server(
                 app, sockets=[listener], threads=args.threads, connection_limit=CONNECTION_LIMIT
             ).run()
             os._exit(0)
         children.append(pid)
     listener.close()
-    bank = Bank(config, scenario)
-    sink = start_sink(bank, config.smtp_port)[0] if config.embedded_mail else None
+    service = Service(config, scenario)
+    sink = start_sink(service, config.smtp_port)[0] if config.embedded_mail else None
     print(banner(url, config, scenario), file=out, flush=True)
     print(
         f"  workers     {args.workers} processes: {', '.join(map(str, children))}",

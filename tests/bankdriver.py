@@ -8,7 +8,7 @@ from typing import Any
 from harness.driver import Answer, PartnerApp, Phone, csrf_from_html, query
 from harness.driver import Browser as Customer
 from harness.personas import load_personas
-from simulator.web.bank import BankConfig
+from simulator.web.service import ServiceConfig
 
 REDIRECT = "http://127.0.0.1:8765/callback"
 #: The manual's own customer (INTERFACE.md §8), as the default scenario has it.
@@ -32,10 +32,10 @@ __all__ = [
 ]
 
 
-def bank_config(path: Path, admin: str) -> BankConfig:
+def bank_config(path: Path, admin: str) -> ServiceConfig:
     """A sandbox bank's configuration for the in-process servers of the tests:
     SQLite in ``path``, fixed keys, the admin token ``admin``."""
-    return BankConfig(
+    return ServiceConfig(
         database_url=f"sqlite:///{path / 'bank.db'}",
         admin_token=admin,
         pin_key=b"p" * 32,

@@ -52,6 +52,7 @@ _COPY = re.compile(
     r"(?![A-Za-z0-9_-])"
 )
 
+
 def _docstrings(tree: ast.AST) -> set[int]:
     """The ids of the docstring nodes of ``tree``: prose, not values."""
     found: set[int] = set()

@@ -16,7 +16,7 @@ from bankdriver import ACCOUNT, CUSTOMER, Customer, PartnerApp, bank_config, cal
 
 from renkei.contract.screens import SCREEN_PATHS
 from simulator.scenario import load_scenario
-from simulator.web.server import RunningBank, start_in_thread
+from simulator.web.server import RunningServer, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "csrf-admin"
@@ -32,7 +32,7 @@ BUTTONS = [
 
 
 @pytest.fixture(scope="module")
-def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBank]:
+def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     path = tmp_path_factory.mktemp("csrf")
     config = bank_config(path, ADMIN)
     running = start_in_thread(config, load_scenario(ROOT / "scenarios/default.yaml"))
@@ -49,7 +49,7 @@ def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBank]:
 @pytest.mark.parametrize("forged", ["forged-token", ""], ids=["forged", "missing"])
 @pytest.mark.parametrize(("screen", "path", "form"), BUTTONS, ids=[b[1] for b in BUTTONS])
 def test_every_button_wants_the_flows_csrf_token(
-    bank: RunningBank, screen: str, path: str, form: dict[str, str], forged: str
+    bank: RunningServer, screen: str, path: str, form: dict[str, str], forged: str
 ) -> None:
     customer = Customer(bank.url)
     walk_json(bank.url, PartnerApp(bank.url), customer, until=screen)

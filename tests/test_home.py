@@ -25,7 +25,7 @@ from renkei.contract.docs import DOCS_PATH, OPENAPI_PATH
 from renkei.contract.oauth import METADATA_PATH
 from simulator.scenario import load_scenario
 from simulator.web.app import create_app
-from simulator.web.server import RunningBank, start_in_thread
+from simulator.web.server import RunningServer, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "test-admin-token"
@@ -71,14 +71,14 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBank]:
+def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running = start_in_thread(bank_config(tmp_path_factory.mktemp("home"), ADMIN), SCENARIO)
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="module")
-def home(bank: RunningBank) -> tuple[str, Page]:
+def home(bank: RunningServer) -> tuple[str, Page]:
     answer = requests.get(bank.url + "/", timeout=10)
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("text/html")
@@ -110,7 +110,7 @@ def test_it_links_the_metadata_the_personas_the_docs_and_the_controls(
     assert "115-1-1100026" in html and "1357" in html  # the manual's customer (§8)
 
 
-def test_every_link_answers(bank: RunningBank, home: tuple[str, Page]) -> None:
+def test_every_link_answers(bank: RunningServer, home: tuple[str, Page]) -> None:
     """Pages and documents answer 200; the controls want the admin token (401
     without it, 200 with it): none of the links is a 404 or a 500."""
     _, page = home
@@ -127,12 +127,12 @@ def test_every_link_answers(bank: RunningBank, home: tuple[str, Page]) -> None:
 
 
 def test_it_lists_every_sandbox_control_the_server_has(
-    bank: RunningBank, home: tuple[str, Page]
+    bank: RunningServer, home: tuple[str, Page]
 ) -> None:
     html, _ = home
     rules = {
         r.rule
-        for r in create_app(bank.bank).url_map.iter_rules()
+        for r in create_app(bank.service).url_map.iter_rules()
         if r.rule.startswith(("/sandbox/", "/admin/"))
     }
     listed = set(re.findall(r"<code>(/(?:sandbox|admin)/[^<]*)</code>", html))
@@ -140,7 +140,7 @@ def test_it_lists_every_sandbox_control_the_server_has(
 
 
 def test_a_partner_apps_link_starts_a_flow_at_screen_one(
-    bank: RunningBank, home: tuple[str, Page]
+    bank: RunningServer, home: tuple[str, Page]
 ) -> None:
     html, page = home
     assert len(page.tries) == len(SCENARIO.clients)

@@ -47,8 +47,8 @@ from renkei.contract.oauth import (
 from renkei.contract.screens import CANCEL_PATH, FIELDS, FLOW_COOKIE, SCREEN_PATHS, SCREENS, Screen
 from simulator.core.screens import DETOURS
 from simulator.scenario import load_scenario
-from simulator.web.bank import BankConfig
-from simulator.web.server import RunningBank, start_in_thread
+from simulator.web.server import RunningServer, start_in_thread
+from simulator.web.service import ServiceConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "hostile-admin-token"
@@ -59,15 +59,15 @@ CUSTOMER_SCREEN = SCREENS[Screen.CUSTOMER].path
 CONSENT_SCREEN = SCREENS[Screen.CONSENT].path
 
 
-def start(database_url: str) -> RunningBank:
-    config = BankConfig(
+def start(database_url: str) -> RunningServer:
+    config = ServiceConfig(
         database_url=database_url, admin_token=ADMIN, pin_key=b"p" * 32, secret_key=b"s" * 32
     )
     return start_in_thread(config, load_scenario(ROOT / "scenarios/default.yaml"))
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBank]:
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One sandbox bank for the module; each test puts it back to the scenario."""
     path = tmp_path_factory.mktemp("hostile") / "bank.db"
     bank = start(f"sqlite:///{path}")
@@ -76,7 +76,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBank]:
 
 
 @pytest.fixture
-def bench(running: RunningBank) -> Iterator[Bench]:
+def bench(running: RunningServer) -> Iterator[Bench]:
     """The scenario's data, faults off, a Tuesday 10:15 JST frozen (service hours)."""
     bench = Bench(running.url, ADMIN)
     bench.restore()

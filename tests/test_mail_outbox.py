@@ -33,8 +33,8 @@ def test_a_mail_left_queued_is_sent_by_the_next_outbox(tmp_path: Path) -> None:
             body="本文",
         )
         # As a process that died between recording and sending would leave it.
-        mail_id = running.bank.mailbox.queue(dt.datetime(2026, 12, 2, 10, tzinfo=JST), left)
-        assert running.bank.mailbox.unsettled() == 1
+        mail_id = running.service.mailbox.queue(dt.datetime(2026, 12, 2, 10, tzinfo=JST), left)
+        assert running.service.mailbox.unsettled() == 1
         answer = requests.get(
             running.url + "/sandbox/mail",
             headers={"Authorization": "Bearer outbox-admin"},
@@ -43,6 +43,6 @@ def test_a_mail_left_queued_is_sent_by_the_next_outbox(tmp_path: Path) -> None:
         assert [(m["id"], m["to"], m["status"]) for m in answer] == [
             (mail_id, "taro@example.jp", "delivered")
         ]
-        assert running.bank.mailbox.unsettled() == 0
+        assert running.service.mailbox.unsettled() == 0
     finally:
         running.stop()

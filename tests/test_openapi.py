@@ -23,12 +23,12 @@ from renkei.contract.screens import SCREENS, Screen
 from renkei.contract.telephony import CALLS_PATH, DIGITS_PATTERN
 from simulator.scenario import load_scenario
 from simulator.web.app import create_app
-from simulator.web.bank import BankConfig
 from simulator.web.controls import CONTROLS
 from simulator.web.schemas import REF, Published
 from simulator.web.schemas.controls import AccountRef, Faults, Move, SwitchFaults
 from simulator.web.schemas.telephony import Call
 from simulator.web.server import build
+from simulator.web.service import ServiceConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 INTERFACE = ROOT.parent / "shared" / "spec" / "INTERFACE.md"
@@ -53,7 +53,7 @@ GOOD: dict[str, dict[str, Any]] = {
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
     path = tmp_path_factory.mktemp("openapi") / "bank.db"
-    config = BankConfig(
+    config = ServiceConfig(
         database_url=f"sqlite:///{path}",
         admin_token=ADMIN["Authorization"][7:],
         pin_key=b"p" * 32,

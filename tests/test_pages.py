@@ -28,7 +28,7 @@ from harness.report import RunInfo, build
 from harness.requirements import load
 from renkei.resources import stylesheet
 from simulator.scenario import load_scenario
-from simulator.web.server import RunningBank, start_in_thread
+from simulator.web.server import RunningServer, start_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 CERTIFICATE = ROOT / "reports/examples/certify/misbehaving/certificate.json"
@@ -40,7 +40,7 @@ STAND_IN = "<html><body><h1>連携元アプリ</h1></body></html>"
 
 
 @pytest.fixture(scope="module")
-def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBank]:
+def bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     path = tmp_path_factory.mktemp("bank")
     running = start_in_thread(
         bank_config(path, "admin"), load_scenario(ROOT / "scenarios/default.yaml")
@@ -64,7 +64,7 @@ def test_there_is_one_stylesheet() -> None:
     assert stylesheet() == (ROOT / "renkei/assets/renkei.css").read_text("utf-8")
 
 
-def test_the_bank_serves_it_at_its_url_and_the_screens_link_it(bank: RunningBank) -> None:
+def test_the_bank_serves_it_at_its_url_and_the_screens_link_it(bank: RunningServer) -> None:
     css = requests.get(bank.url + "/static/renkei.css", timeout=5)
     assert css.status_code == 200 and css.text == stylesheet()
     assert css.headers["Content-Type"].startswith("text/css")

@@ -19,8 +19,8 @@ import requests
 from bankdriver import CUSTOMER, Customer, PartnerApp, bank_config, call, walk_json
 
 from simulator.scenario import load_scenario
-from simulator.web.bank import BankConfig
-from simulator.web.server import RunningBank, start_in_thread
+from simulator.web.server import RunningServer, start_in_thread
+from simulator.web.service import ServiceConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "phone-check-admin"
@@ -28,19 +28,19 @@ REGISTERED = CUSTOMER["phone"]
 POOL = ("0120111111", "0120222222", "0120333333")
 
 
-def config(path: Path) -> BankConfig:
+def config(path: Path) -> ServiceConfig:
     return bank_config(path, ADMIN)
 
 
 @pytest.fixture
-def bank(tmp_path: Path) -> Iterator[RunningBank]:
+def bank(tmp_path: Path) -> Iterator[RunningServer]:
     running = start_in_thread(config(tmp_path), load_scenario(ROOT / "scenarios/default.yaml"))
     admin(running, "PUT", "/sandbox/clock", now="2026-11-24T10:15:00+09:00", frozen=True)
     yield running
     running.stop()
 
 
-def admin(bank: RunningBank, method: str, path: str, **json: object) -> requests.Response:
+def admin(bank: RunningServer, method: str, path: str, **json: object) -> requests.Response:
     r = requests.request(
         method,
         bank.url + path,
@@ -52,7 +52,7 @@ def admin(bank: RunningBank, method: str, path: str, **json: object) -> requests
     return r
 
 
-def on_call(bank: RunningBank) -> tuple[Customer, str]:
+def on_call(bank: RunningServer) -> tuple[Customer, str]:
     customer = Customer(bank.url)
     shown = walk_json(bank.url, PartnerApp(bank.url), customer, until="SOA209")
     return customer, str(shown.body["call_to"])
@@ -70,7 +70,7 @@ def on_call(bank: RunningBank) -> tuple[Customer, str]:
     ids=["another-phone", "withheld", "184", "number-not-shown", "186-wrong-number"],
 )
 def test_r_err_call_3_such_a_call_never_verifies(
-    bank: RunningBank, caller: str, dialled: str, caller_id: str
+    bank: RunningServer, caller: str, dialled: str, caller_id: str
 ) -> None:
     customer, to = on_call(bank)
     other = next(n for n in POOL if n != to)
@@ -80,7 +80,7 @@ def test_r_err_call_3_such_a_call_never_verifies(
     assert customer.post("/connect/call").codes == ["call_pending"]
 
 
-def test_r_err_call_2_a_call_after_120_s_never_verifies(bank: RunningBank) -> None:
+def test_r_err_call_2_a_call_after_120_s_never_verifies(bank: RunningServer) -> None:
     _, to = on_call(bank)
     admin(bank, "POST", "/sandbox/clock/advance", seconds=120)
     assert call(bank.url, REGISTERED, to)["verified"], "120 s is still in time (inclusive)"
@@ -90,7 +90,7 @@ def test_r_err_call_2_a_call_after_120_s_never_verifies(bank: RunningBank) -> No
     assert customer2.post("/connect/call").codes == ["call_expired"]
 
 
-def test_a_call_before_the_number_was_shown_does_not_count(bank: RunningBank) -> None:
+def test_a_call_before_the_number_was_shown_does_not_count(bank: RunningServer) -> None:
     """Calling every number of the pool on ③, before 「電話番号の決定」, verifies nothing."""
     customer = Customer(bank.url)
     walk_json(bank.url, PartnerApp(bank.url), customer, until="SOA208")
@@ -100,7 +100,7 @@ def test_a_call_before_the_number_was_shown_does_not_count(bank: RunningBank) ->
     assert customer.post("/connect/call").codes == ["call_pending"]
 
 
-def test_a_verified_call_does_not_carry_over_to_the_next_attempt(bank: RunningBank) -> None:
+def test_a_verified_call_does_not_carry_over_to_the_next_attempt(bank: RunningServer) -> None:
     """R-ERR-CALL-2: after call_expired the flow starts again at ①; the earlier
     verification is forgotten and the new ④ needs a new call."""
     customer, to = on_call(bank)
@@ -116,7 +116,7 @@ def test_a_verified_call_does_not_carry_over_to_the_next_attempt(bank: RunningBa
     assert customer.post("/connect/call").codes == ["call_pending"]
 
 
-def test_a_replayed_call_report_verifies_nothing(bank: RunningBank) -> None:
+def test_a_replayed_call_report_verifies_nothing(bank: RunningServer) -> None:
     """The carrier's ``call_id`` (renkei's extension of §4): the same report twice."""
     _, to = on_call(bank)
     report = {"from": REGISTERED, "to": to, "caller_id": "shown", "call_id": "carrier-1"}

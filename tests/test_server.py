@@ -36,9 +36,9 @@ from simulator.core.flow import Event, FlowState
 from simulator.scenario import load_scenario
 from simulator.store.state import StaleFlow
 from simulator.web.app import create_app
-from simulator.web.bank import BankConfig, FlowRequest
 from simulator.web.mail import free_port
-from simulator.web.server import RunningBank, start_in_thread
+from simulator.web.server import RunningServer, start_in_thread
+from simulator.web.service import FlowRequest, ServiceConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "test-admin-token"
@@ -48,18 +48,18 @@ LOCKOUT = LOCKOUT_PERSONA.account
 LOCKOUT_PERSON = LOCKOUT_PERSONA.details(email=CUSTOMER["email"], email_confirm=CUSTOMER["email"])
 
 
-def config(path: Path) -> BankConfig:
+def config(path: Path) -> ServiceConfig:
     return bank_config(path, ADMIN)
 
 
 @pytest.fixture
-def bank(tmp_path: Path) -> Iterator[RunningBank]:
+def bank(tmp_path: Path) -> Iterator[RunningServer]:
     running = start_in_thread(config(tmp_path), load_scenario(ROOT / "scenarios/default.yaml"))
     yield running
     running.stop()
 
 
-def admin(bank: RunningBank, method: str, path: str, **json: object) -> requests.Response:
+def admin(bank: RunningServer, method: str, path: str, **json: object) -> requests.Response:
     return requests.request(
         method,
         bank.url + path,
@@ -69,19 +69,19 @@ def admin(bank: RunningBank, method: str, path: str, **json: object) -> requests
     )
 
 
-def set_clock(bank: RunningBank, when: str) -> None:
+def set_clock(bank: RunningServer, when: str) -> None:
     r = admin(bank, "PUT", "/sandbox/clock", now=when, frozen=True)
     assert r.status_code == 200, r.text
 
 
 @pytest.fixture
-def weekday_morning(bank: RunningBank) -> RunningBank:
+def weekday_morning(bank: RunningServer) -> RunningServer:
     """A Tuesday 10:15 JST, frozen: inside service hours whatever the real time."""
     set_clock(bank, "2026-11-24T10:15:00+09:00")
     return bank
 
 
-def test_happy_path_json_oauth_and_account_api(weekday_morning: RunningBank) -> None:
+def test_happy_path_json_oauth_and_account_api(weekday_morning: RunningServer) -> None:
     """R-FLOW-1..6, R-AUTHZ-1, R-AUTHZ-5, R-ACCT-4: the whole flow over HTTP."""
     bank = weekday_morning
     app, customer = PartnerApp(bank.url), Customer(bank.url)
@@ -124,7 +124,7 @@ def test_happy_path_json_oauth_and_account_api(weekday_morning: RunningBank) -> 
     assert "1357" not in str(admin(bank, "GET", "/sandbox/oplog").json())  # R-AUTHZ-2
 
 
-def test_code_replay_is_refused_and_revokes(weekday_morning: RunningBank) -> None:
+def test_code_replay_is_refused_and_revokes(weekday_morning: RunningServer) -> None:
     """INTERFACE.md §1: a code is single use; a second use revokes what it issued."""
     bank = weekday_morning
     app, customer = PartnerApp(bank.url), Customer(bank.url)
@@ -147,7 +147,7 @@ def test_code_replay_is_refused_and_revokes(weekday_morning: RunningBank) -> Non
     assert app.api(token["access_token"], "/v1/accounts").status_code == 401
 
 
-def test_pkce_is_required_with_s256(weekday_morning: RunningBank) -> None:
+def test_pkce_is_required_with_s256(weekday_morning: RunningServer) -> None:
     """INTERFACE.md §1: no code_challenge, or plain, goes back to the app as an error."""
     base = weekday_morning.url + "/oauth/authorize"
     params = {
@@ -163,7 +163,7 @@ def test_pkce_is_required_with_s256(weekday_morning: RunningBank) -> None:
         assert query(r.headers["Location"])["error"] == "invalid_request"
 
 
-def test_unknown_client_or_redirect_gets_a_page_not_a_redirect(bank: RunningBank) -> None:
+def test_unknown_client_or_redirect_gets_a_page_not_a_redirect(bank: RunningServer) -> None:
     """RFC 6749 §4.1.2.1."""
     base = bank.url + "/oauth/authorize"
     for params in (
@@ -176,7 +176,7 @@ def test_unknown_client_or_redirect_gets_a_page_not_a_redirect(bank: RunningBank
         assert r.status_code == 400 and "Location" not in r.headers
 
 
-def test_html_form_posts_through_all_six_screens(weekday_morning: RunningBank) -> None:
+def test_html_form_posts_through_all_six_screens(weekday_morning: RunningServer) -> None:
     """R-FLOW-1..6 in HTML: each page has its screen ID, and plain form posts work."""
     bank = weekday_morning
     app = PartnerApp(bank.url)
@@ -212,7 +212,7 @@ def test_html_form_posts_through_all_six_screens(weekday_morning: RunningBank) -
     assert r.status_code == 302 and r.headers["Location"].startswith(REDIRECT)
 
 
-def test_empty_fields_show_the_dialog_in_html(weekday_morning: RunningBank) -> None:
+def test_empty_fields_show_the_dialog_in_html(weekday_morning: RunningServer) -> None:
     """R-ERR-INPUT-1 in HTML: 「エラー」「入力されていない項目があります。」 and per field."""
     bank = weekday_morning
     browser = requests.Session()
@@ -237,7 +237,11 @@ def test_empty_fields_show_the_dialog_in_html(weekday_morning: RunningBank) -> N
     ],
 )
 def test_r_err_sys_faults_on_a_screen(
-    weekday_morning: RunningBank, faults: dict[str, bool], code: str, status: int, oauth_error: str
+    weekday_morning: RunningServer,
+    faults: dict[str, bool],
+    code: str,
+    status: int,
+    oauth_error: str,
 ) -> None:
     """R-ERR-SYS-2/3/4: on the current screen; the flow stays; 「連携元画面へ」 returns."""
     bank = weekday_morning
@@ -256,7 +260,7 @@ def test_r_err_sys_faults_on_a_screen(
     }
 
 
-def test_r_err_sys_1_out_of_hours_with_retry_after(bank: RunningBank) -> None:
+def test_r_err_sys_1_out_of_hours_with_retry_after(bank: RunningServer) -> None:
     """R-ERR-SYS-1 at /oauth/authorize: 503 with Retry-After until 4:05."""
     set_clock(bank, "2026-11-25T04:01:00+09:00")
     r = requests.get(
@@ -269,7 +273,7 @@ def test_r_err_sys_1_out_of_hours_with_retry_after(bank: RunningBank) -> None:
     assert r.json()["errors"][0]["code"] == "out_of_hours"
 
 
-def test_lockout_and_b84_then_midnight(weekday_morning: RunningBank, tmp_path: Path) -> None:
+def test_lockout_and_b84_then_midnight(weekday_morning: RunningServer, tmp_path: Path) -> None:
     """R-ERR-HOST-2/3/4: 4 mismatches, the 5th locks, then B84; the lock survives a
     restart of the server and lifts at 0:00 JST."""
     bank = weekday_morning
@@ -286,7 +290,7 @@ def test_lockout_and_b84_then_midnight(weekday_morning: RunningBank, tmp_path: P
     assert [lock["account"] for lock in locks] == ["115-1-1100026"]
 
 
-def test_call_errors(weekday_morning: RunningBank) -> None:
+def test_call_errors(weekday_morning: RunningServer) -> None:
     """R-ERR-CALL-1/2/3 through the gateway and the clock."""
     bank = weekday_morning
     app, customer = PartnerApp(bank.url), Customer(bank.url)
@@ -302,7 +306,7 @@ def test_call_errors(weekday_morning: RunningBank) -> None:
     assert customer.get("/connect/account").status == 200
 
 
-def test_bank_revocation_and_the_30_day_end(weekday_morning: RunningBank) -> None:
+def test_bank_revocation_and_the_30_day_end(weekday_morning: RunningServer) -> None:
     """R-AUTHZ-3 and R-FLOW-9: revoked by the bank; a fresh grant ends after 30 days."""
     bank = weekday_morning
     tokens = [link(bank.url) for _ in range(2)]
@@ -318,7 +322,7 @@ def test_bank_revocation_and_the_30_day_end(weekday_morning: RunningBank) -> Non
     assert app1.refresh(token1["refresh_token"]).json()["error"] == "invalid_grant"
 
 
-def test_moved_account(weekday_morning: RunningBank) -> None:
+def test_moved_account(weekday_morning: RunningServer) -> None:
     """R-ACCT-3: after the move the old link answers 403 account_moved."""
     bank = weekday_morning
     app, token = link(bank.url)
@@ -336,7 +340,7 @@ def test_moved_account(weekday_morning: RunningBank) -> None:
     assert r.status_code == 403 and r.json()["errorCode"] == "account_moved"
 
 
-def test_controls_need_the_admin_token(bank: RunningBank) -> None:
+def test_controls_need_the_admin_token(bank: RunningServer) -> None:
     r = requests.get(bank.url + "/sandbox/clock", timeout=10)
     assert r.status_code == 401 and r.json()["errorCode"] == "unauthorized"
     r = requests.get(
@@ -377,7 +381,7 @@ def test_restart_keeps_grants_and_locks(tmp_path: Path) -> None:
         second.stop()
 
 
-def test_input_and_account_errors_over_http(weekday_morning: RunningBank) -> None:
+def test_input_and_account_errors_over_http(weekday_morning: RunningServer) -> None:
     """R-ERR-INPUT-2 and R-ERR-HOST-1 (persona no-card): the codes, statuses and
     where the flow goes (back to ① after account_unavailable)."""
     bank = weekday_morning
@@ -396,7 +400,7 @@ def test_input_and_account_errors_over_http(weekday_morning: RunningBank) -> Non
     )
 
 
-def test_order_csrf_and_lost_flow(weekday_morning: RunningBank) -> None:
+def test_order_csrf_and_lost_flow(weekday_morning: RunningServer) -> None:
     """R-FLOW-8 (403, the flow stays), a missing CSRF token (403), R-ERR-CALL-4 (no flow)."""
     bank = weekday_morning
     app, customer = PartnerApp(bank.url), Customer(bank.url)
@@ -411,7 +415,7 @@ def test_order_csrf_and_lost_flow(weekday_morning: RunningBank) -> None:
     assert lost.status == 403 and lost.codes == ["flow_lost"]
 
 
-def test_cancel_returns_access_denied(weekday_morning: RunningBank) -> None:
+def test_cancel_returns_access_denied(weekday_morning: RunningServer) -> None:
     """R-FLOW-7: 「中止する」 shows 「API連携認証を中止しました。」 and 「連携元画面へ」."""
     bank = weekday_morning
     app, customer = PartnerApp(bank.url), Customer(bank.url)
@@ -421,7 +425,7 @@ def test_cancel_returns_access_denied(weekday_morning: RunningBank) -> None:
     assert query(cancelled.body["return_url"]) == {"error": "access_denied", "state": app.state}
 
 
-def test_introspection_and_app_revocation(weekday_morning: RunningBank) -> None:
+def test_introspection_and_app_revocation(weekday_morning: RunningServer) -> None:
     """RFC 7662 and RFC 7009: active until the app revokes its refresh token, which
     ends every token of the grant; metadata (RFC 8414) names both endpoints."""
     bank = weekday_morning
@@ -448,7 +452,7 @@ def test_introspection_and_app_revocation(weekday_morning: RunningBank) -> None:
     assert grants[0]["revoked_by"] == "app" and not grants[0]["active"]
 
 
-def test_r_authz_4_uninstall_grace_period(weekday_morning: RunningBank) -> None:
+def test_r_authz_4_uninstall_grace_period(weekday_morning: RunningServer) -> None:
     """R-AUTHZ-4: after the partner reports the uninstall, the link goes on for the
     grace period (14 days by default), then refresh answers invalid_grant."""
     bank = weekday_morning
@@ -464,7 +468,7 @@ def test_r_authz_4_uninstall_grace_period(weekday_morning: RunningBank) -> None:
     assert ended.status_code == 400 and ended.json()["error"] == "invalid_grant"
 
 
-def test_a_failed_code_verifier_burns_the_code(weekday_morning: RunningBank) -> None:
+def test_a_failed_code_verifier_burns_the_code(weekday_morning: RunningServer) -> None:
     """RFC 7636 §4.6 with RFC 6749 §4.1.2: a wrong verifier fails, and the code is gone."""
     bank = weekday_morning
     app, customer = PartnerApp(bank.url), Customer(bank.url)
@@ -479,7 +483,7 @@ def test_a_failed_code_verifier_burns_the_code(weekday_morning: RunningBank) -> 
         assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
 
 
-def test_account_api_errors(weekday_morning: RunningBank) -> None:
+def test_account_api_errors(weekday_morning: RunningServer) -> None:
     """INTERFACE.md §5: 401 with WWW-Authenticate, 403 scope, 404 another account,
     400 bad dates, 503 with Retry-After out of hours."""
     bank = weekday_morning
@@ -502,7 +506,7 @@ def test_account_api_errors(weekday_morning: RunningBank) -> None:
     assert closed.headers["Retry-After"] == str(45 * 60)
 
 
-def test_scope_is_enforced(weekday_morning: RunningBank) -> None:
+def test_scope_is_enforced(weekday_morning: RunningServer) -> None:
     """INTERFACE.md §5: the kakeibo app holds `accounts` only: 明細 answers 403."""
     bank = weekday_morning
     app = PartnerApp(bank.url, client_id="kakeibo", client_secret="kakeibo-secret",
@@ -518,7 +522,7 @@ def test_scope_is_enforced(weekday_morning: RunningBank) -> None:
     assert r.status_code == 403 and 'error="insufficient_scope"' in r.headers["WWW-Authenticate"]
 
 
-def test_controls_reset_unlock_and_bad_input(weekday_morning: RunningBank) -> None:
+def test_controls_reset_unlock_and_bad_input(weekday_morning: RunningServer) -> None:
     """INTERFACE.md §6: an operator's unlock, reset to the scenario, and clear 400s."""
     bank = weekday_morning
     customer = Customer(bank.url)
@@ -555,7 +559,7 @@ def test_mail_failure_does_not_undo_the_grant(tmp_path: Path) -> None:
         running.stop()
 
 
-def test_openapi_describes_the_interface(bank: RunningBank) -> None:
+def test_openapi_describes_the_interface(bank: RunningServer) -> None:
     spec = requests.get(bank.url + "/openapi.json", timeout=10).json()
     assert spec["openapi"].startswith("3.")
     for path in ("/v1/accounts", "/v1/accounts/transactions", "/telephony/calls",
@@ -565,7 +569,7 @@ def test_openapi_describes_the_interface(bank: RunningBank) -> None:
     assert page.status_code == 200 and "/v1/accounts/balances" in page.text
 
 
-def test_screens_take_a_json_body(weekday_morning: RunningBank) -> None:
+def test_screens_take_a_json_body(weekday_morning: RunningServer) -> None:
     """INTERFACE.md §2: the JSON form also accepts a JSON body."""
     bank = weekday_morning
     app, customer = PartnerApp(bank.url), Customer(bank.url)
@@ -581,7 +585,7 @@ def test_screens_take_a_json_body(weekday_morning: RunningBank) -> None:
     assert bad.status_code == 403 and bad.json()["errors"][0]["code"] == "csrf_failed"
 
 
-def test_authorize_without_scope_gets_the_clients_scopes(weekday_morning: RunningBank) -> None:
+def test_authorize_without_scope_gets_the_clients_scopes(weekday_morning: RunningServer) -> None:
     """RFC 6749 §3.3: a request without ``scope`` starts a flow with the client's scopes."""
     bank = weekday_morning
     params = {
@@ -598,7 +602,7 @@ def test_authorize_without_scope_gets_the_clients_scopes(weekday_morning: Runnin
     assert r.status_code == 303 and r.headers["Location"] == "/connect/account"
 
 
-def test_every_answer_says_how_long_the_bank_took(bank: RunningBank) -> None:
+def test_every_answer_says_how_long_the_bank_took(bank: RunningServer) -> None:
     """Server-Timing (issue 7, item 7): on a page, an API error and a 404 alike."""
     for path in ("/oauth/authorize", "/api/v1/accounts", "/no-such-page"):
         timing = requests.get(bank.url + path, timeout=10).headers.get("Server-Timing", "")
@@ -606,10 +610,10 @@ def test_every_answer_says_how_long_the_bank_took(bank: RunningBank) -> None:
         assert name == "app" and float(duration) >= 0, (path, timing)
 
 
-def test_no_flask_session_is_kept(bank: RunningBank) -> None:
+def test_no_flask_session_is_kept(bank: RunningServer) -> None:
     """The flow lives in the database (issue 4): no session cookie is set, and a
     write to Flask's session by mistake fails instead of signing a cookie."""
-    app = create_app(bank.bank)
+    app = create_app(bank.service)
     with app.test_request_context("/"), pytest.raises(RuntimeError):
         flask.session["flow"] = "x"
     answer = requests.get(bank.url + "/oauth/authorize", timeout=10)
@@ -617,14 +621,14 @@ def test_no_flask_session_is_kept(bank: RunningBank) -> None:
 
 
 def test_log_lines_are_written_with_the_flow_save_or_as_the_request_ends(
-    weekday_morning: RunningBank,
+    weekday_morning: RunningServer,
 ) -> None:
     """R-AUTHZ-6: a request's lines, the flow engine's and the adapter's, wait in its
     FlowRequest for the flow's save and go in its transaction; a stale save writes
     nothing and keeps them waiting; the lines no save took are written as the
     request is done with the flow, in order. No request context: nothing of it
     rides in ``flask.g``."""
-    b = weekday_morning.bank
+    b = weekday_morning.service
 
     def kinds() -> list[str]:
         return [e["kind"] for e in b.log.entries()]
@@ -646,10 +650,10 @@ def test_log_lines_are_written_with_the_flow_save_or_as_the_request_ends(
     assert kinds()[-2:] == ["first", "second"]
 
 
-def test_a_request_that_fails_still_writes_its_lines(weekday_morning: RunningBank) -> None:
+def test_a_request_that_fails_still_writes_its_lines(weekday_morning: RunningServer) -> None:
     """The lines tell of moves already made: a request ending in an exception
     (answered 500 by the app) writes them all the same."""
-    b = weekday_morning.bank
+    b = weekday_morning.service
     with pytest.raises(RuntimeError), FlowRequest(b) as fr:
         fr.note("before_the_fault")
         raise RuntimeError("a fault midway")
@@ -657,12 +661,12 @@ def test_a_request_that_fails_still_writes_its_lines(weekday_morning: RunningBan
 
 
 def test_a_stale_save_is_retried_on_one_load_of_the_newer_copy(
-    weekday_morning: RunningBank, monkeypatch: pytest.MonkeyPatch
+    weekday_morning: RunningServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """① 「次へ」 whose flow another request saved first, still on ①: pressed again on
     the newer copy, which is loaded once, both to see where it is and to press
     again (two loads for the button: the first copy and the newer one)."""
-    b = weekday_morning.bank
+    b = weekday_morning.service
     app, customer = PartnerApp(weekday_morning.url), Customer(weekday_morning.url)
     assert walk_json(weekday_morning.url, app, customer, until="SOA201").status == 200
     load, save = b.flows.load, b.flows.save

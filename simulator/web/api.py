@@ -24,17 +24,17 @@ from simulator.core.errors import (
 from simulator.core.grants import Grant
 from simulator.core.history import page
 from simulator.core.host import Account, AccountKey
-from simulator.web.bank import Bank
 from simulator.web.responses import api_error, retry_after
+from simulator.web.service import Service
 
 #: Routed at the contract's paths (INTERFACE.md §5), so no prefix of its own.
 api = Blueprint("api", __name__)
 REALM = 'Bearer realm="renkei"'
 
 
-def bank() -> Bank:
-    the_bank: Bank = current_app.extensions["renkei.bank"]
-    return the_bank
+def service() -> Service:
+    the_service: Service = current_app.extensions["renkei.service"]
+    return the_service
 
 
 class ApiRefusal(Exception):
@@ -50,7 +50,7 @@ def _unauthorized(description: str) -> ApiRefusal:
 
 def authorize(scope: str) -> tuple[Grant, Account, dt.datetime]:
     """The grant behind the request's bearer token, checked for ``scope`` (RFC 6750)."""
-    b = bank()
+    b = service()
     clock = b.clock()
     now = clock.now()
     auth = request.headers.get("Authorization", "")
@@ -116,7 +116,7 @@ def _refused(refusal: ApiRefusal) -> Response:
 @api.get(ACCOUNTS_PATH)
 def accounts() -> Response:
     _, account, _ = authorize(SCOPE_OF[ACCOUNTS_PATH])
-    b = bank()
+    b = service()
     customer = b.host.customer(account.customer_id)
     entry: dict[str, Any] = {
         "accountId": str(account.key),
@@ -166,7 +166,7 @@ def _date(name: str) -> dt.date | None:
 def transactions() -> Response:
     grant, _, now = authorize(SCOPE_OF[TRANSACTIONS_PATH])
     key = linked_account(grant)
-    b = bank()
+    b = service()
     today = to_jst(now).date()
     try:
         start, end = b.rules.history.period(_date("dateFrom"), _date("dateTo"), today)

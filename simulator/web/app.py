@@ -25,7 +25,6 @@ from renkei.contract.screens import SCREEN_PREFIX
 from simulator.core.errors import SystemError_
 from simulator.web import security, stylesheet, timing
 from simulator.web.api import api
-from simulator.web.bank import Bank
 from simulator.web.connect import connect
 from simulator.web.controls import admin, sandbox
 from simulator.web.oauth import init_oauth
@@ -33,6 +32,7 @@ from simulator.web.oauth_routes import oauth
 from simulator.web.openapi import openapi
 from simulator.web.responses import StrictJSON, api_error, page
 from simulator.web.screen_model import footer
+from simulator.web.service import Service
 from simulator.web.telephony import telephony
 
 log = logging.getLogger("renkei")
@@ -45,21 +45,21 @@ TRY_CHALLENGE = (
 )
 
 
-def create_app(bank: Bank) -> Flask:
+def create_app(service: Service) -> Flask:
     """The sandbox bank as a WSGI application over ``bank``."""
-    if bank.config.sandbox:
+    if service.config.sandbox:
         # Plain http on loopback is the sandbox's normal case; Authlib refuses
         # it unless told, and only the sandbox tells it (issue 4).
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
     app = Flask(__name__)
     app.json = StrictJSON(app)
-    app.config["SECRET_KEY"] = bank.config.secret_key
+    app.config["SECRET_KEY"] = service.config.secret_key
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
-    app.extensions["renkei.bank"] = bank
+    app.extensions["renkei.service"] = service
     app.session_interface = NoSessions()
-    init_oauth(app, bank)
+    init_oauth(app, service)
     for blueprint in (oauth, connect, api, telephony, sandbox, admin, openapi):
         app.register_blueprint(blueprint)
     security.install(app)
@@ -78,7 +78,7 @@ def create_app(bank: Bank) -> Flask:
             "code_challenge_method": "S256",
         }
         apps = []
-        for c in bank.clients.values():
+        for c in service.clients.values():
             app_query = {
                 "client_id": c.client_id,
                 "redirect_uri": c.redirect_uris[0] if c.redirect_uris else "",
@@ -98,7 +98,7 @@ def create_app(bank: Bank) -> Flask:
                     for a in p.accounts
                 ],
             }
-            for p in bank.scenario.personas
+            for p in service.scenario.personas
         ]
         controls = sorted(
             (
@@ -112,7 +112,7 @@ def create_app(bank: Bank) -> Flask:
             key=lambda c: str(c["path"]),
         )
         model = {
-            **footer(bank),
+            **footer(service),
             "title": "renkei: API連携認証のサンドボックス",
             "screen_id": None,
             "metadata_path": METADATA_PATH,
@@ -132,7 +132,7 @@ def create_app(bank: Bank) -> Flask:
         """利用規約 and よくあるご質問, which every screen's footer links."""
         if name not in PAGES:
             return not_found_page()
-        return page(f"{name}.html", footer(bank))
+        return page(f"{name}.html", footer(service))
 
     def not_found_page() -> Response:
         model = {
@@ -142,7 +142,7 @@ def create_app(bank: Bank) -> Flask:
             "message": None,
             "errors": [{"code": "not_found", "message": "ページが見つかりません。", "field": None}],
             "return_url": None,
-            **footer(bank),
+            **footer(service),
         }
         return page("ended.html", model, 404)
 
@@ -160,7 +160,7 @@ def create_app(bank: Bank) -> Flask:
                 "message": None,
                 "errors": [{"code": code, "message": message, "field": None}],
                 "return_url": None,
-                **footer(bank),
+                **footer(service),
             }
             return page("ended.html", model, status, headers)
         if request.path in OAUTH_JSON:

@@ -3,7 +3,7 @@
 Each route loads the flow named by the browser's cookie, presses one button
 of :class:`~simulator.core.flow.ConnectFlow`, saves the flow, and answers the
 next screen (303), the same screen with its errors, or the page that ends it.
-A request's :class:`~simulator.web.bank.FlowRequest` carries the engine and the
+A request's :class:`~simulator.web.service.FlowRequest` carries the engine and the
 operation-log lines that wait for the flow's save; it is handed from function
 to function, never kept beside the request.
 """
@@ -22,7 +22,6 @@ from simulator.core.errors import CsrfFailed, FieldError, FlowLost, OutOfOrder, 
 from simulator.core.flow import ConnectFlow, FlowState
 from simulator.core.screens import SCREENS, Screen
 from simulator.store.state import StaleFlow
-from simulator.web.bank import Bank, FlowRequest
 from simulator.web.mail import send_completion_mail
 from simulator.web.oauth_routes import authorization_redirect
 from simulator.web.responses import (
@@ -39,6 +38,7 @@ from simulator.web.screen_model import (
     ended_model,
     screen_model,
 )
+from simulator.web.service import FlowRequest, Service
 
 connect = Blueprint("connect", __name__, url_prefix="/connect")
 
@@ -53,9 +53,9 @@ TEMPLATES = {
 }
 
 
-def bank() -> Bank:
-    the_bank: Bank = current_app.extensions["renkei.bank"]
-    return the_bank
+def service() -> Service:
+    the_service: Service = current_app.extensions["renkei.service"]
+    return the_service
 
 
 def current_flow(fr: FlowRequest) -> FlowState | None:
@@ -65,7 +65,7 @@ def current_flow(fr: FlowRequest) -> FlowState | None:
 
 
 def show(
-    b: Bank,
+    b: Service,
     flow: FlowState,
     errors: list[FieldError] | None = None,
     status: int = 200,
@@ -88,9 +88,9 @@ def failed(
 ) -> Response:
     headers = retry_after(error, fr.engine.clock.now())
     if flow is None:
-        model = ended_model(fr.bank, None, error.errors)
+        model = ended_model(fr.service, None, error.errors)
         return page("ended.html", model, error.status, headers)
-    return show(fr.bank, flow, error.errors, error.status, values, headers)
+    return show(fr.service, flow, error.errors, error.status, values, headers)
 
 
 def next_screen(flow: FlowState) -> Response:
@@ -107,11 +107,11 @@ def next_screen(flow: FlowState) -> Response:
 
 @connect.get("/<name>")
 def view(name: str) -> Response:
-    with FlowRequest(bank()) as fr:
+    with FlowRequest(service()) as fr:
         screen = BY_PATH.get(name)
         flow = current_flow(fr)
         if screen is None:
-            return page("ended.html", ended_model(fr.bank, None, FlowLost().errors), 404)
+            return page("ended.html", ended_model(fr.service, None, FlowLost().errors), 404)
         before = flow.to_record() if flow is not None else None
         try:
             fr.engine.show(flow, screen)
@@ -122,7 +122,7 @@ def view(name: str) -> Response:
         assert flow is not None and before is not None
         if _changed(before, flow) and not _saved(fr, flow):
             return _raced(fr, current_flow(fr))
-        return show(fr.bank, flow)
+        return show(fr.service, flow)
 
 
 #: A screen shown again within this time of the flow's last touch is not written
@@ -178,7 +178,7 @@ def _post(
     again on the newer copy — unless ``again`` is False: ② and ⑤ count identity
     failures in the lock ledger, and pressing twice would count one twice. The
     newer copy is loaded once, both to see where it is and to press again."""
-    with FlowRequest(bank()) as fr:
+    with FlowRequest(service()) as fr:
         values = form_data()
         flow = current_flow(fr)
         for _ in range(RACES):
@@ -189,7 +189,7 @@ def _post(
                 # As bytes: compare_digest refuses str holding anything but ASCII (a
                 # TypeError, so a 500, for a hostile token; issue 7 item 4).
                 given = values.get("csrf_token", "").encode("utf-8", "replace")
-                if not hmac.compare_digest(given, csrf_token(fr.bank, flow.flow_id).encode()):
+                if not hmac.compare_digest(given, csrf_token(fr.service, flow.flow_id).encode()):
                     raise CsrfFailed()
                 outcome = action(fr.engine, flow, values)
             except RenkeiError as error:
@@ -201,7 +201,7 @@ def _post(
                         response = then(fr, flow, outcome)
                         if response is not None:
                             return response
-                    return show(fr.bank, flow) if flow.finished else next_screen(flow)
+                    return show(fr.service, flow) if flow.finished else next_screen(flow)
             # Stale: another request saved the flow first.
             flow = current_flow(fr)
             if not (again and flow is not None and screen is not None and flow.screen is screen):
@@ -249,8 +249,8 @@ def post_consent() -> Response:
     def granted(fr: FlowRequest, flow: FlowState, grant: Any) -> Response | None:
         if grant is None:
             return None  # cancelled: the 中止 page
-        fr.bank.grants.add(grant)
-        send_completion_mail(fr.bank, flow, grant)
+        fr.service.grants.add(grant)
+        send_completion_mail(fr.service, flow, grant)
         return authorization_redirect(flow, grant)
 
     return _post(lambda e, f, v: e.decide(f, v), granted)
@@ -265,7 +265,7 @@ def post_cancel() -> Response:
 @connect.route("/return", methods=["GET", "POST"])
 def return_to_app() -> Response:
     """「連携元画面へ」: back to the app with the error shown (INTERFACE.md §1)."""
-    with FlowRequest(bank()) as fr:
+    with FlowRequest(service()) as fr:
         flow = current_flow(fr)
         try:
             flow = fr.engine.return_to_app(flow)

@@ -24,7 +24,6 @@ from simulator.core.clock import next_jst_midnight
 from simulator.core.faults import Faults
 from simulator.core.grants import Grant
 from simulator.core.host import AccountKey
-from simulator.web.bank import Bank
 from simulator.web.mail import settled_mail
 from simulator.web.responses import api_error, could_be_id
 from simulator.web.schemas import Refused, read_body
@@ -40,6 +39,7 @@ from simulator.web.schemas.controls import (
     SetClock,
     SwitchFaults,
 )
+from simulator.web.service import Service
 
 # The paths are the contract's whole (renkei.contract.controls), not under a prefix.
 sandbox = Blueprint("sandbox", __name__)
@@ -111,13 +111,13 @@ def control(
     return declare
 
 
-def bank() -> Bank:
-    the_bank: Bank = current_app.extensions["renkei.bank"]
-    return the_bank
+def service() -> Service:
+    the_service: Service = current_app.extensions["renkei.service"]
+    return the_service
 
 
 def require_admin() -> Response | None:
-    expected = bank().config.admin_token
+    expected = service().config.admin_token
     given = request.headers.get("Authorization", "")
     if not given.startswith("Bearer ") or not hmac.compare_digest(
         given[7:].strip().encode(), expected.encode()
@@ -154,7 +154,7 @@ def within(value: dt.datetime, name: str) -> dt.datetime:
 
 
 def clock_state() -> schemas.Clock:
-    clock = bank().clock()
+    clock = service().clock()
     setting = clock.setting
     return {
         "now": clock.now().isoformat(),
@@ -173,28 +173,28 @@ def get_clock() -> Response:
 @control(sandbox, "PUT", paths.CLOCK_PATH, schemas.Clock, SetClock)
 def put_clock(body: SetClock) -> Response:
     """Set the clock (it runs on from there unless frozen)."""
-    clock = bank().clock()
+    clock = service().clock()
     clock.set(body.now, frozen=body.frozen)
-    bank().save_clock(clock)
+    service().save_clock(clock)
     return jsonify(clock_state())
 
 
 @control(sandbox, "POST", paths.CLOCK_ADVANCE_PATH, schemas.Clock, AdvanceClock)
 def advance_clock(body: AdvanceClock) -> Response:
     """Advance the clock (at most ten years, never past the sandbox years)."""
-    clock = bank().clock()
+    clock = service().clock()
     within(clock.now() + dt.timedelta(seconds=body.seconds), "now + seconds")
     clock.advance(body.seconds)
-    bank().save_clock(clock)
+    service().save_clock(clock)
     return jsonify(clock_state())
 
 
 @control(sandbox, "DELETE", paths.CLOCK_PATH, schemas.Clock)
 def real_clock() -> Response:
     """Back to real time."""
-    clock = bank().clock()
+    clock = service().clock()
     clock.reset()
-    bank().save_clock(clock)
+    service().save_clock(clock)
     return jsonify(clock_state())
 
 
@@ -209,27 +209,27 @@ def faults_state(faults: Faults) -> schemas.Faults:
 @control(sandbox, "GET", paths.FAULTS_PATH, schemas.Faults)
 def get_faults() -> Response:
     """The faults."""
-    return jsonify(faults_state(bank().faults()))
+    return jsonify(faults_state(service().faults()))
 
 
 @control(sandbox, "PUT", paths.FAULTS_PATH, schemas.Faults, SwitchFaults)
 def put_faults(body: SwitchFaults) -> Response:
     """Switch faults on and off (R-ERR-SYS-2/3/4); those not named stay as they are."""
-    faults = replace(bank().faults(), **body.switched())
-    bank().save_faults(faults)
+    faults = replace(service().faults(), **body.switched())
+    service().save_faults(faults)
     return jsonify(faults_state(faults))
 
 
 def windows() -> schemas.Windows:
     # Stored as the bank wrote them in add_maintenance, which is this shape.
-    return {"maintenance": cast(list[schemas.Window], bank().maintenance())}
+    return {"maintenance": cast(list[schemas.Window], service().maintenance())}
 
 
 @control(sandbox, "POST", paths.MAINTENANCE_PATH, schemas.Windows, MaintenanceWindow)
 def add_maintenance(body: MaintenanceWindow) -> Response:
     """An ad-hoc closed window (R-HOURS-6)."""
     try:
-        bank().add_maintenance(body.start, body.end, body.label)
+        service().add_maintenance(body.start, body.end, body.label)
     except ValueError as error:
         raise BadRequest(str(error)) from None
     return jsonify(windows())
@@ -245,7 +245,7 @@ def list_maintenance() -> Response:
 def reset(body: Reset) -> Response:
     """Back to the scenario's data; clock and faults back to default."""
     try:
-        bank().reset(body.today)
+        service().reset(body.today)
     except ValueError as error:
         # The scenario cannot be built as on that day (a persona born or an
         # account opened after it): ScenarioError says which.
@@ -261,14 +261,14 @@ def reset(body: Reset) -> Response:
 @control(sandbox, "GET", paths.MAIL_PATH, schemas.Mailbox)
 def mail() -> Response:
     """The completion e-mails sent (R-AUTHZ-5)."""
-    sent: schemas.Mailbox = {"mail": settled_mail(bank())}
+    sent: schemas.Mailbox = {"mail": settled_mail(service())}
     return jsonify(sent)
 
 
 @control(sandbox, "GET", paths.OPLOG_PATH, schemas.OperationLog)
 def oplog() -> Response:
     """The operation log (R-AUTHZ-6)."""
-    log: schemas.OperationLog = {"entries": bank().log.entries()}
+    log: schemas.OperationLog = {"entries": service().log.entries()}
     return jsonify(log)
 
 
@@ -281,7 +281,7 @@ GRANT_ID: dict[str, dict[str, object]] = {"grant_id": {"type": "string"}}
 @control(admin, "GET", paths.LOCKS_PATH, schemas.Locks)
 def locks() -> Response:
     """Locked accounts, until the next 0:00 JST (R-ERR-HOST-3)."""
-    b = bank()
+    b = service()
     now = b.clock().now()
     found = b.host.locks(now.date(), b.rules.lockout.threshold)
     until = next_jst_midnight(now).isoformat()
@@ -303,7 +303,7 @@ def locks() -> Response:
 )
 def unlock(account: str) -> Response:
     """An operator's unlock."""
-    b = bank()
+    b = service()
     try:
         key = AccountKey.parse(account)
     except ValueError as error:
@@ -315,7 +315,7 @@ def unlock(account: str) -> Response:
 
 
 def grant_json(grant: Grant, now: dt.datetime) -> schemas.Grant:
-    policy = bank().rules.grants
+    policy = service().rules.grants
     return {
         "grant_id": grant.grant_id,
         "client_id": grant.client_id,
@@ -334,8 +334,8 @@ def grant_json(grant: Grant, now: dt.datetime) -> schemas.Grant:
 @control(admin, "GET", paths.GRANTS_PATH, schemas.Grants)
 def grants() -> Response:
     """The grants (認可), active or not."""
-    now = bank().clock().now()
-    answer: schemas.Grants = {"grants": [grant_json(g, now) for g in bank().grants.all()]}
+    now = service().clock().now()
+    answer: schemas.Grants = {"grants": [grant_json(g, now) for g in service().grants.all()]}
     return jsonify(answer)
 
 
@@ -349,10 +349,10 @@ def grants() -> Response:
 )
 def revoke_grant(grant_id: str) -> Response:
     """R-AUTHZ-3: the bank ends the link at the customer's request."""
-    grant = bank().revoke_grant(grant_id, by="bank") if could_be_id(grant_id) else None
+    grant = service().revoke_grant(grant_id, by="bank") if could_be_id(grant_id) else None
     if grant is None:
         return api_error("not_found", f"no grant {grant_id}", 404)
-    return jsonify(grant_json(grant, bank().clock().now()))
+    return jsonify(grant_json(grant, service().clock().now()))
 
 
 @control(
@@ -365,7 +365,7 @@ def revoke_grant(grant_id: str) -> Response:
 )
 def uninstall(grant_id: str) -> Response:
     """R-AUTHZ-4: the partner reports the app uninstalled; the grace period starts."""
-    b = bank()
+    b = service()
     grant = b.grants.get(grant_id) if could_be_id(grant_id) else None
     if grant is None:
         return api_error("not_found", f"no grant {grant_id}", 404)
@@ -379,7 +379,7 @@ def uninstall(grant_id: str) -> Response:
 @control(admin, "POST", paths.MOVE_PATH, schemas.Moved, Move, errors=(404,))
 def move(body: Move) -> Response:
     """R-ACCT-3: 移管 to another branch."""
-    b = bank()
+    b = service()
     old, new = body.source.key(), body.target.key()
     try:
         opened = b.host.move(old, new, b.clock().now().date())

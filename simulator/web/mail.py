@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from simulator.core.flow import FlowState
 from simulator.core.grants import Grant
 from simulator.core.mail import Mail, completion_mail
-from simulator.web.bank import Bank
+from simulator.web.service import Service
 
 log = logging.getLogger("renkei")
 
@@ -40,21 +40,21 @@ def to_email(mail: Mail) -> EmailMessage:
     return message
 
 
-def send_completion_mail(bank: Bank, flow: FlowState, grant: Grant) -> None:
+def send_completion_mail(service: Service, flow: FlowState, grant: Grant) -> None:
     """Queue the notice to the address given on ②; never let a failure undo the grant.
 
     The mail is recorded first (``queued``) and its SMTP conversation is held by
     a thread of this process, so that 「許可する」 answers without waiting for the
     mail server — it was the slowest step of the flow (issue 7). A mail left
     ``queued`` by a process that died is sent by the next outbox that starts."""
-    if not flow.email or not bank.config.smtp_host:
-        bank.note("mail_skipped", flow.flow_id, reason="no SMTP server configured")
+    if not flow.email or not service.config.smtp_host:
+        service.note("mail_skipped", flow.flow_id, reason="no SMTP server configured")
         return
-    client = bank.clients[flow.client_id]
-    mail = completion_mail(bank.rules, grant, client.name, flow.email)
-    mail_id = bank.mailbox.queue(bank.clock().now(), mail)
-    bank.note("mail_queued", flow.flow_id, to=mail.to, mail_id=mail_id)
-    outbox(bank).post(mail_id)
+    client = service.clients[flow.client_id]
+    mail = completion_mail(service.rules, grant, client.name, flow.email)
+    mail_id = service.mailbox.queue(service.clock().now(), mail)
+    service.note("mail_queued", flow.flow_id, to=mail.to, mail_id=mail_id)
+    outbox(service).post(mail_id)
 
 
 #: The header that tells renkei's own sink which queued mail it receives.
@@ -66,12 +66,12 @@ SETTLE_SECONDS = 5.0
 class Outbox:
     """This process's mail sender: a thread that holds each SMTP conversation."""
 
-    def __init__(self, bank: Bank) -> None:
-        self.bank = bank
+    def __init__(self, service: Service) -> None:
+        self.service = service
         self.queue: queue.Queue[int] = queue.Queue()
         self.thread = threading.Thread(target=self._run, name="renkei-outbox", daemon=True)
         self.thread.start()
-        for mail_id in bank.mailbox.queued():  # left by a process that ended
+        for mail_id in service.mailbox.queued():  # left by a process that ended
             self.queue.put(mail_id)
 
     def post(self, mail_id: int) -> None:
@@ -86,59 +86,61 @@ class Outbox:
                 log.exception("renkei: the outbox could not handle mail %s", mail_id)
 
     def deliver(self, mail_id: int) -> None:
-        bank = self.bank
-        mail = bank.mailbox.claim(mail_id)
+        service = self.service
+        mail = service.mailbox.claim(mail_id)
         if mail is None:
             return  # another process's outbox has it
         message = to_email(mail)
         message[MAIL_ID_HEADER] = str(mail_id)
-        assert bank.config.smtp_host is not None
+        assert service.config.smtp_host is not None
         try:
-            with smtplib.SMTP(bank.config.smtp_host, bank.config.smtp_port, timeout=5) as smtp:
+            with smtplib.SMTP(
+                service.config.smtp_host, service.config.smtp_port, timeout=5
+            ) as smtp:
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as error:
-            bank.mailbox.mark(mail_id, "failed")
-            bank.note("mail_failed", to=mail.to, mail_id=mail_id, error=str(error))
+            service.mailbox.mark(mail_id, "failed")
+            service.note("mail_failed", to=mail.to, mail_id=mail_id, error=str(error))
             return
         # The embedded sink may have marked it "delivered" already.
-        bank.mailbox.mark(mail_id, "sent")
-        bank.note("mail_sent", to=mail.to, mail_id=mail_id)
+        service.mailbox.mark(mail_id, "sent")
+        service.note("mail_sent", to=mail.to, mail_id=mail_id)
 
 
 _outboxes: dict[int, Outbox] = {}
 _outboxes_lock = threading.Lock()
 
 
-def outbox(bank: Bank) -> Outbox:
+def outbox(service: Service) -> Outbox:
     """The outbox of ``bank`` in this process (made, and its thread started, on first use)."""
     with _outboxes_lock:
-        found = _outboxes.get(id(bank))
-        if found is None or found.bank is not bank:
-            found = _outboxes[id(bank)] = Outbox(bank)
+        found = _outboxes.get(id(service))
+        if found is None or found.service is not service:
+            found = _outboxes[id(service)] = Outbox(service)
         return found
 
 
-def settled_mail(bank: Bank) -> list[dict[str, Any]]:
+def settled_mail(service: Service) -> list[dict[str, Any]]:
     """The mailbox once no mail is waiting for its SMTP conversation (at most
     :data:`SETTLE_SECONDS`), so that a tester who reads it right after 「許可する」
     sees the mail — whichever server process queued it."""
-    outbox(bank)  # sends what a process that ended left queued
+    outbox(service)  # sends what a process that ended left queued
     deadline = time.monotonic() + SETTLE_SECONDS
-    while bank.mailbox.unsettled() and time.monotonic() < deadline:
+    while service.mailbox.unsettled() and time.monotonic() < deadline:
         time.sleep(0.02)
-    return bank.mailbox.sent()
+    return service.mailbox.sent()
 
 
 class SinkHandler:
     """aiosmtpd handler: every message received goes into the mailbox."""
 
-    def __init__(self, bank: Bank) -> None:
-        self.bank = bank
+    def __init__(self, service: Service) -> None:
+        self.service = service
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         queued = str(parsed.get(MAIL_ID_HEADER) or "")
-        if queued.isdigit() and self.bank.mailbox.mark(
+        if queued.isdigit() and self.service.mailbox.mark(
             int(queued), "delivered", was=("sending", "sent")
         ):
             return "250 Message accepted for delivery"  # renkei's own queued mail
@@ -149,7 +151,7 @@ class SinkHandler:
             subject=str(parsed["Subject"] or ""),
             body=body.get_content() if body is not None else "",
         )
-        self.bank.mailbox.record(self.bank.clock().now(), mail, "delivered")
+        self.service.mailbox.record(self.service.clock().now(), mail, "delivered")
         return "250 Message accepted for delivery"
 
 
@@ -160,11 +162,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_sink(bank: Bank, port: int = 0) -> tuple[Any, int]:
+def start_sink(service: Service, port: int = 0) -> tuple[Any, int]:
     """Start the embedded SMTP sink on 127.0.0.1; answers the controller and its port."""
     # aiosmtpd checks its server by connecting to the port it was given, so
     # "any port" must be made concrete first.
     port = port or free_port()
-    controller = Controller(SinkHandler(bank), hostname="127.0.0.1", port=port)
+    controller = Controller(SinkHandler(service), hostname="127.0.0.1", port=port)
     controller.start()
     return controller, port

@@ -35,7 +35,7 @@ from simulator.core.errors import RenkeiError
 from simulator.core.grants import Grant
 from simulator.scenario_model import Client
 from simulator.store.tokens import StoredCode, StoredToken, digest
-from simulator.web.bank import Bank
+from simulator.web.service import Service
 
 TOKEN_AUTH_METHODS = list(CLIENT_AUTH_METHODS)
 
@@ -138,7 +138,7 @@ class S256Required(CodeChallenge):  # type: ignore[misc]
 class RenkeiServer(AuthorizationServer):  # type: ignore[misc]
     """Authlib's Flask server that also takes a prepared request (for ⑥'s 「許可する」)."""
 
-    bank: Bank
+    service: Service
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):
@@ -146,7 +146,7 @@ class RenkeiServer(AuthorizationServer):  # type: ignore[misc]
         return super().create_oauth2_request(request)
 
     def now(self) -> dt.datetime:
-        return self.bank.clock().now()
+        return self.service.clock().now()
 
     def authenticate_client(
         self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
@@ -190,11 +190,13 @@ class RenkeiServer(AuthorizationServer):  # type: ignore[misc]
 
     def active_grant(self, grant_id: str) -> Grant | None:
         """The grant behind a code or token, if it can still be used (R-AUTHZ, R-ACCT-3)."""
-        grant = self.bank.grants.get(grant_id)
+        grant = self.service.grants.get(grant_id)
         if grant is None:
             return None
         try:
-            self.bank.rules.grants.check(grant, self.bank.host.account(grant.account), self.now())
+            self.service.rules.grants.check(
+                grant, self.service.host.account(grant.account), self.now()
+            )
         except RenkeiError:
             return None
         return grant
@@ -221,7 +223,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         now = self.server.now()
         data = request.payload.data
         grant: Grant = request.user
-        self.server.bank.tokens.add_code(
+        self.server.service.tokens.add_code(
             StoredCode(
                 digest(code),
                 grant.grant_id,
@@ -231,19 +233,19 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
                 data["code_challenge"],
                 data["code_challenge_method"],
                 now,
-                now + dt.timedelta(seconds=self.server.bank.config.code_seconds),
+                now + dt.timedelta(seconds=self.server.service.config.code_seconds),
             )
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> Code | None:
         """Burn the code on its first use; a replay revokes what it issued."""
         now = self.server.now()
-        stored, replay = self.server.bank.tokens.take_code(digest(code), now)
+        stored, replay = self.server.service.tokens.take_code(digest(code), now)
         if replay:
-            grant_id = self.server.bank.tokens.grant_of_code(digest(code))
+            grant_id = self.server.service.tokens.grant_of_code(digest(code))
             if grant_id:
-                self.server.bank.tokens.revoke_grant(grant_id, now)
-                self.server.bank.note("code_replay", grant_id=grant_id)
+                self.server.service.tokens.revoke_grant(grant_id, now)
+                self.server.service.note("code_replay", grant_id=grant_id)
             return None
         if stored is None or stored.client_id != client.get_client_id():
             return None
@@ -266,7 +268,7 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     server: RenkeiServer
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        stored = self.server.bank.tokens.by_refresh(refresh_token)
+        stored = self.server.service.tokens.by_refresh(refresh_token)
         if stored is None or stored.revoked_at is not None:
             return None
         # R-FLOW-9: after the 認可期間 (or a revocation, or a move) refresh stops working.
@@ -278,7 +280,7 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return self.server.active_grant(refresh_token.stored.grant_id)
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
-        self.server.bank.tokens.revoke(refresh_token.stored.access_hash, self.server.now())
+        self.server.service.tokens.revoke(refresh_token.stored.access_hash, self.server.now())
 
 
 class _FindsTokens:
@@ -288,7 +290,7 @@ class _FindsTokens:
     server: RenkeiServer
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        stored = self.server.bank.tokens.find(token_string, token_type_hint)
+        stored = self.server.service.tokens.find(token_string, token_type_hint)
         return Token(stored, self.server.now()) if stored else None
 
 
@@ -299,9 +301,9 @@ class Revocation(_FindsTokens, RevocationEndpoint):  # type: ignore[misc]
 
     def revoke_token(self, token: Token, request: OAuth2Request) -> None:
         if request.form.get("token_type_hint") == "access_token":
-            self.server.bank.tokens.revoke(token.stored.access_hash, self.server.now())
+            self.server.service.tokens.revoke(token.stored.access_hash, self.server.now())
         else:
-            self.server.bank.revoke_grant(token.stored.grant_id, by="app")
+            self.server.service.revoke_grant(token.stored.grant_id, by="app")
 
 
 class Introspection(_FindsTokens, IntrospectionEndpoint):  # type: ignore[misc]
@@ -323,24 +325,24 @@ class Introspection(_FindsTokens, IntrospectionEndpoint):  # type: ignore[misc]
             "iat": int(token.stored.issued_at.timestamp()),
             "exp": int(token.stored.access_expires_at.timestamp()),
             "sub": grant.grant_id,
-            "iss": self.server.bank.config.issuer,
+            "iss": self.server.service.config.issuer,
         }
 
     def check_permission(self, token: Token, client: OAuthClient, request: Any) -> bool:
         return token.check_client(client)
 
 
-def init_oauth(app: Flask, bank: Bank) -> RenkeiServer:
+def init_oauth(app: Flask, service: Service) -> RenkeiServer:
     """Authlib's server on ``app``, its hooks bound to ``bank``."""
 
     def query_client(client_id: str) -> OAuthClient | None:
-        client = bank.clients.get(client_id)
+        client = service.clients.get(client_id)
         return OAuthClient(client) if client else None
 
     def save_token(token: dict[str, Any], request: OAuth2Request) -> None:
-        now = bank.clock().now()
+        now = service.clock().now()
         grant: Grant = request.user
-        bank.tokens.add_token(
+        service.tokens.add_token(
             StoredToken(
                 digest(token["access_token"]),
                 digest(token["refresh_token"]) if token.get("refresh_token") else None,
@@ -354,12 +356,12 @@ def init_oauth(app: Flask, bank: Bank) -> RenkeiServer:
 
     app.config["OAUTH2_REFRESH_TOKEN_GENERATOR"] = True
     app.config["OAUTH2_TOKEN_EXPIRES_IN"] = {
-        "authorization_code": bank.config.access_token_seconds,
-        "refresh_token": bank.config.access_token_seconds,
+        "authorization_code": service.config.access_token_seconds,
+        "refresh_token": service.config.access_token_seconds,
     }
     app.config["OAUTH2_SCOPES_SUPPORTED"] = list(SCOPES)
     server = RenkeiServer(app, query_client=query_client, save_token=save_token)
-    server.bank = bank
+    server.service = service
     server.register_grant(CodeGrant, [S256Required(required=True)])
     server.register_grant(RefreshGrant)
     server.register_endpoint(Revocation)

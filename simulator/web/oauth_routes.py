@@ -24,10 +24,10 @@ from renkei.contract.screens import FLOW_COOKIE, SCREEN_PATHS, Screen
 from simulator.core.errors import RenkeiError
 from simulator.core.flow import FlowState
 from simulator.core.grants import Grant
-from simulator.web.bank import Bank, FlowRequest
 from simulator.web.oauth import RenkeiServer
 from simulator.web.responses import page, retry_after
 from simulator.web.screen_model import ended_model, footer, redirect_with
+from simulator.web.service import FlowRequest, Service
 
 oauth = Blueprint("oauth", __name__)
 
@@ -55,7 +55,7 @@ def server() -> RenkeiServer:
 def metadata() -> Response:
     """RFC 8414, with the configured issuer, never one read from the request's
     ``Host`` (INTERFACE.md §1, RFC 8414 §3.3)."""
-    issuer = server().bank.config.issuer
+    issuer = server().service.config.issuer
     methods = list(CLIENT_AUTH_METHODS)
     return jsonify(
         {
@@ -77,7 +77,7 @@ def metadata() -> Response:
     )
 
 
-def _error_page(b: Bank, error: str, description: str, status: int) -> Response:
+def _error_page(b: Service, error: str, description: str, status: int) -> Response:
     model = {
         "screen_id": None,
         "title": "API連携認証",
@@ -100,7 +100,7 @@ def authorize() -> Response:
     to the app. The host's own checks (hours, faults, capacity) come next.
     """
     the_server = server()
-    b = the_server.bank
+    b = the_server.service
     try:
         the_server.get_consent_grant(end_user=None)
     except OAuth2Error as error:
@@ -140,8 +140,8 @@ def authorize() -> Response:
 def authorization_redirect(flow: FlowState, grant: Grant) -> Response:
     """「許可する」: Authlib issues the code and answers 302 redirect_uri?code=…&state=…"""
     the_server = server()
-    params = the_server.bank.flows.oauth_params(flow.flow_id)
-    req = OAuth2Request("GET", the_server.bank.config.issuer + AUTHORIZE_PATH)
+    params = the_server.service.flows.oauth_params(flow.flow_id)
+    req = OAuth2Request("GET", the_server.service.config.issuer + AUTHORIZE_PATH)
     req.payload = BasicOAuth2Payload(params)
     authz = the_server.get_authorization_grant(req)
     response: Response = the_server.create_authorization_response(req, grant, authz)

@@ -406,7 +406,7 @@ def openapi_json() -> Response:
 def docs_page() -> Response:
     """The OpenAPI document rendered as plain HTML (no script from any CDN)."""
     model: dict[str, Any] = {
-        **footer(current_app.extensions["renkei.bank"]),
+        **footer(current_app.extensions["renkei.service"]),
         "title": "renkei API",
         "screen_id": None,
         "errors": [],

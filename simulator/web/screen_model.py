@@ -17,14 +17,14 @@ from simulator.core.errors import BY_CODE, FieldError, RenkeiError, RequiredMiss
 from simulator.core.flow import FlowState
 from simulator.core.screens import SCREENS, Screen
 from simulator.core.telephony import mask_phone
-from simulator.web.bank import Bank
+from simulator.web.service import Service
 
 SCOPE_NAMES = {"accounts": "口座情報", "transactions": "明細情報"}
 
 
-def csrf_token(bank: Bank, flow_id: str) -> str:
+def csrf_token(service: Service, flow_id: str) -> str:
     """Bound to the flow and unforgeable without the server's key; nothing to store."""
-    return hmac.new(bank.config.secret_key, flow_id.encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.new(service.config.secret_key, flow_id.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def redirect_with(redirect_uri: str, params: dict[str, str]) -> str:
@@ -47,8 +47,8 @@ def _errors(errors: list[FieldError]) -> list[dict[str, Any]]:
     return [{"code": e.code, "message": e.message, "field": e.field} for e in errors]
 
 
-def footer(bank: Bank) -> dict[str, str]:
-    rules = bank.rules
+def footer(service: Service) -> dict[str, str]:
+    rules = service.rules
     return {
         "bank_name": rules.name,
         "contact_phone": rules.contact_phone,
@@ -58,7 +58,7 @@ def footer(bank: Bank) -> dict[str, str]:
 
 
 def screen_model(
-    bank: Bank,
+    service: Service,
     flow: FlowState,
     screen: Screen,
     errors: list[FieldError] | None = None,
@@ -77,14 +77,14 @@ def screen_model(
         "screen": spec.number,
         "title": spec.full_title,
         "path": spec.path,
-        "csrf_token": csrf_token(bank, flow.flow_id),
+        "csrf_token": csrf_token(service, flow.flow_id),
         "errors": _errors(errors),
         "dialog": messages.REQUIRED_DIALOG if required else None,
         "return_url": RETURN_PATH if returns else None,
         "cancel_url": CANCEL_PATH if screen not in (Screen.ACCOUNT, Screen.CONSENT) else None,
         "fields": list(spec.fields),
         "values": {k: v for k, v in (values or {}).items() if k in spec.fields and k != "pin"},
-        **footer(bank),
+        **footer(service),
     }
     if screen is Screen.ACCOUNT:
         model["account_types"] = [{"code": k, "name": v} for k, v in ACCOUNT_TYPES.items()]
@@ -101,20 +101,22 @@ def screen_model(
         model["call_to"] = flow.challenge.to_number
         model["call_deadline"] = flow.challenge.deadline.isoformat()
         model["call_window_seconds"] = int(flow.challenge.window.total_seconds())
-        remaining = (flow.challenge.deadline - bank.clock().now()).total_seconds()
+        remaining = (flow.challenge.deadline - service.clock().now()).total_seconds()
         model["call_seconds_left"] = max(0, int(remaining))
     if screen is Screen.CONSENT:
-        client = bank.clients[flow.client_id]
+        client = service.clients[flow.client_id]
         model["client_name"] = client.name
         model["client_company"] = client.company
         model["scopes"] = list(flow.scopes)
         model["scope_label"] = messages.CONSENT_SCOPE
-        model["expires_in_days"] = bank.rules.grants.days
+        model["expires_in_days"] = service.rules.grants.days
         model["agreement"] = messages.CONSENT_AGREEMENT
     return model
 
 
-def ended_model(bank: Bank, return_url: str | None, errors: list[FieldError]) -> dict[str, Any]:
+def ended_model(
+    service: Service, return_url: str | None, errors: list[FieldError]
+) -> dict[str, Any]:
     """The page after the flow ended: cancelled (R-FLOW-7) or a terminal error; also
     the page of an authorization request the host refused before any screen."""
     return {
@@ -126,5 +128,5 @@ def ended_model(bank: Bank, return_url: str | None, errors: list[FieldError]) ->
         "message": messages.CANCELLED if not errors else None,
         "return_url": return_url,
         "return_label": messages.RETURN_TO_APP,
-        **footer(bank),
+        **footer(service),
     }

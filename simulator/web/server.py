@@ -10,15 +10,15 @@ from waitress import create_server
 
 from simulator.scenario import Scenario
 from simulator.web.app import create_app
-from simulator.web.bank import Bank, BankConfig
 from simulator.web.mail import start_sink
+from simulator.web.service import Service, ServiceConfig
 
 
 @dataclass
-class RunningBank:
+class RunningServer:
     """A sandbox bank listening on a loopback port, in a background thread."""
 
-    bank: Bank
+    service: Service
     url: str
     _server: Any
     _thread: threading.Thread
@@ -33,33 +33,35 @@ class RunningBank:
             self._sink.stop()
 
 
-def build(config: BankConfig, scenario: Scenario, embedded_mail: bool = True) -> tuple[Bank, Any]:
+def build(
+    config: ServiceConfig, scenario: Scenario, embedded_mail: bool = True
+) -> tuple[Service, Any]:
     """The bank and, unless an SMTP server is configured, the embedded mail sink."""
-    bank = Bank(config, scenario)
+    service = Service(config, scenario)
     sink = None
     if embedded_mail and config.smtp_host is None:
-        sink, port = start_sink(bank)
-        bank.config = replace(config, smtp_host="127.0.0.1", smtp_port=port, embedded_mail=True)
-    return bank, sink
+        sink, port = start_sink(service)
+        service.config = replace(config, smtp_host="127.0.0.1", smtp_port=port, embedded_mail=True)
+    return service, sink
 
 
 def start_in_thread(
-    config: BankConfig,
+    config: ServiceConfig,
     scenario: Scenario,
     host: str = "127.0.0.1",
     port: int = 0,
     threads: int = 8,
-) -> RunningBank:
-    bank, sink = build(config, scenario)
-    server = create_server(create_app(bank), host=host, port=port, threads=threads)
+) -> RunningServer:
+    service, sink = build(config, scenario)
+    server = create_server(create_app(service), host=host, port=port, threads=threads)
     url = f"http://{host}:{server.effective_port}"
-    bank.config = replace(bank.config, issuer=url)
+    service.config = replace(service.config, issuer=url)
     stopping = threading.Event()
     thread = threading.Thread(
         target=_serve_until, args=(server, stopping), name="renkei-waitress", daemon=True
     )
     thread.start()
-    return RunningBank(bank, url, server, thread, sink, stopping)
+    return RunningServer(service, url, server, thread, sink, stopping)
 
 
 def _serve_until(server: Any, stopping: threading.Event) -> None:

@@ -22,10 +22,10 @@ from renkei.contract.telephony import CALLS_PATH, SECRET_HEADER
 from simulator.core.flow import FlowState
 from simulator.core.telephony import CallAnswer, InboundCall
 from simulator.store.state import SqlCalls, StaleFlow
-from simulator.web.bank import Bank, FlowRequest
 from simulator.web.responses import api_error
 from simulator.web.schemas import Refused, read_body
 from simulator.web.schemas import telephony as schemas
+from simulator.web.service import FlowRequest, Service
 
 #: Routed at the contract's path (INTERFACE.md §4), so no prefix of its own.
 telephony = Blueprint("telephony", __name__)
@@ -37,9 +37,9 @@ RACES = 5
 def inbound_call() -> Response:
     """One inbound call; a report :class:`~simulator.web.schemas.telephony.Call`
     refuses is a 400 ``invalid_parameter`` naming the field, as the controls say it."""
-    bank: Bank = current_app.extensions["renkei.bank"]
-    secret = bank.config.telephony_secret
-    if not bank.config.sandbox or secret:
+    service: Service = current_app.extensions["renkei.service"]
+    secret = service.config.telephony_secret
+    if not service.config.sandbox or secret:
         given = request.headers.get(SECRET_HEADER, "")
         if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
             return api_error("unauthorized", "the gateway's shared secret is required", 401)
@@ -47,9 +47,11 @@ def inbound_call() -> Response:
         report = read_body(schemas.Call, request.get_json(silent=True), bool(request.data))
     except Refused as refused:
         return api_error("invalid_parameter", str(refused), 400)
-    with FlowRequest(bank) as fr:
+    with FlowRequest(service) as fr:
         now = fr.engine.clock.now()
-        if report.call_id is not None and not SqlCalls(bank.db).first_report(report.call_id, now):
+        if report.call_id is not None and not SqlCalls(service.db).first_report(
+            report.call_id, now
+        ):
             # The same call reported again (a replayed request): it verifies nothing.
             fr.note("call_replayed", call_id=report.call_id, to=report.dialled)
             replayed: schemas.CallAnswer = {
@@ -62,7 +64,7 @@ def inbound_call() -> Response:
         call = InboundCall(report.caller, report.dialled, report.caller_id)
         verified = False
         rings = 0
-        for flow in bank.flows.waiting_for_call_from(report.caller):
+        for flow in service.flows.waiting_for_call_from(report.caller):
             answer = judge_and_save(fr, call, flow)
             verified = verified or answer.verified
             rings = rings or answer.rings

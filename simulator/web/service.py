@@ -1,4 +1,9 @@
-"""The running sandbox bank: the store, the scenario and the shared sandbox state.
+"""What the web adapter serves a request with: one bank's scenario and rules, the
+store, the clock and the shared sandbox state (a :class:`Service`), and the
+request's own unit of work on a flow (a :class:`FlowRequest`).
+
+"Service", not "bank": the bank itself is the scenario's bank (its
+:class:`~simulator.core.bank.BankRules`); this is how the adapter serves it.
 
 Several server processes may serve one database, so nothing that two requests
 must agree on lives in a process: the sandbox clock's setting, the faults and
@@ -33,7 +38,7 @@ from simulator.store.tokens import SqlTokens
 
 
 @dataclass(frozen=True)
-class BankConfig:
+class ServiceConfig:
     database_url: str
     admin_token: str
     #: The key of the PIN hashes: held outside the database (R-AUTHZ-2).
@@ -65,10 +70,10 @@ def load_or_create_key(path: Path) -> bytes:
     return key
 
 
-class Bank:
+class Service:
     """Everything a request needs, built once per process."""
 
-    def __init__(self, config: BankConfig, scenario: Scenario) -> None:
+    def __init__(self, config: ServiceConfig, scenario: Scenario) -> None:
         self.config = config
         self.scenario = scenario
         self.rules = scenario.rules
@@ -233,10 +238,10 @@ class FlowRequest:
     The adapter makes one per request and hands it along, so that nothing of a
     request's log lives in ``flask.g`` or in the process."""
 
-    def __init__(self, bank: Bank) -> None:
-        self.bank = bank
+    def __init__(self, service: Service) -> None:
+        self.service = service
         self._waiting: list[Event] = []
-        self.engine = bank.connect_flow(journal=self.log)
+        self.engine = service.connect_flow(journal=self.log)
 
     def __enter__(self) -> FlowRequest:
         return self
@@ -267,15 +272,15 @@ class FlowRequest:
         """Save ``flow`` with the lines waiting so far; raises
         :class:`~simulator.store.state.StaleFlow` as ``SqlFlows.save`` does, having
         written nothing, the lines then still waiting."""
-        self.bank.flows.save(flow, oauth_params, log=self._waiting)
+        self.service.flows.save(flow, oauth_params, log=self._waiting)
         self._waiting.clear()
 
     def load(self, flow_id: str) -> FlowState | None:
         """The flow as the latest save left it."""
-        return self.bank.flows.load(flow_id)
+        return self.service.flows.load(flow_id)
 
     def flush(self) -> None:
         """Write the lines no save took, in one transaction, in order."""
         if self._waiting:
-            self.bank.log.extend(self._waiting)
+            self.service.log.extend(self._waiting)
             self._waiting.clear()
