@@ -1,4 +1,4 @@
-"""Benchmark: the whole feature run over HTTP on loopback (issue 5's 15 s goal).
+"""Benchmark: the whole feature run over HTTP on loopback (the 15 s goal).
 
 Runs ``pytest features`` (embedded sandbox started and stopped included) a few
 times and prints the wall time of each run, the best and the median. Run on

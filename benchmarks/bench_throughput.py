@@ -1,4 +1,4 @@
-"""Benchmark: the server's throughput on loopback (issue 7, item 7). On demand only.
+"""Benchmark: the server's throughput on loopback. On demand only.
 
     .venv/bin/python benchmarks/bench_throughput.py [--clients 32] [--seconds 20]
         [--client-processes 2] [--workers 2] [--threads 8] [--database-url URL]
@@ -16,7 +16,7 @@ the same run:
    p50/p99 of each step.
 
 It prints the ratio of flows per second to the ceiling divided by the requests
-a flow takes (issue 7's goal: at least 0.5, and p99 at most 50 ms per step).
+a flow takes (the goal: at least 0.5, and p99 at most 50 ms per step).
 
 The clients are threads in ``--client-processes`` processes: one Python process
 of 32 threads cannot use more than one core (the GIL), and would measure itself

@@ -1,4 +1,4 @@
-"""Benchmark: the SimPy twin's speed (issue 6), against a bare SimPy loop.
+"""Benchmark: the SimPy twin's speed, against a bare SimPy loop.
 
 Runs on demand, never in the test suite::
 

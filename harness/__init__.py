@@ -1,4 +1,4 @@
-"""The conformance harness (issue 5): step definitions and a driver that speaks
+"""The conformance harness: step definitions and a driver that speaks
 only the public interface of INTERFACE.md, so that the Gherkin features of
 ``features/`` run against the embedded simulator or any ``--target`` URL.
 

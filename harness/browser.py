@@ -1,4 +1,4 @@
-"""The browser run (issue 5): a real Chromium, driven by Playwright, through the
+"""The browser run: a real Chromium, driven by Playwright, through the
 screens as a customer sees them on a phone.
 
 Journeys: the happy path ① to ⑥, the empty-field dialog on ①, the identity

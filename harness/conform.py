@@ -1,5 +1,5 @@
 """``renkei conform``: the Gherkin features against a target, then the report
-(issue 5, deliverables 4 and 5; INTERFACE.md §7).
+(INTERFACE.md §7).
 
 The features run in a pytest subprocess (so this process stays clean and a
 crash there cannot take the report with it), against the embedded sandbox or

@@ -1,4 +1,4 @@
-"""The pytest plugin that ``renkei conform`` loads into its pytest run (issue 5, deliverable 4).
+"""The pytest plugin that ``renkei conform`` loads into its pytest run.
 
 pytest-bdd's Cucumber JSON lists only the scenarios whose steps ran: one that
 errors before its first step (the target unreachable, a fixture failing) or that

@@ -1,4 +1,4 @@
-"""``renkei replay``: play a twin's trace against a live server and compare (issue 6).
+"""``renkei replay``: play a twin's trace against a live server and compare.
 
 Each journey of the trace gets its own customer's browser (cookies), partner
 app (PKCE and ``state``) and phone, from :mod:`harness.driver`, so the server

@@ -1,4 +1,4 @@
-"""What a conformance run showed, requirement by requirement (issue 5, deliverables 4 and 5).
+"""What a conformance run showed, requirement by requirement.
 
 The inputs are pytest-bdd's Cucumber JSON (scenarios with their steps), the
 record of :mod:`harness.conform_plugin` (every collected scenario with its tags

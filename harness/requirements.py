@@ -1,4 +1,4 @@
-"""Every requirement ID of ``REQUIREMENTS.md``, for the conformance report (issue 5).
+"""Every requirement ID of ``REQUIREMENTS.md``, for the conformance report.
 
 The report lists every requirement, covered or not, so it needs the whole list,
 not only the IDs the features happen to name. The list is parsed from

@@ -119,7 +119,7 @@ def new_flow(engine: ConnectFlow) -> FlowState:
     )
 
 
-# -- the databases the store runs on (issue 7: SQLite and PostgreSQL) -------------------------
+# -- the databases the store runs on (SQLite and PostgreSQL) ----------------------------------
 
 #: Set by scripts/test when it could start PostgreSQL (scripts/postgres.sh).
 POSTGRES_URL = os.environ.get("RENKEI_TEST_DATABASE_URL", "")

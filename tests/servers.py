@@ -1,5 +1,5 @@
 """A ``renkei serve`` process the tests control: started, killed and started again on
-the same data directory (crash and secrets tests, issue 7)."""
+the same data directory (crash and secrets tests)."""
 
 from __future__ import annotations
 

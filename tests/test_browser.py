@@ -1,4 +1,4 @@
-"""The browser run against the embedded sandbox (issue 5, deliverable 3), alone
+"""The browser run against the embedded sandbox, alone
 and as ``renkei conform --browser`` (docs/conformance.md, "The browser run").
 
 Chromium must be installed (``scripts/test`` installs Debian's ``chromium`` and

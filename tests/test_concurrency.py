@@ -1,4 +1,4 @@
-"""Lockout under concurrency, over HTTP, across several server processes (issue 7, item 1).
+"""Lockout under concurrency, over HTTP, across several server processes.
 
 200 customers' browsers — 100 on ② and 100 already on ⑤, all for the
 ``lockout`` persona's one account — press 「次へ」 with a wrong phone or a wrong

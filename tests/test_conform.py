@@ -1,4 +1,4 @@
-"""``renkei conform``'s report without running the features (issue 5, deliverables 4 and 5).
+"""``renkei conform``'s report without running the features.
 
 The requirement list and its packaged copy, the translation of ``--tags``, the
 deviations file, how the Cucumber JSON and the plugin's record become

@@ -1,4 +1,4 @@
-"""``renkei conform`` against real servers (issue 5, second acceptance item).
+"""``renkei conform`` against real servers.
 
 A deliberately broken target: ``renkei serve --scenario`` with a copy of
 ``scenarios/default.yaml`` whose bank gives 60 s for the call of screen ④

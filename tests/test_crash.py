@@ -1,4 +1,4 @@
-"""Crashes (issue 7, item 2): SIGKILL the server in the middle of a replay.
+"""Crashes: SIGKILL the server in the middle of a replay.
 
 A replay of the twin's busy test trace runs against ``renkei serve --workers
 2``; after a while every server process is killed with SIGKILL (no chance to

@@ -1,4 +1,4 @@
-"""CSRF tokens on every form POST of the screens (issue 7, item 5; R-AUTHZ-2).
+"""CSRF tokens on every form POST of the screens (R-AUTHZ-2).
 
 Each button of ①–⑥ and 「中止する」, pressed with a forged token or none, is
 refused with ``csrf_failed`` and changes nothing: the flow stays on its screen,

@@ -1,4 +1,4 @@
-"""The Locust file plays the twin's journeys against a live server (issue 6).
+"""The Locust file plays the twin's journeys against a live server.
 
 Locust runs headless in a child process (it patches the standard library with
 gevent, which must stay out of pytest's process), for a few seconds, with a

@@ -1,4 +1,4 @@
-"""The completion mail's outbox (R-AUTHZ-5, issue 7): recorded first, sent by a thread.
+"""The completion mail's outbox (R-AUTHZ-5): recorded first, sent by a thread.
 
 「許可する」 no longer waits for the SMTP conversation; the mail is in the
 mailbox as ``queued`` before the answer, and a mail that a process left queued

@@ -1,4 +1,4 @@
-"""The phone check (issue 7, item 6; R-FLOW-4, R-ERR-CALL-1..3) over HTTP.
+"""The phone check (R-FLOW-4, R-ERR-CALL-1..3) over HTTP.
 
 A call verifies screen ④'s challenge only from the registered number, with
 caller ID shown, to the number ④ displayed, within 120 s of ④ being shown.

@@ -1,4 +1,4 @@
-"""``renkei replay`` against a live server on loopback (issue 6's acceptance).
+"""``renkei replay`` against a live server on loopback.
 
 The twin's trace of the short, busy test profile is played against a real
 ``renkei serve`` process started on the same scenario; the server's answers

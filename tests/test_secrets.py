@@ -1,4 +1,4 @@
-"""No PIN anywhere (issue 7, item 5; R-AUTHZ-2, R-AUTHZ-6) and the web security headers.
+"""No PIN anywhere (R-AUTHZ-2, R-AUTHZ-6) and the web security headers.
 
 The manual's customer is given the PIN 7391 (a number that appears nowhere else
 in the scenario); a customer types a wrong PIN (4826) once and then the right

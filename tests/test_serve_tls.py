@@ -1,4 +1,4 @@
-"""``renkei serve --certfile/--keyfile``: HTTPS (R-AUTHZ-2, issue 7), and its errors.
+"""``renkei serve --certfile/--keyfile``: HTTPS (R-AUTHZ-2), and its errors.
 
 A self-signed certificate for 127.0.0.1 is made with ``cryptography`` (which
 Authlib brings); the server answers the OAuth metadata over HTTPS, names the

@@ -1,4 +1,4 @@
-"""End-to-end over real HTTP: a sandbox bank on a free loopback port (issue 4).
+"""End-to-end over real HTTP: a sandbox bank on a free loopback port.
 
 The partner app is Authlib's OAuth client with PKCE; the customer's browser
 speaks JSON (and HTML in the form-post test); the phone is the telephony
@@ -352,7 +352,7 @@ def test_controls_need_the_admin_token(bank: RunningServer) -> None:
 
 
 def test_restart_keeps_grants_and_locks(tmp_path: Path) -> None:
-    """Issue 4: stop the server, start another on the same database: all still there."""
+    """Stop the server, start another on the same database: all still there."""
     scenario = load_scenario(ROOT / "scenarios/default.yaml")
     first = start_in_thread(config(tmp_path), scenario)
     try:
@@ -603,7 +603,7 @@ def test_authorize_without_scope_gets_the_clients_scopes(weekday_morning: Runnin
 
 
 def test_every_answer_says_how_long_the_bank_took(bank: RunningServer) -> None:
-    """Server-Timing (issue 7, item 7): on a page, an API error and a 404 alike."""
+    """Server-Timing: on a page, an API error and a 404 alike."""
     for path in ("/oauth/authorize", "/api/v1/accounts", "/no-such-page"):
         timing = requests.get(bank.url + path, timeout=10).headers.get("Server-Timing", "")
         name, _, duration = timing.partition(";dur=")
@@ -611,7 +611,7 @@ def test_every_answer_says_how_long_the_bank_took(bank: RunningServer) -> None:
 
 
 def test_no_flask_session_is_kept(bank: RunningServer) -> None:
-    """The flow lives in the database (issue 4): no session cookie is set, and a
+    """The flow lives in the database: no session cookie is set, and a
     write to Flask's session by mistake fails instead of signing a cookie."""
     app = create_app(bank.service)
     with app.test_request_context("/"), pytest.raises(RuntimeError):

@@ -1,5 +1,5 @@
-"""Two ``renkei serve`` processes over one database give the answers of one
-(issue 4): the lockout count of R-ERR-HOST-2/3/4 is shared, and so is the
+"""Two ``renkei serve`` processes over one database give the answers of one:
+the lockout count of R-ERR-HOST-2/3/4 is shared, and so is the
 sandbox clock."""
 
 from __future__ import annotations

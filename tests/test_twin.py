@@ -1,4 +1,4 @@
-"""The SimPy twin (issue 6): a golden summary, repeatability, its rules are the core's.
+"""The SimPy twin: a golden summary, repeatability, its rules are the core's.
 
 The golden file is the summary of a short, busy profile; any change in a rule
 or in the customers' behaviour shows up as a diff of it (as SimPy's own

@@ -1,5 +1,5 @@
 """The certificate: every situation and check with its result, severity,
-requirement and evidence, and one verdict (issue 8, deliverable 3).
+requirement and evidence, and one verdict.
 
 ``certificate.json`` is for programs (a vendor's CI), ``certificate.html`` for
 people; both hold the same content. Evidence is the recorded requests with

@@ -1,4 +1,4 @@
-"""``renkei certify``: the command line (issue 8).
+"""``renkei certify``: the command line.
 
 ``renkei certify --client-id ID`` starts the embedded sandbox (``--scenario``,
 a file or a shipped scenario's name, default the shipped ``default``: register

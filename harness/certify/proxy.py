@@ -1,5 +1,4 @@
-"""The recording reverse proxy the app under certification is pointed at (issue 8,
-deliverable 2).
+"""The recording reverse proxy the app under certification is pointed at.
 
 Every request to the proxy's port goes on to the bank unchanged (the ``Host``
 header included, so that the bank's own absolute URLs — its RFC 8414 metadata —

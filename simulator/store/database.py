@@ -46,7 +46,7 @@ def open_database(url: str) -> Engine:
 #: lock can itself wait on the GIL behind them. Waiting here instead wakes the next
 #: writer as soon as the last commits. Measured with 32 clients walking flows
 #: (benchmarks/bench_throughput.py, two runs each way): ⑥'s p99 in the bank went
-#: from 1.2–1.7 s to 0.28–0.34 s, with the same flows per second (issue 7, item 7).
+#: from 1.2–1.7 s to 0.28–0.34 s, with the same flows per second.
 #: PostgreSQL locks rows, not the database, and needs nothing of this.
 _WRITERS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 
@@ -61,7 +61,7 @@ def writing(engine: Engine) -> Iterator[Connection]:
 def _upgrade(engine: Engine) -> None:
     """Columns added since a database was first created (create_all adds tables only)."""
     columns = {c["name"] for c in inspect(engine).get_columns("flows")}
-    if "revision" not in columns:  # issue 7: optimistic concurrency on flows
+    if "revision" not in columns:  # a store from before optimistic concurrency on flows
         with engine.begin() as c:
             c.execute(text("ALTER TABLE flows ADD COLUMN revision INTEGER NOT NULL DEFAULT 1"))
 

@@ -60,7 +60,7 @@ def _account_values(account: Account) -> dict[str, Any]:
 
 
 # The statements every flow runs, built once: SQLAlchemy then skips building
-# the expression and computing its cache key on each call (issue 7, item 7).
+# the expression and computing its cache key on each call.
 ACCOUNT = select(accounts).where(accounts.c.account_key == bindparam("key"))
 CUSTOMER = select(customers).where(customers.c.customer_id == bindparam("customer_id"))
 FAILURES = select(failures.c.failed).where(

@@ -81,7 +81,7 @@ Index("flows_waiting", flows.c.waiting_phone)
 Index("flows_open", flows.c.finished, flows.c.touched_at)
 
 # The carrier's id of each inbound call seen by the gateway: a report sent twice
-# (a replayed request) is recognised and verifies nothing (issue 7).
+# (a replayed request) is recognised and verifies nothing.
 calls = Table(
     "calls",
     metadata,

@@ -2,7 +2,7 @@
 
 Everything here is shared by all server processes through the database: the
 identity progress, the attempt counts and the call challenge live on the
-server, never in a browser cookie (issue 4).
+server, never in a browser cookie.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from simulator.store.database import upsert, writing
 from simulator.store.schema import calls, flows, mails, oplog, settings
 
 # The statements of every request, built once: SQLAlchemy then skips building
-# the expression and computing its cache key on each call (issue 7, item 7).
+# the expression and computing its cache key on each call.
 LOAD_FLOW = select(flows.c.record, flows.c.revision).where(flows.c.flow_id == bindparam("id"))
 SAVE_FLOW = update(flows).where(
     flows.c.flow_id == bindparam("id"), flows.c.revision == bindparam("loaded_at")
@@ -52,7 +52,7 @@ class StaleFlow(Exception):
 class SqlFlows:
     """Flows in progress, with optimistic concurrency: each save names the revision
     it was loaded at and bumps it, so two requests on one flow cannot both write
-    from the same starting point (a lost update would undo a move, issue 7)."""
+    from the same starting point (a lost update would undo a move)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -1,4 +1,4 @@
-"""The SimPy twin (``renkei simulate``, issue 6): the server's rules in simulated time.
+"""The SimPy twin (``renkei simulate``): the server's rules in simulated time.
 
 * :mod:`~simulator.twin.profile` — traffic profiles (``scenarios/traffic/*.yaml``);
 * :mod:`~simulator.twin.model` — the environment, the host, the slots, the tallies;

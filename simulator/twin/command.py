@@ -1,4 +1,4 @@
-"""``renkei simulate``: a day of partner-app traffic in simulated time (issue 6).
+"""``renkei simulate``: a day of partner-app traffic in simulated time.
 
 ``renkei simulate PROFILE`` loads a traffic profile (a path, or the name of a
 shipped one: ``scenarios/traffic/`` of the repository, inside the package once

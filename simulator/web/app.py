@@ -46,10 +46,10 @@ TRY_CHALLENGE = (
 
 
 def create_app(service: Service) -> Flask:
-    """The sandbox bank as a WSGI application over ``bank``."""
+    """The sandbox bank as a WSGI application over ``service``."""
     if service.config.sandbox:
         # Plain http on loopback is the sandbox's normal case; Authlib refuses
-        # it unless told, and only the sandbox tells it (issue 4).
+        # it unless told, and only the sandbox tells it.
         os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
     app = Flask(__name__)
     app.json = StrictJSON(app)
@@ -197,10 +197,10 @@ def create_app(service: Service) -> Flask:
 
 
 class NoSessions(SessionInterface):
-    """No Flask session: a flow lives in the database and its cookie names it
-    (issue 4), so nothing is kept in a signed session cookie. Flask's default
-    would still build its signer and read the cookie on every request; a null
-    session refuses any write, so a session used by mistake fails loudly."""
+    """No Flask session: a flow lives in the database and its cookie names it, so
+    nothing is kept in a signed session cookie. Flask's default would still build
+    its signer and read the cookie on every request; a null session refuses any
+    write, so a session used by mistake fails loudly."""
 
     def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
         return self.make_null_session(app)

@@ -187,7 +187,7 @@ def _post(
                 if flow is None:
                     raise FlowLost()
                 # As bytes: compare_digest refuses str holding anything but ASCII (a
-                # TypeError, so a 500, for a hostile token; issue 7 item 4).
+                # TypeError, so a 500, for a hostile token).
                 given = values.get("csrf_token", "").encode("utf-8", "replace")
                 if not hmac.compare_digest(given, csrf_token(fr.service, flow.flow_id).encode()):
                     raise CsrfFailed()

@@ -45,7 +45,7 @@ def send_completion_mail(service: Service, flow: FlowState, grant: Grant) -> Non
 
     The mail is recorded first (``queued``) and its SMTP conversation is held by
     a thread of this process, so that 「許可する」 answers without waiting for the
-    mail server — it was the slowest step of the flow (issue 7). A mail left
+    mail server — it was the slowest step of the flow. A mail left
     ``queued`` by a process that died is sent by the next outbox that starts."""
     if not flow.email or not service.config.smtp_host:
         service.note("mail_skipped", flow.flow_id, reason="no SMTP server configured")

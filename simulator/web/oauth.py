@@ -154,7 +154,7 @@ class RenkeiServer(AuthorizationServer):  # type: ignore[misc]
         """Authlib's, with ``invalid_client`` for Basic credentials that are not
         ASCII base64 or not UTF-8 once decoded, which Authlib lets through as a
         ``ValueError`` or ``UnicodeDecodeError`` (a 500; found by the hostile-input
-        campaign, issue 7 item 4)."""
+        campaign)."""
         try:
             return super().authenticate_client(request, methods, endpoint)
         except ValueError:  # UnicodeDecodeError is one
@@ -166,7 +166,7 @@ class RenkeiServer(AuthorizationServer):  # type: ignore[misc]
         """Authlib's, except for an unsupported ``response_type`` that holds a
         character RFC 6749 §5.2 forbids in an ``error_description``: Authlib quotes
         it there and then refuses its own error (a ``ValueError``, so a 500; found
-        by the hostile-input campaign, issue 7 item 4). The same error, quoting
+        by the hostile-input campaign). The same error, quoting
         only the characters allowed, back to the app as Authlib would send it."""
         try:
             return super().get_authorization_grant(request)

@@ -28,7 +28,7 @@ class StrictJSON(DefaultJSONProvider):
     arithmetic with), nesting deep enough to exhaust the interpreter's stack
     (``RecursionError``, which ``get_json(silent=True)`` does not catch), and
     lone surrogates (``"\\ud800"``: no database can store them). Found by the
-    hostile-input campaign (issue 7, item 4)."""
+    hostile-input campaign."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         try:
@@ -68,7 +68,7 @@ def could_be_id(text: str) -> bool:
     """Whether ``text`` could name a flow or a grant in the store (their ids are
     32 hex digits): short and without NUL. PostgreSQL refuses a NUL in any text
     parameter (a 500), and a quoted cookie ``"\\000"`` or a path's ``%00`` brings
-    one (found by the hostile-input campaign, issue 7 item 4)."""
+    one (found by the hostile-input campaign)."""
     return 0 < len(text) <= 128 and "\x00" not in text
 
 

@@ -1,4 +1,4 @@
-"""Web security headers on every answer (issue 7, item 5; R-AUTHZ-2).
+"""Web security headers on every answer (R-AUTHZ-2).
 
 * ``Content-Security-Policy``: scripts, styles and images from the bank's own
   origin only (the one script is ④'s countdown, a static file), no plugins,

@@ -1,7 +1,7 @@
 """How long the bank took over each answer, in a ``Server-Timing`` header (W3C
 Server Timing): ``app;dur=12.3`` is the milliseconds from the request reaching
 the application to its answer being ready, without the time it queued for a
-worker thread or spent on the wire (issue 7, item 7).
+worker thread or spent on the wire.
 
 A load tester reads it beside its own latency: the difference is queueing in
 front of the bank, which more clients than cores always cause, and which no
