@@ -1,4 +1,5 @@
-"""Opening the database: an SQLAlchemy engine with the schema created."""
+"""Opening the database: an SQLAlchemy engine with the schema created, and a database
+made before sandboxes migrated (every row to the root sandbox)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Insert
 from sqlalchemy.sql.schema import Table
 
-from simulator.store.schema import metadata
+from simulator.store.schema import ROOT, WORLD, metadata
 
 
 def open_database(url: str) -> Engine:
@@ -36,7 +37,7 @@ def open_database(url: str) -> Engine:
             cursor.close()
 
     metadata.create_all(engine)
-    _upgrade(engine)
+    _migrate(engine)
     return engine
 
 
@@ -58,12 +59,81 @@ def writing(engine: Engine) -> Iterator[Connection]:
         yield connection
 
 
-def _upgrade(engine: Engine) -> None:
-    """Columns added since a database was first created (create_all adds tables only)."""
-    columns = {c["name"] for c in inspect(engine).get_columns("flows")}
-    if "revision" not in columns:  # a store from before optimistic concurrency on flows
-        with engine.begin() as c:
-            c.execute(text("ALTER TABLE flows ADD COLUMN revision INTEGER NOT NULL DEFAULT 1"))
+def _unkeyed(connection: Connection) -> list[Table]:
+    """The tables of a world that a previous renkei made without ``sandbox``."""
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names())
+    return [
+        table
+        for table in WORLD
+        if table.name in present
+        and "sandbox" not in {c["name"] for c in inspector.get_columns(table.name)}
+    ]
+
+
+def _migrate(engine: Engine) -> None:
+    """Rebuild the tables of a database made before sandboxes (INTERFACE.md §9) with
+    the sandbox leading their keys, every row going to the root sandbox, in one
+    transaction: a failure leaves the database as it was.
+
+    create_all leaves existing tables alone, so they are rebuilt here. Several
+    server processes may open one old database at once: each takes the database's
+    write lock (SQLite ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock) and looks
+    again, so the first migrates and the others find nothing left to do.
+    """
+    with engine.connect() as c:
+        if not _unkeyed(c):
+            return
+    if engine.dialect.name == "sqlite":
+        # pysqlite does not begin a transaction before DDL; in AUTOCOMMIT mode it
+        # leaves BEGIN and COMMIT to us, so the whole rebuild is one transaction.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                for table in _unkeyed(c):
+                    _rebuild(c, table)
+            except BaseException:
+                c.exec_driver_sql("ROLLBACK")
+                raise
+            c.exec_driver_sql("COMMIT")
+        return
+    with engine.begin() as c:
+        c.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        for table in _unkeyed(c):
+            _rebuild(c, table)
+
+
+#: Any fixed number: the PostgreSQL advisory lock the migration holds.
+_MIGRATION_LOCK = 0x72656E6B
+
+
+def _rebuild(c: Connection, table: Table) -> None:
+    """``table`` made anew from the old one of its name; the columns both have are
+    copied, those the old one lacked take their defaults (``flows.revision``, from
+    before optimistic concurrency, included), and the sandbox is the root."""
+    quote = c.dialect.identifier_preparer.quote
+    name, old = quote(table.name), quote(f"{table.name}_unkeyed")
+    kept = [
+        quote(col["name"]) for col in inspect(c).get_columns(table.name) if col["name"] in table.c
+    ]
+    # A copy without the old constraints and indexes, whose names the new table reuses.
+    c.execute(text(f"CREATE TABLE {old} AS SELECT * FROM {name}"))
+    c.execute(text(f"DROP TABLE {name}"))
+    table.create(c)
+    listed = ", ".join(kept)
+    c.execute(
+        text(f"INSERT INTO {name} (sandbox, {listed}) SELECT :root, {listed} FROM {old}"),
+        {"root": ROOT},
+    )
+    c.execute(text(f"DROP TABLE {old}"))
+    if c.dialect.name == "postgresql" and "id" in table.c:
+        # The copied ids are kept; the new serial must go on after the last of them.
+        c.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'),"
+                f" COALESCE(MAX(id), 0) + 1, false) FROM {name}"
+            )
+        )
 
 
 def upsert(engine: Engine, table: Table) -> Insert:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from simulator.core.grants import Grant
 from simulator.core.host import AccountKey
 from simulator.store.database import writing
-from simulator.store.schema import grants
+from simulator.store.schema import ROOT, grants
 
 
 def _instant(text: str | None) -> dt.datetime | None:
@@ -51,27 +51,34 @@ def _values(grant: Grant) -> dict[str, Any]:
 
 
 class SqlGrants:
-    def __init__(self, engine: Engine) -> None:
+    """The grants of one sandbox; another sandbox's are, to it, as if they did not exist."""
+
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
         self.engine = engine
+        self.sandbox = sandbox
+        self.mine = grants.c.sandbox == sandbox
 
     def add(self, grant: Grant) -> None:
         with writing(self.engine) as c:
-            c.execute(insert(grants), _values(grant))
+            c.execute(insert(grants), {"sandbox": self.sandbox, **_values(grant)})
 
     def save(self, grant: Grant) -> None:
         with writing(self.engine) as c:
-            c.execute(update(grants).where(grants.c.grant_id == grant.grant_id), _values(grant))
+            c.execute(
+                update(grants).where(self.mine, grants.c.grant_id == grant.grant_id),
+                _values(grant),
+            )
 
     def get(self, grant_id: str) -> Grant | None:
         with self.engine.connect() as c:
-            row = c.execute(select(grants).where(grants.c.grant_id == grant_id)).first()
+            row = c.execute(select(grants).where(self.mine, grants.c.grant_id == grant_id)).first()
         return _grant(row) if row else None
 
     def all(self) -> list[Grant]:
         with self.engine.connect() as c:
-            rows = c.execute(select(grants).order_by(grants.c.granted_at)).all()
+            rows = c.execute(select(grants).where(self.mine).order_by(grants.c.granted_at)).all()
         return [_grant(r) for r in rows]
 
     def clear(self) -> None:
         with writing(self.engine) as c:
-            c.execute(delete(grants))
+            c.execute(delete(grants).where(self.mine))

@@ -18,7 +18,7 @@ from simulator.core.host import (
 )
 from simulator.core.memory import MemoryHost
 from simulator.store.database import upsert, writing
-from simulator.store.schema import accounts, customers, failures, transactions
+from simulator.store.schema import ROOT, accounts, customers, failures, transactions
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -61,29 +61,38 @@ def _account_values(account: Account) -> dict[str, Any]:
 
 # The statements every flow runs, built once: SQLAlchemy then skips building
 # the expression and computing its cache key on each call.
-ACCOUNT = select(accounts).where(accounts.c.account_key == bindparam("key"))
-CUSTOMER = select(customers).where(customers.c.customer_id == bindparam("customer_id"))
+ACCOUNT = select(accounts).where(
+    accounts.c.sandbox == bindparam("sandbox"), accounts.c.account_key == bindparam("key")
+)
+CUSTOMER = select(customers).where(
+    customers.c.sandbox == bindparam("sandbox"),
+    customers.c.customer_id == bindparam("customer_id"),
+)
 FAILURES = select(failures.c.failed).where(
-    failures.c.account_key == bindparam("key"), failures.c.day == bindparam("day")
+    failures.c.sandbox == bindparam("sandbox"),
+    failures.c.account_key == bindparam("key"),
+    failures.c.day == bindparam("day"),
 )
 
 
 class SqlHost:
-    """Customers, accounts, history and the lockout ledger, shared by every process."""
+    """Customers, accounts, history and the lockout ledger of one sandbox, shared by
+    every process; another sandbox's rows are, to it, as if they did not exist."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
         self.engine = engine
+        self.sandbox = sandbox
 
     # -- HostDirectory -------------------------------------------------------------------
 
     def account(self, key: AccountKey) -> Account | None:
         with self.engine.connect() as c:
-            row = c.execute(ACCOUNT, {"key": str(key)}).first()
+            row = c.execute(ACCOUNT, {"sandbox": self.sandbox, "key": str(key)}).first()
         return _account(row) if row else None
 
     def customer(self, customer_id: str) -> Customer | None:
         with self.engine.connect() as c:
-            row = c.execute(CUSTOMER, {"customer_id": customer_id}).first()
+            row = c.execute(CUSTOMER, {"sandbox": self.sandbox, "customer_id": customer_id}).first()
         if row is None:
             return None
         birth = _date(row.birth_date)
@@ -93,7 +102,7 @@ class SqlHost:
     def transactions(self, key: AccountKey) -> list[Transaction]:
         query = (
             select(transactions)
-            .where(transactions.c.account_key == str(key))
+            .where(transactions.c.sandbox == self.sandbox, transactions.c.account_key == str(key))
             .order_by(transactions.c.item_key)
         )
         with self.engine.connect() as c:
@@ -115,7 +124,9 @@ class SqlHost:
 
     def failures(self, account: AccountKey, day: dt.date) -> int:
         with self.engine.connect() as c:
-            found = c.execute(FAILURES, {"key": str(account), "day": day.isoformat()}).scalar()
+            found = c.execute(
+                FAILURES, {"sandbox": self.sandbox, "key": str(account), "day": day.isoformat()}
+            ).scalar()
         return int(found or 0)
 
     def add_failure(self, account: AccountKey, day: dt.date, ceiling: int) -> int | None:
@@ -123,10 +134,10 @@ class SqlHost:
         RETURNING: the database, not this process, adds one, so concurrent failures
         are each counted once and never past the ceiling (no row comes back then)."""
         statement = upsert(self.engine, failures).values(
-            account_key=str(account), day=day.isoformat(), failed=1
+            sandbox=self.sandbox, account_key=str(account), day=day.isoformat(), failed=1
         )
         statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=["account_key", "day"],
+            index_elements=["sandbox", "account_key", "day"],
             set_={"failed": failures.c.failed + 1},
             where=failures.c.failed < ceiling,
         ).returning(failures.c.failed)
@@ -138,14 +149,18 @@ class SqlHost:
         with writing(self.engine) as c:
             c.execute(
                 delete(failures).where(
-                    failures.c.account_key == str(account), failures.c.day == day.isoformat()
+                    failures.c.sandbox == self.sandbox,
+                    failures.c.account_key == str(account),
+                    failures.c.day == day.isoformat(),
                 )
             )
 
     def locks(self, day: dt.date, threshold: int) -> list[tuple[AccountKey, int]]:
         """Accounts locked on ``day`` (at least ``threshold`` failures), with their counts."""
         query = select(failures).where(
-            failures.c.day == day.isoformat(), failures.c.failed >= threshold
+            failures.c.sandbox == self.sandbox,
+            failures.c.day == day.isoformat(),
+            failures.c.failed >= threshold,
         )
         with self.engine.connect() as c:
             return [(AccountKey.parse(r.account_key), r.failed) for r in c.execute(query)]
@@ -154,18 +169,20 @@ class SqlHost:
 
     def is_empty(self) -> bool:
         with self.engine.connect() as c:
-            return not c.execute(select(func.count()).select_from(accounts)).scalar()
+            query = select(func.count()).where(accounts.c.sandbox == self.sandbox)
+            return not c.execute(query).scalar()
 
     def load(self, host: MemoryHost) -> None:
         """Replace the host's data with ``host`` (start from a scenario, or reset)."""
         with writing(self.engine) as c:
             for table in (transactions, accounts, customers, failures):
-                c.execute(delete(table))
+                c.execute(delete(table).where(table.c.sandbox == self.sandbox))
             if host.customers:
                 c.execute(
                     insert(customers),
                     [
                         {
+                            "sandbox": self.sandbox,
                             "customer_id": p.customer_id,
                             "name_kana": p.name_kana,
                             "name_kanji": p.name_kanji,
@@ -176,9 +193,13 @@ class SqlHost:
                     ],
                 )
             if host.accounts:
-                c.execute(insert(accounts), [_account_values(a) for a in host.accounts.values()])
+                c.execute(
+                    insert(accounts),
+                    [self._account_values(a) for a in host.accounts.values()],
+                )
             rows = [
                 {
+                    "sandbox": self.sandbox,
                     "account_key": str(key),
                     "item_key": t.item_key,
                     "date": t.date.isoformat(),
@@ -204,13 +225,21 @@ class SqlHost:
         moved, opened = move_account(account, new, today)
         with writing(self.engine) as c:
             c.execute(
-                update(accounts).where(accounts.c.account_key == str(old)),
-                _account_values(moved),
+                update(accounts).where(
+                    accounts.c.sandbox == self.sandbox, accounts.c.account_key == str(old)
+                ),
+                self._account_values(moved),
             )
-            c.execute(insert(accounts), _account_values(opened))
+            c.execute(insert(accounts), self._account_values(opened))
             c.execute(
                 update(transactions)
-                .where(transactions.c.account_key == str(old))
+                .where(
+                    transactions.c.sandbox == self.sandbox,
+                    transactions.c.account_key == str(old),
+                )
                 .values(account_key=str(new))
             )
         return opened
+
+    def _account_values(self, account: Account) -> dict[str, Any]:
+        return {"sandbox": self.sandbox, **_account_values(account)}

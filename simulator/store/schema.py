@@ -1,5 +1,13 @@
 """Tables. Times are stored as ISO-8601 text with their offset, so SQLite and
-PostgreSQL round-trip aware datetimes the same way; dates as ISO text too."""
+PostgreSQL round-trip aware datetimes the same way; dates as ISO text too.
+
+Every table is keyed by its sandbox first (INTERFACE.md §9: isolated worlds on
+one server): the column ``sandbox`` leads every primary key and every index a
+lookup uses, so one sandbox's rows are never read, changed or counted by another's
+store objects, and deleting a sandbox is one ``DELETE … WHERE sandbox = ?`` per
+table. The two tables with an autoincrement id (``oplog``, ``mails``) keep that id
+as their key, with an index on (sandbox, id).
+"""
 
 from __future__ import annotations
 
@@ -15,11 +23,29 @@ from sqlalchemy import (
     Text,
 )
 
+#: The default sandbox, served at ``/`` (INTERFACE.md §9). It has no row in
+#: ``sandboxes``: it always exists. Other ids are ``secrets.token_hex(8)``.
+ROOT = "root"
+
 metadata = MetaData()
+
+
+def _sandbox(*, key: bool = True) -> Column[str]:
+    """The sandbox a row belongs to; rows written without one are the root's."""
+    return Column(
+        "sandbox",
+        String(32),
+        primary_key=key,
+        nullable=False,
+        default=ROOT,
+        server_default=ROOT,
+    )
+
 
 customers = Table(
     "customers",
     metadata,
+    _sandbox(),
     Column("customer_id", String(64), primary_key=True),
     Column("name_kana", String(96), nullable=False),
     Column("name_kanji", String(96), nullable=False, default=""),
@@ -30,8 +56,9 @@ customers = Table(
 accounts = Table(
     "accounts",
     metadata,
+    _sandbox(),
     Column("account_key", String(20), primary_key=True),  # 115-1-1100026
-    Column("customer_id", String(64), nullable=False, index=True),
+    Column("customer_id", String(64), nullable=False),
     Column("opened_on", String(10), nullable=False),
     Column("status", String(8), nullable=False),
     Column("moved_to", String(20)),
@@ -40,10 +67,12 @@ accounts = Table(
     Column("card_issued_on", String(10)),
     Column("pin_hash", String(64)),
 )
+Index("accounts_customer", accounts.c.sandbox, accounts.c.customer_id)
 
 transactions = Table(
     "transactions",
     metadata,
+    _sandbox(),
     Column("account_key", String(20), primary_key=True),
     Column("item_key", String(32), primary_key=True),
     Column("date", String(10), nullable=False),
@@ -59,6 +88,7 @@ transactions = Table(
 failures = Table(
     "failures",
     metadata,
+    _sandbox(),
     Column("account_key", String(20), primary_key=True),
     Column("day", String(10), primary_key=True),
     Column("failed", Integer, nullable=False),
@@ -67,6 +97,7 @@ failures = Table(
 flows = Table(
     "flows",
     metadata,
+    _sandbox(),
     Column("flow_id", String(64), primary_key=True),
     Column("record", JSON, nullable=False),
     Column("oauth_params", JSON, nullable=False),
@@ -77,14 +108,16 @@ flows = Table(
     # Bumped by every save: a save from a stale copy is refused (SqlFlows.save).
     Column("revision", Integer, nullable=False, default=1, server_default="1"),
 )
-Index("flows_waiting", flows.c.waiting_phone)
-Index("flows_open", flows.c.finished, flows.c.touched_at)
+Index("flows_waiting", flows.c.sandbox, flows.c.waiting_phone)
+# The congestion count (SqlFlows.in_progress) of one sandbox.
+Index("flows_open", flows.c.sandbox, flows.c.finished, flows.c.touched_at)
 
 # The carrier's id of each inbound call seen by the gateway: a report sent twice
 # (a replayed request) is recognised and verifies nothing.
 calls = Table(
     "calls",
     metadata,
+    _sandbox(),
     Column("call_id", String(64), primary_key=True),
     Column("at", String(40), nullable=False),
 )
@@ -93,15 +126,18 @@ oplog = Table(
     "oplog",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    _sandbox(key=False),
     Column("at", String(40), nullable=False),
     Column("flow_id", String(64)),
     Column("kind", String(40), nullable=False),
     Column("detail", JSON, nullable=False),
 )
+Index("oplog_sandbox", oplog.c.sandbox, oplog.c.id)
 
 settings = Table(
     "settings",
     metadata,
+    _sandbox(),
     Column("name", String(40), primary_key=True),
     Column("value", JSON, nullable=False),
 )
@@ -110,6 +146,7 @@ mails = Table(
     "mails",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    _sandbox(key=False),
     Column("at", String(40), nullable=False),
     Column("sender", String(254), nullable=False),
     Column("recipient", String(254), nullable=False),
@@ -117,14 +154,16 @@ mails = Table(
     Column("body", Text, nullable=False),
     Column("status", String(16), nullable=False),
 )
+Index("mails_sandbox", mails.c.sandbox, mails.c.id)
 
 # R-AUTHZ-1/3/4: the link made by 「許可する」.
 grants = Table(
     "grants",
     metadata,
+    _sandbox(),
     Column("grant_id", String(64), primary_key=True),
     Column("client_id", String(64), nullable=False),
-    Column("account_key", String(20), nullable=False, index=True),
+    Column("account_key", String(20), nullable=False),
     Column("scopes", String(128), nullable=False),
     Column("granted_at", String(40), nullable=False),
     Column("expires_at", String(40), nullable=False),
@@ -132,11 +171,13 @@ grants = Table(
     Column("revoked_by", String(8)),
     Column("uninstalled_at", String(40)),
 )
+Index("grants_account", grants.c.sandbox, grants.c.account_key)
 
 # OAuth 2.0 codes and tokens, stored only as SHA-256 hashes.
 codes = Table(
     "codes",
     metadata,
+    _sandbox(),
     Column("code_hash", String(64), primary_key=True),
     Column("grant_id", String(64), nullable=False),
     Column("client_id", String(64), nullable=False),
@@ -152,12 +193,35 @@ codes = Table(
 tokens = Table(
     "tokens",
     metadata,
+    _sandbox(),
     Column("access_hash", String(64), primary_key=True),
-    Column("refresh_hash", String(64), unique=True),
-    Column("grant_id", String(64), nullable=False, index=True),
+    Column("refresh_hash", String(64)),
+    Column("grant_id", String(64), nullable=False),
     Column("client_id", String(64), nullable=False),
     Column("scope", String(128), nullable=False),
     Column("issued_at", String(40), nullable=False),
     Column("access_expires_at", String(40), nullable=False),
     Column("revoked_at", String(40)),
 )
+Index("tokens_refresh", tokens.c.sandbox, tokens.c.refresh_hash, unique=True)
+Index("tokens_grant", tokens.c.sandbox, tokens.c.grant_id)
+
+# The sandboxes other than the root (INTERFACE.md §9), one row each; the column
+# is named ``sandbox`` like everywhere else, so that deleting a sandbox deletes
+# its record with the same statement as its data. Only hashes of its secrets.
+sandboxes = Table(
+    "sandboxes",
+    metadata,
+    Column("sandbox", String(32), primary_key=True),
+    Column("label", Text, nullable=False, default=""),
+    Column("scenario", String(64), nullable=False),  # a shipped name, or "inline"
+    Column("scenario_yaml", Text),  # the YAML sent, for an inline scenario only
+    Column("admin_token_hash", String(64), nullable=False),
+    Column("telephony_secret_hash", String(64), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+Index("sandboxes_expiry", sandboxes.c.expires_at)
+
+#: The tables of a sandbox's world (every table but ``sandboxes``).
+WORLD = tuple(t for t in metadata.sorted_tables if t is not sandboxes)

@@ -17,20 +17,28 @@ from simulator.core.flow import Event, FlowState
 from simulator.core.mail import Mail
 from simulator.core.screens import Screen
 from simulator.store.database import upsert, writing
-from simulator.store.schema import calls, flows, mails, oplog, settings
+from simulator.store.schema import ROOT, calls, flows, mails, oplog, settings
 
 # The statements of every request, built once: SQLAlchemy then skips building
 # the expression and computing its cache key on each call.
-LOAD_FLOW = select(flows.c.record, flows.c.revision).where(flows.c.flow_id == bindparam("id"))
-SAVE_FLOW = update(flows).where(
-    flows.c.flow_id == bindparam("id"), flows.c.revision == bindparam("loaded_at")
+LOAD_FLOW = select(flows.c.record, flows.c.revision).where(
+    flows.c.sandbox == bindparam("sandbox"), flows.c.flow_id == bindparam("id")
 )
-ALL_SETTINGS = select(settings.c.name, settings.c.value)
+SAVE_FLOW = update(flows).where(
+    # Not "sandbox": an UPDATE's parameter named after a column would set that column.
+    flows.c.sandbox == bindparam("of_sandbox"),
+    flows.c.flow_id == bindparam("id"),
+    flows.c.revision == bindparam("loaded_at"),
+)
+ALL_SETTINGS = select(settings.c.name, settings.c.value).where(
+    settings.c.sandbox == bindparam("sandbox")
+)
 LOG_LINE = insert(oplog)
 
 
-def _log_row(event: Event) -> dict[str, Any]:
+def _log_row(sandbox: str, event: Event) -> dict[str, Any]:
     return {
+        "sandbox": sandbox,
         "at": event.at.isoformat(),
         "flow_id": event.flow_id,
         "kind": event.kind,
@@ -52,10 +60,13 @@ class StaleFlow(Exception):
 class SqlFlows:
     """Flows in progress, with optimistic concurrency: each save names the revision
     it was loaded at and bumps it, so two requests on one flow cannot both write
-    from the same starting point (a lost update would undo a move)."""
+    from the same starting point (a lost update would undo a move). One sandbox's
+    flows; another's are, to it, as if they did not exist."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
         self.engine = engine
+        self.sandbox = sandbox
+        self.mine = flows.c.sandbox == sandbox
 
     def save(
         self,
@@ -76,11 +87,12 @@ class SqlFlows:
         }
         with writing(self.engine) as c:
             if log:
-                c.execute(LOG_LINE, [_log_row(e) for e in log])
+                c.execute(LOG_LINE, [_log_row(self.sandbox, e) for e in log])
             if flow.revision == 0:
                 c.execute(
                     insert(flows),
                     {
+                        "sandbox": self.sandbox,
                         "flow_id": flow.flow_id,
                         "oauth_params": oauth_params or {},
                         "revision": 1,
@@ -92,6 +104,7 @@ class SqlFlows:
                     SAVE_FLOW,
                     {
                         **values,
+                        "of_sandbox": self.sandbox,
                         "id": flow.flow_id,
                         "loaded_at": flow.revision,
                         "revision": flow.revision + 1,
@@ -105,24 +118,27 @@ class SqlFlows:
         """The authorization request that started the flow."""
         with self.engine.connect() as c:
             params = c.execute(
-                select(flows.c.oauth_params).where(flows.c.flow_id == flow_id)
+                select(flows.c.oauth_params).where(self.mine, flows.c.flow_id == flow_id)
             ).scalar()
         return dict(params or {})
 
     def load(self, flow_id: str) -> FlowState | None:
         with self.engine.connect() as c:
-            row = c.execute(LOAD_FLOW, {"id": flow_id}).first()
+            row = c.execute(LOAD_FLOW, {"sandbox": self.sandbox, "id": flow_id}).first()
         return _flow(row.record, row.revision) if row is not None else None
 
     def waiting_for_call_from(self, phone: str) -> list[FlowState]:
         """Flows on ④ whose registered phone is ``phone`` (the telephony gateway)."""
-        query = select(flows.c.record, flows.c.revision).where(flows.c.waiting_phone == phone)
+        query = select(flows.c.record, flows.c.revision).where(
+            self.mine, flows.c.waiting_phone == phone
+        )
         with self.engine.connect() as c:
             return [_flow(r.record, r.revision) for r in c.execute(query)]
 
     def in_progress(self, now: dt.datetime, timeout: dt.timedelta) -> int:
-        """Flows holding a host slot: not finished and touched within ``timeout``
-        (:meth:`FlowState.holds_slot`, counted in SQL).
+        """This sandbox's flows holding a host slot: not finished and touched within
+        ``timeout`` (:meth:`FlowState.holds_slot`, counted in SQL); each sandbox
+        congests on its own flows only.
 
         ISO text with one fixed offset (+09:00) sorts as time does.
         """
@@ -130,21 +146,23 @@ class SqlFlows:
         query = (
             select(func.count())
             .select_from(flows)
-            .where(and_(flows.c.finished.is_(False), flows.c.touched_at >= since))
+            .where(and_(self.mine, flows.c.finished.is_(False), flows.c.touched_at >= since))
         )
         with self.engine.connect() as c:
             return int(c.execute(query).scalar_one())
 
     def clear(self) -> None:
         with writing(self.engine) as c:
-            c.execute(delete(flows))
+            c.execute(delete(flows).where(self.mine))
 
 
 class SqlLog:
-    """The operation log (R-AUTHZ-6): who did what when; never a PIN."""
+    """One sandbox's operation log (R-AUTHZ-6): who did what when; never a PIN."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
         self.engine = engine
+        self.sandbox = sandbox
+        self.mine = oplog.c.sandbox == sandbox
 
     def append(self, event: Event) -> None:
         self.extend([event])
@@ -152,10 +170,10 @@ class SqlLog:
     def extend(self, events: Sequence[Event]) -> None:
         """Lines in one transaction, in order."""
         with writing(self.engine) as c:
-            c.execute(LOG_LINE, [_log_row(e) for e in events])
+            c.execute(LOG_LINE, [_log_row(self.sandbox, e) for e in events])
 
     def entries(self, limit: int = 1000) -> list[dict[str, Any]]:
-        query = select(oplog).order_by(oplog.c.id.desc()).limit(limit)
+        query = select(oplog).where(self.mine).order_by(oplog.c.id.desc()).limit(limit)
         with self.engine.connect() as c:
             rows = c.execute(query).all()
         return [
@@ -165,49 +183,56 @@ class SqlLog:
 
     def clear(self) -> None:
         with writing(self.engine) as c:
-            c.execute(delete(oplog))
+            c.execute(delete(oplog).where(self.mine))
 
 
 class SqlSettings:
-    """Named JSON values: the sandbox clock, the faults, the maintenance windows."""
+    """One sandbox's named JSON values: its clock, faults and maintenance windows."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
         self.engine = engine
+        self.sandbox = sandbox
+        self.mine = settings.c.sandbox == sandbox
 
     def get(self, name: str, default: Any = None) -> Any:
         with self.engine.connect() as c:
-            value = c.execute(select(settings.c.value).where(settings.c.name == name)).scalar()
+            value = c.execute(
+                select(settings.c.value).where(self.mine, settings.c.name == name)
+            ).scalar()
         return default if value is None else value
 
     def all(self) -> dict[str, Any]:
         """Every named value, in one query (a request reads them all at once)."""
         with self.engine.connect() as c:
-            return {r.name: r.value for r in c.execute(ALL_SETTINGS)}
+            return {r.name: r.value for r in c.execute(ALL_SETTINGS, {"sandbox": self.sandbox})}
 
     def put(self, name: str, value: Any) -> None:
         with writing(self.engine) as c:
             done = c.execute(
-                update(settings).where(settings.c.name == name), {"value": value}
+                update(settings).where(self.mine, settings.c.name == name), {"value": value}
             ).rowcount
             if not done:
-                c.execute(insert(settings), {"name": name, "value": value})
+                c.execute(insert(settings), {"sandbox": self.sandbox, "name": name, "value": value})
 
     def clear(self) -> None:
         with writing(self.engine) as c:
-            c.execute(delete(settings))
+            c.execute(delete(settings).where(self.mine))
 
 
 class SqlMailbox:
-    """The completion e-mails sent, with how each delivery went (R-AUTHZ-5)."""
+    """One sandbox's completion e-mails, with how each delivery went (R-AUTHZ-5)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
         self.engine = engine
+        self.sandbox = sandbox
+        self.mine = mails.c.sandbox == sandbox
 
     def record(self, at: dt.datetime, mail: Mail, status: str) -> None:
         with writing(self.engine) as c:
             c.execute(
                 insert(mails),
                 {
+                    "sandbox": self.sandbox,
                     "at": at.isoformat(),
                     "sender": mail.sender,
                     "recipient": mail.to,
@@ -225,6 +250,7 @@ class SqlMailbox:
             row = c.execute(
                 insert(mails).returning(mails.c.id),
                 {
+                    "sandbox": self.sandbox,
                     "at": at.isoformat(),
                     "sender": mail.sender,
                     "recipient": mail.to,
@@ -240,12 +266,12 @@ class SqlMailbox:
         with writing(self.engine) as c:
             done = c.execute(
                 update(mails)
-                .where(mails.c.id == mail_id, mails.c.status == "queued")
+                .where(self.mine, mails.c.id == mail_id, mails.c.status == "queued")
                 .values(status="sending")
             ).rowcount
             if not done:
                 return None
-            r = c.execute(select(mails).where(mails.c.id == mail_id)).one()
+            r = c.execute(select(mails).where(self.mine, mails.c.id == mail_id)).one()
         return Mail(sender=r.sender, to=r.recipient, subject=r.subject, body=r.body)
 
     def mark(self, mail_id: int, status: str, was: tuple[str, ...] = ("sending",)) -> bool:
@@ -253,25 +279,27 @@ class SqlMailbox:
         with writing(self.engine) as c:
             done = c.execute(
                 update(mails)
-                .where(mails.c.id == mail_id, mails.c.status.in_(was))
+                .where(self.mine, mails.c.id == mail_id, mails.c.status.in_(was))
                 .values(status=status)
             ).rowcount
         return bool(done)
 
     def queued(self) -> list[int]:
         with self.engine.connect() as c:
-            rows = c.execute(select(mails.c.id).where(mails.c.status == "queued")).scalars()
+            rows = c.execute(
+                select(mails.c.id).where(self.mine, mails.c.status == "queued")
+            ).scalars()
             return [int(r) for r in rows]
 
     def unsettled(self) -> int:
         """Mails not yet through their SMTP conversation (queued or sending)."""
-        query = select(func.count()).where(mails.c.status.in_(("queued", "sending")))
+        query = select(func.count()).where(self.mine, mails.c.status.in_(("queued", "sending")))
         with self.engine.connect() as c:
             return int(c.execute(query).scalar_one())
 
     def sent(self) -> list[dict[str, Any]]:
         with self.engine.connect() as c:
-            rows = c.execute(select(mails).order_by(mails.c.id)).all()
+            rows = c.execute(select(mails).where(self.mine).order_by(mails.c.id)).all()
         return [
             {
                 "id": r.id,
@@ -287,22 +315,24 @@ class SqlMailbox:
 
     def clear(self) -> None:
         with writing(self.engine) as c:
-            c.execute(delete(mails))
+            c.execute(delete(mails).where(self.mine))
 
 
 class SqlCalls:
-    """The call ids the telephony gateway has seen (INTERFACE.md §4, renkei's ``call_id``)."""
+    """The call ids one sandbox's telephony gateway has seen (INTERFACE.md §4,
+    renkei's ``call_id``): a call reported to one sandbox is new to every other."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
         self.engine = engine
+        self.sandbox = sandbox
 
     def first_report(self, call_id: str, at: dt.datetime) -> bool:
         """Record ``call_id``; False when it was reported before (one atomic insert,
         so two copies of one report racing cannot both be first)."""
         statement = (
             upsert(self.engine, calls)
-            .values(call_id=call_id, at=at.isoformat())
-            .on_conflict_do_nothing(index_elements=["call_id"])  # type: ignore[attr-defined]
+            .values(sandbox=self.sandbox, call_id=call_id, at=at.isoformat())
+            .on_conflict_do_nothing(index_elements=["sandbox", "call_id"])  # type: ignore[attr-defined]
         )
         with writing(self.engine) as c:
             return bool(c.execute(statement).rowcount)

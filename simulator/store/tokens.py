@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from simulator.store.database import writing
-from simulator.store.schema import codes, tokens
+from simulator.store.schema import ROOT, codes, tokens
 
 
 def digest(secret: str) -> str:
@@ -72,8 +72,14 @@ def _token(row: Any) -> StoredToken:
 
 
 class SqlTokens:
-    def __init__(self, engine: Engine) -> None:
+    """The codes and tokens of one sandbox: another sandbox's are, to it, as if they
+    did not exist, so a token of one is refused by every other (INTERFACE.md §9)."""
+
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
         self.engine = engine
+        self.sandbox = sandbox
+        self.my_codes = codes.c.sandbox == sandbox
+        self.my_tokens = tokens.c.sandbox == sandbox
 
     # -- codes ---------------------------------------------------------------------------
 
@@ -82,7 +88,7 @@ class SqlTokens:
             c.execute(
                 insert(codes),
                 {
-                    "code_hash": code.code_hash, "grant_id": code.grant_id,
+                    "sandbox": self.sandbox, "code_hash": code.code_hash, "grant_id": code.grant_id,
                     "client_id": code.client_id, "redirect_uri": code.redirect_uri,
                     "scope": code.scope, "code_challenge": code.code_challenge,
                     "code_challenge_method": code.code_challenge_method,
@@ -96,10 +102,12 @@ class SqlTokens:
         with writing(self.engine) as c:
             burnt = c.execute(
                 update(codes)
-                .where(codes.c.code_hash == code_hash, codes.c.used_at.is_(None))
+                .where(self.my_codes, codes.c.code_hash == code_hash, codes.c.used_at.is_(None))
                 .values(used_at=now.isoformat())
             ).rowcount
-            row = c.execute(select(codes).where(codes.c.code_hash == code_hash)).first()
+            row = c.execute(
+                select(codes).where(self.my_codes, codes.c.code_hash == code_hash)
+            ).first()
         if row is None:
             return None, False
         return (_code(row), False) if burnt == 1 else (None, True)
@@ -107,7 +115,7 @@ class SqlTokens:
     def grant_of_code(self, code_hash: str) -> str | None:
         with self.engine.connect() as c:
             return c.execute(
-                select(codes.c.grant_id).where(codes.c.code_hash == code_hash)
+                select(codes.c.grant_id).where(self.my_codes, codes.c.code_hash == code_hash)
             ).scalar()
 
     # -- tokens ----------------------------------------------------------------------------
@@ -117,7 +125,8 @@ class SqlTokens:
             c.execute(
                 insert(tokens),
                 {
-                    "access_hash": token.access_hash, "refresh_hash": token.refresh_hash,
+                    "sandbox": self.sandbox, "access_hash": token.access_hash,
+                    "refresh_hash": token.refresh_hash,
                     "grant_id": token.grant_id, "client_id": token.client_id,
                     "scope": token.scope, "issued_at": token.issued_at.isoformat(),
                     "access_expires_at": token.access_expires_at.isoformat(),
@@ -135,7 +144,7 @@ class SqlTokens:
         else:
             where = or_(tokens.c.access_hash == hashed, tokens.c.refresh_hash == hashed)
         with self.engine.connect() as c:
-            row = c.execute(select(tokens).where(where)).first()
+            row = c.execute(select(tokens).where(self.my_tokens, where)).first()
         return _token(row) if row else None
 
     def by_refresh(self, secret: str) -> StoredToken | None:
@@ -148,7 +157,11 @@ class SqlTokens:
         with writing(self.engine) as c:
             c.execute(
                 update(tokens)
-                .where(tokens.c.access_hash == access_hash, tokens.c.revoked_at.is_(None))
+                .where(
+                    self.my_tokens,
+                    tokens.c.access_hash == access_hash,
+                    tokens.c.revoked_at.is_(None),
+                )
                 .values(revoked_at=now.isoformat())
             )
 
@@ -157,11 +170,11 @@ class SqlTokens:
         with writing(self.engine) as c:
             return c.execute(
                 update(tokens)
-                .where(tokens.c.grant_id == grant_id, tokens.c.revoked_at.is_(None))
+                .where(self.my_tokens, tokens.c.grant_id == grant_id, tokens.c.revoked_at.is_(None))
                 .values(revoked_at=now.isoformat())
             ).rowcount
 
     def clear(self) -> None:
         with writing(self.engine) as c:
-            c.execute(delete(tokens))
-            c.execute(delete(codes))
+            c.execute(delete(tokens).where(self.my_tokens))
+            c.execute(delete(codes).where(self.my_codes))
