@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from cheroot import wsgi as cheroot_wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
@@ -37,12 +38,12 @@ from tabulate import tabulate
 from waitress import create_server
 
 from renkei import resources
-from renkei.args import OneLineParser, positive_int, tcp_port
+from renkei.args import OneLineParser, count, positive_int, tcp_port
 from renkei.contract.docs import DOCS_PATH
 from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
 from simulator.scenario import ScenarioError, load_scenario
-from simulator.web.app import create_app
 from simulator.web.mail import free_port, start_sink
+from simulator.web.platform import MAX_SANDBOXES, Platform
 from simulator.web.server import build
 from simulator.web.service import Service, ServiceConfig, load_or_create_key
 
@@ -115,7 +116,40 @@ def add_parser(commands: Any) -> None:
         default=1,
         help="server processes sharing the port and the database (1)",
     )
+    serve.add_argument(
+        "--max-sandboxes",
+        type=count,
+        default=MAX_SANDBOXES,
+        metavar="N",
+        help="sandboxes besides the root one this server holds at most (INTERFACE.md §9; "
+        f"default {MAX_SANDBOXES}; 0: the root alone); POST /sandboxes beyond it is a 409",
+    )
+    serve.add_argument(
+        "--open-sandboxes",
+        type=count,
+        default=0,
+        metavar="N",
+        help="let anyone create a sandbox without the operator's token while fewer than N "
+        "exist (429 when they are taken); default 0: only the operator creates them",
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the origin clients reach this server at, e.g. https://sandbox.example.jp behind "
+        "a TLS proxy: the issuer, and the base_url of every sandbox (default: from --host "
+        "and --port)",
+    )
     serve.set_defaults(handler=run)
+
+
+def public_url(text: str) -> str:
+    """``--public-url``: an http(s) origin, without a path, query or fragment; else ValueError."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise ValueError(f"--public-url wants an origin such as https://host[:port], not {text!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"--public-url wants an origin such as https://host[:port], not {text!r}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _smtp(text: str | None) -> tuple[str | None, int]:
@@ -168,7 +202,9 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         secret_key=load_or_create_key(data / "secret.key"),
         smtp_host=smtp_host,
         smtp_port=smtp_port,
-        issuer=f"{scheme}://{args.host}:{args.port}",
+        issuer=public_url(args.public_url)
+        if getattr(args, "public_url", None)
+        else f"{scheme}://{args.host}:{args.port}",
         telephony_secret=args.telephony_secret or None,
     )
 
@@ -263,13 +299,15 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             serve_tls(args, service, scenario, tls, out)
         else:
             server = create_server(
-                create_app(service),
+                platform_of(args, service),
                 host=args.host,
                 port=args.port,
                 threads=args.threads,
                 connection_limit=CONNECTION_LIMIT,
             )
             url = f"http://{args.host}:{server.effective_port}"
+            if not getattr(args, "public_url", None):
+                service.config = replace(service.config, issuer=url)
             print(banner(url, service.config, scenario), file=out, flush=True)
             server.run()
     except (KeyboardInterrupt, SystemExit):
@@ -286,6 +324,18 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         # free memory of a process that is ending; the harness waits for it.
         gc.freeze()
     return status
+
+
+def platform_of(args: argparse.Namespace, service: Service) -> Platform:
+    """The sandboxes of INTERFACE.md §9 in front of the root ``service``, with the
+    limits of the options and the sweep of expired ones in a thread of this process."""
+    platform = Platform(
+        service,
+        max_sandboxes=getattr(args, "max_sandboxes", MAX_SANDBOXES),
+        open_sandboxes=getattr(args, "open_sandboxes", 0),
+    )
+    platform.start_sweeper()
+    return platform
 
 
 def cannot_open(config: ServiceConfig, error: SQLAlchemyError) -> str:
@@ -327,7 +377,7 @@ def serve_tls(
 ) -> None:
     """HTTPS (R-AUTHZ-2: 通信はTLSで暗号化) with cheroot, as waitress has no TLS."""
     server = cheroot_wsgi.Server(
-        (args.host, args.port), create_app(service), numthreads=args.threads
+        (args.host, args.port), platform_of(args, service), numthreads=args.threads
     )
     adapter = BuiltinSSLAdapter(args.certfile, args.keyfile)
     adapter.context = tls  # TLS 1.2 at least, as tls_context set it
@@ -359,7 +409,8 @@ def run_workers(
     """Pre-fork: one listening socket, ``--workers`` processes serving it, each with
     its own database connections; the parent keeps the embedded mail sink."""
     url = f"http://{args.host}:{listener.getsockname()[1]}"
-    config = replace(config, issuer=url)
+    if not getattr(args, "public_url", None):
+        config = replace(config, issuer=url)
     if config.smtp_host is None:
         config = replace(config, smtp_host="127.0.0.1", smtp_port=free_port(), embedded_mail=True)
     Service(config, scenario).db.dispose()  # seed the database once, before forking
@@ -369,7 +420,7 @@ def run_workers(
         if pid == 0:  # a worker: its own engine, the shared socket
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            app = create_app(Service(config, scenario))
+            app = platform_of(args, Service(config, scenario))
             create_server(
                 app, sockets=[listener], threads=args.threads, connection_limit=CONNECTION_LIMIT
             ).run()

@@ -30,7 +30,7 @@ from simulator.web.controls import admin, sandbox
 from simulator.web.oauth import init_oauth
 from simulator.web.oauth_routes import oauth
 from simulator.web.openapi import openapi
-from simulator.web.responses import StrictJSON, api_error, page
+from simulator.web.responses import StrictJSON, api_error, here, page
 from simulator.web.screen_model import footer
 from simulator.web.service import Service
 from simulator.web.telephony import telephony
@@ -84,7 +84,7 @@ def create_app(service: Service) -> Flask:
                 "redirect_uri": c.redirect_uris[0] if c.redirect_uris else "",
                 "scope": " ".join(c.scopes),
             }
-            try_url = f"{AUTHORIZE_PATH}?{urlencode({**query, **app_query})}"
+            try_url = here(f"{AUTHORIZE_PATH}?{urlencode({**query, **app_query})}")
             apps.append({**app_query, "name": c.name, "try_url": try_url})
         personas = [
             {
@@ -103,7 +103,7 @@ def create_app(service: Service) -> Flask:
         controls = sorted(
             (
                 {
-                    "path": rule.rule,
+                    "path": here(rule.rule),
                     "methods": sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}),
                 }
                 for rule in app.url_map.iter_rules()
@@ -115,11 +115,11 @@ def create_app(service: Service) -> Flask:
             **footer(service),
             "title": "renkei: API連携認証のサンドボックス",
             "screen_id": None,
-            "metadata_path": METADATA_PATH,
-            "authorize_path": AUTHORIZE_PATH,
-            "token_path": TOKEN_PATH,
-            "docs_path": DOCS_PATH,
-            "openapi_path": OPENAPI_PATH,
+            "metadata_path": here(METADATA_PATH),
+            "authorize_path": here(AUTHORIZE_PATH),
+            "token_path": here(TOKEN_PATH),
+            "docs_path": here(DOCS_PATH),
+            "openapi_path": here(OPENAPI_PATH),
             "try_verifier": TRY_VERIFIER,
             "apps": apps,
             "personas": personas,

@@ -28,6 +28,7 @@ from simulator.web.responses import (
     FLOW_COOKIE,
     could_be_id,
     form_data,
+    here,
     page,
     retry_after,
     wants_json,
@@ -96,7 +97,7 @@ def failed(
 def next_screen(flow: FlowState) -> Response:
     """303 See Other to the next screen; a JSON client also gets where, in JSON."""
     assert flow.screen is not None
-    path = SCREENS[flow.screen].path
+    path = here(SCREENS[flow.screen].path)
     if wants_json():
         response = jsonify({"next": path, "screen_id": flow.screen.value})
         response.status_code = 303

@@ -23,9 +23,11 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from renkei.contract.sandboxes import is_sandbox_id
 from simulator.core.flow import FlowState
 from simulator.core.grants import Grant
 from simulator.core.mail import Mail, completion_mail
+from simulator.store.state import SqlMailbox
 from simulator.web.service import Service
 
 log = logging.getLogger("renkei")
@@ -59,6 +61,8 @@ def send_completion_mail(service: Service, flow: FlowState, grant: Grant) -> Non
 
 #: The header that tells renkei's own sink which queued mail it receives.
 MAIL_ID_HEADER = "X-Renkei-Mail-Id"
+#: And whose: the sandbox that queued it (INTERFACE.md §9; mail ids are the server's).
+SANDBOX_HEADER = "X-Renkei-Sandbox"
 #: How long GET /sandbox/mail waits for queued mail to be sent.
 SETTLE_SECONDS = 5.0
 
@@ -92,6 +96,7 @@ class Outbox:
             return  # another process's outbox has it
         message = to_email(mail)
         message[MAIL_ID_HEADER] = str(mail_id)
+        message[SANDBOX_HEADER] = service.sandbox
         assert service.config.smtp_host is not None
         try:
             with smtplib.SMTP(
@@ -140,9 +145,13 @@ class SinkHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = message_from_bytes(envelope.content, policy=policy.default)
         queued = str(parsed.get(MAIL_ID_HEADER) or "")
-        if queued.isdigit() and self.service.mailbox.mark(
-            int(queued), "delivered", was=("sending", "sent")
-        ):
+        whose = str(parsed.get(SANDBOX_HEADER) or "")
+        # The sink runs beside the root's Service; a sandbox's own mail is marked in
+        # that sandbox's mailbox (mail of any other sender is filed at the root).
+        mailbox = self.service.mailbox
+        if is_sandbox_id(whose):
+            mailbox = SqlMailbox(self.service.db, sandbox=whose)
+        if queued.isdigit() and mailbox.mark(int(queued), "delivered", was=("sending", "sent")):
             return "250 Message accepted for delivery"  # renkei's own queued mail
         body = parsed.get_body(("plain",))
         mail = Mail(

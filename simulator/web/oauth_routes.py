@@ -25,7 +25,7 @@ from simulator.core.errors import RenkeiError
 from simulator.core.flow import FlowState
 from simulator.core.grants import Grant
 from simulator.web.oauth import RenkeiServer
-from simulator.web.responses import page, retry_after
+from simulator.web.responses import cookie_path, here, page, retry_after
 from simulator.web.screen_model import ended_model, footer, redirect_with
 from simulator.web.service import FlowRequest, Service
 
@@ -130,9 +130,14 @@ def authorize() -> Response:
             model = ended_model(b, redirect_with(params["redirect_uri"], back), error.errors)
             return page("ended.html", model, error.status, retry_after(error, now))
         fr.save(flow, params)
-    response = redirect(SCREEN_PATHS[Screen.ACCOUNT.value], code=303)
+    response = redirect(here(SCREEN_PATHS[Screen.ACCOUNT.value]), code=303)
     response.set_cookie(
-        FLOW_COOKIE, flow.flow_id, httponly=True, samesite="Lax", secure=not b.config.sandbox
+        FLOW_COOKIE,
+        flow.flow_id,
+        path=cookie_path(),
+        httponly=True,
+        samesite="Lax",
+        secure=not b.config.sandbox,
     )
     return response
 

@@ -26,14 +26,15 @@ from pydantic.json_schema import JsonSchemaMode
 from werkzeug.wrappers import Response
 
 from renkei.contract import api, oauth
+from renkei.contract import sandboxes as platform
 from renkei.contract.docs import DOCS_PATH, OPENAPI_PATH, page_path
 from renkei.contract.errors import ERRORS, Kind
 from renkei.contract.screens import CANCEL_PATH, CSRF_FIELD, FLOW_COOKIE, RETURN_PATH
 from renkei.contract.telephony import CALLS_PATH
 from simulator.core.screens import SCREENS
 from simulator.web.controls import CONTROLS
-from simulator.web.responses import page
-from simulator.web.schemas import REF, Published, answers, telephony
+from simulator.web.responses import here, page
+from simulator.web.schemas import REF, Published, answers, sandboxes, telephony
 from simulator.web.screen_model import footer
 
 openapi = Blueprint("openapi", __name__)
@@ -59,6 +60,11 @@ DECLARED: tuple[type, ...] = (
     answers.Transactions,
     telephony.Call,
     telephony.CallAnswer,
+    sandboxes.CreateSandbox,
+    sandboxes.Created,
+    sandboxes.Sandbox,
+    sandboxes.Sandboxes,
+    sandboxes.ScenarioRefused,
 )
 
 
@@ -358,13 +364,87 @@ def pages() -> dict[str, Any]:
     }
 
 
+# -- §9 ---------------------------------------------------------------------------------------
+
+SANDBOX_ERRORS = {
+    401: "unauthorized: the operator's token is required (or the sandbox's own)",
+    404: f"{platform.NOT_FOUND}: no such sandbox (never created, deleted or expired)",
+}
+
+
+def sandbox_paths() -> dict[str, Any]:
+    """INTERFACE.md §9, at the root only: every sandbox serves §1–§6 under /s/ID/, with
+    a document of its own at /s/ID/openapi.json."""
+    refused = {str(s): answer(text, ref(answers.Error)) for s, text in SANDBOX_ERRORS.items()}
+    transport = {str(s): answer(text, ref(answers.Error)) for s, text in TRANSPORT.items()}
+    operator: dict[str, Any] = {"security": [{"adminToken": []}]}
+    the_id = param(
+        "path", "sandbox_id", {"type": "string", "pattern": platform.ID_PATTERN}, True, "Its id"
+    )
+    created = {
+        "201": {
+            **answer("The new sandbox, with its secrets (shown once)", ref(sandboxes.Created)),
+            "headers": {"Location": {"required": True, "schema": STRING}},
+        },
+        "400": answer(
+            "invalid_parameter: the body refused, the field (and an inline scenario's line) named",
+            ref(sandboxes.ScenarioRefused),
+        ),
+        "401": refused["401"],
+        "409": answer(f"{platform.LIMIT}: --max-sandboxes reached", ref(answers.Error)),
+        "429": answer(
+            f"{platform.FULL}: the --open-sandboxes are taken; see Retry-After", ref(answers.Error)
+        ),
+        **transport,
+    }
+    listed = {"200": answer("Oldest first", ref(sandboxes.Sandboxes)), "401": refused["401"]}
+    one: dict[str, Any] = {
+        "200": answer("The sandbox", ref(sandboxes.Sandbox)),
+        **refused,
+        **transport,
+    }
+    gone: dict[str, Any] = {
+        "204": {"description": "Removed with all it held"},
+        **refused,
+        **transport,
+    }
+    metadata = {
+        "200": answer(
+            "The sandbox's RFC 8414 metadata (issuer ORIGIN/s/ID)", ref(answers.Metadata)
+        ),
+        "404": refused["404"],
+        **transport,
+    }
+    return {
+        platform.SANDBOXES_PATH: {
+            "post": op(
+                "A new sandbox (the operator's token, or none with --open-sandboxes)",
+                created,
+                requestBody=body(ref(sandboxes.CreateSandbox), JSON),
+                security=[{"adminToken": []}, {}],
+            ),
+            "get": op("The sandboxes besides the root", {**listed, **transport}, **operator),
+        },
+        platform.sandbox_path("{sandbox_id}"): {
+            "get": op("One sandbox", one, parameters=[the_id], **operator),
+            "delete": op(
+                "Remove a sandbox and all it holds", gone, parameters=[the_id], **operator
+            ),
+        },
+        platform.metadata_path("{sandbox_id}"): {
+            "get": op("A sandbox's metadata (RFC 8414 §3.1)", metadata, parameters=[the_id])
+        },
+    }
+
+
 def http(scheme: str, description: str) -> dict[str, str]:
     return {"type": "http", "scheme": scheme, "description": description}
 
 
 @functools.cache
-def _document() -> dict[str, Any]:
-    """Everything but the server's URL: the same for every request of the process."""
+def _document(root: bool = True) -> dict[str, Any]:
+    """Everything but the server's URL: the same for every request of the process.
+    ``root``: the root sandbox's document, which has §9's endpoints too."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -388,18 +468,24 @@ def _document() -> dict[str, Any]:
             **api_paths(),
             **control_paths(),
             **pages(),
+            **(sandbox_paths() if root else {}),
         },
     }
 
 
-def spec(server_url: str) -> dict[str, Any]:
-    """The document, served from ``server_url``."""
-    return {**_document(), "servers": [{"url": server_url}]}
+def spec(server_url: str, root: bool = True) -> dict[str, Any]:
+    """The document, served from ``server_url`` (a sandbox's base when not ``root``)."""
+    return {**_document(root), "servers": [{"url": server_url}]}
+
+
+def served_from() -> str:
+    """The server's URL for this request: the origin, and a sandbox's base under it."""
+    return request.host_url.rstrip("/") + request.script_root
 
 
 @openapi.get(OPENAPI_PATH)
 def openapi_json() -> Response:
-    return jsonify(spec(request.host_url.rstrip("/")))
+    return jsonify(spec(served_from(), root=not request.script_root))
 
 
 @openapi.get(DOCS_PATH)
@@ -410,6 +496,7 @@ def docs_page() -> Response:
         "title": "renkei API",
         "screen_id": None,
         "errors": [],
-        "spec": spec(request.host_url.rstrip("/")),
+        "spec": spec(served_from(), root=not request.script_root),
+        "openapi_url": here(OPENAPI_PATH),
     }
     return page("openapi.html", model)

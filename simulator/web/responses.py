@@ -9,7 +9,7 @@ import math
 from typing import Any
 
 from flask import Response as FlaskResponse
-from flask import jsonify, render_template, request
+from flask import has_request_context, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.wrappers import Response
 
@@ -118,3 +118,18 @@ def api_error(
     response.status_code = status
     response.headers.update(headers or {})
     return response
+
+
+def here(path: str) -> str:
+    """``path`` of this sandbox as the browser must ask for it: under the sandbox's
+    base (``/s/ID/connect/account``, INTERFACE.md §9) when the request came through
+    it (the dispatcher set ``SCRIPT_NAME``), unchanged at the root and for what is
+    not a path of the server (an absolute URL)."""
+    if not path.startswith("/") or path.startswith("//") or not has_request_context():
+        return path
+    return request.script_root + path
+
+
+def cookie_path() -> str:
+    """The flow cookie's ``Path``: the sandbox's base (``/s/ID/``), ``/`` at the root."""
+    return here("/")

@@ -17,6 +17,7 @@ from simulator.core.errors import BY_CODE, FieldError, RenkeiError, RequiredMiss
 from simulator.core.flow import FlowState
 from simulator.core.screens import SCREENS, Screen
 from simulator.core.telephony import mask_phone
+from simulator.web.responses import here
 from simulator.web.service import Service
 
 SCOPE_NAMES = {"accounts": "口座情報", "transactions": "明細情報"}
@@ -52,8 +53,8 @@ def footer(service: Service) -> dict[str, str]:
     return {
         "bank_name": rules.name,
         "contact_phone": rules.contact_phone,
-        "terms_url": rules.terms_url,
-        "faq_url": rules.faq_url,
+        "terms_url": here(rules.terms_url),
+        "faq_url": here(rules.faq_url),
     }
 
 
@@ -76,12 +77,12 @@ def screen_model(
         "screen_id": screen.value,
         "screen": spec.number,
         "title": spec.full_title,
-        "path": spec.path,
+        "path": here(spec.path),
         "csrf_token": csrf_token(service, flow.flow_id),
         "errors": _errors(errors),
         "dialog": messages.REQUIRED_DIALOG if required else None,
-        "return_url": RETURN_PATH if returns else None,
-        "cancel_url": CANCEL_PATH if screen not in (Screen.ACCOUNT, Screen.CONSENT) else None,
+        "return_url": here(RETURN_PATH) if returns else None,
+        "cancel_url": here(CANCEL_PATH) if screen not in (Screen.ACCOUNT, Screen.CONSENT) else None,
         "fields": list(spec.fields),
         "values": {k: v for k, v in (values or {}).items() if k in spec.fields and k != "pin"},
         **footer(service),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from waitress import create_server
 
 from simulator.scenario import Scenario
-from simulator.web.app import create_app
 from simulator.web.mail import start_sink
+from simulator.web.platform import MAX_SANDBOXES, Platform, utc_now
 from simulator.web.service import Service, ServiceConfig
 
 
@@ -25,8 +27,11 @@ class RunningServer:
     _sink: Any
 
     _stopping: threading.Event
+    #: The server's sandboxes (INTERFACE.md §9); ``service`` is the root's.
+    platform: Platform
 
     def stop(self) -> None:
+        self.platform.stop()
         self._stopping.set()
         self._thread.join(timeout=10)
         if self._sink is not None:
@@ -51,9 +56,18 @@ def start_in_thread(
     host: str = "127.0.0.1",
     port: int = 0,
     threads: int = 8,
+    max_sandboxes: int = MAX_SANDBOXES,
+    open_sandboxes: int = 0,
+    now: Callable[[], dt.datetime] = utc_now,
 ) -> RunningServer:
+    """The server of ``renkei serve``, the sandboxes of §9 with it (``now``: the
+    clock their lives are measured with); the sweep runs when asked
+    (``platform.sweep()``) and on the §9 calls, not in a thread of its own."""
     service, sink = build(config, scenario)
-    server = create_server(create_app(service), host=host, port=port, threads=threads)
+    platform = Platform(
+        service, max_sandboxes=max_sandboxes, open_sandboxes=open_sandboxes, now=now
+    )
+    server = create_server(platform, host=host, port=port, threads=threads)
     url = f"http://{host}:{server.effective_port}"
     service.config = replace(service.config, issuer=url)
     stopping = threading.Event()
@@ -61,7 +75,7 @@ def start_in_thread(
         target=_serve_until, args=(server, stopping), name="renkei-waitress", daemon=True
     )
     thread.start()
-    return RunningServer(service, url, server, thread, sink, stopping)
+    return RunningServer(service, url, server, thread, sink, stopping, platform)
 
 
 def _serve_until(server: Any, stopping: threading.Event) -> None:

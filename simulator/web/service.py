@@ -9,11 +9,18 @@ Several server processes may serve one database, so nothing that two requests
 must agree on lives in a process: the sandbox clock's setting, the faults and
 the maintenance windows are read from the database on each request — once per
 request, in one query, however often the request asks for them.
+
+One server holds many sandboxes (INTERFACE.md §9): one Service per sandbox,
+built with its id and handing it to every store object, so that nothing it
+reads or writes is another sandbox's. The root sandbox, served at ``/``, is
+:data:`~simulator.store.schema.ROOT`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import random
 import secrets
 from dataclasses import dataclass, field
@@ -22,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 from flask import g, has_request_context
+from sqlalchemy.engine import Engine
 
 from simulator.core.clock import ClockSetting, SandboxClock, SystemClock, to_jst
 from simulator.core.faults import Faults
@@ -33,7 +41,8 @@ from simulator.scenario import Scenario
 from simulator.store.database import open_database
 from simulator.store.grants import SqlGrants
 from simulator.store.host import SqlHost
-from simulator.store.state import SqlFlows, SqlLog, SqlMailbox, SqlSettings
+from simulator.store.schema import ROOT
+from simulator.store.state import SqlCalls, SqlFlows, SqlLog, SqlMailbox, SqlSettings
 from simulator.store.tokens import SqlTokens
 
 
@@ -54,9 +63,42 @@ class ServiceConfig:
     access_token_seconds: int = 900
     #: Authorization codes: 60 seconds (RFC 6749 §4.1.2 recommends at most 10 minutes).
     code_seconds: int = 60
-    #: Where the 「連携元画面へ」 links of the footer point.
+    #: Where the 「連携元画面へ」 links of the footer point; a sandbox's is ORIGIN/s/ID.
     issuer: str = "http://127.0.0.1:8000"
     telephony_secret: str | None = None
+    #: The sandbox served (INTERFACE.md §9): the root at ``/``, or the id of one at ``/s/ID/``.
+    sandbox_id: str = ROOT
+    #: A sandbox's own admin token and telephony secret, as sha256 hex (the secrets
+    #: themselves are never stored); ``admin_token`` above stays the operator's,
+    #: which works on every sandbox (§9).
+    admin_token_hash: str | None = field(default=None, repr=False)
+    telephony_secret_hash: str | None = field(default=None, repr=False)
+
+    def is_admin(self, given: str) -> bool:
+        """Whether ``given`` is the operator's token or this sandbox's own."""
+        if hmac.compare_digest(given.encode(), self.admin_token.encode()):
+            return True
+        own = self.admin_token_hash
+        return own is not None and hmac.compare_digest(secret_hash(given), own)
+
+    def gateway_secret(self) -> str | bool | None:
+        """What the telephony gateway requires: None when it is open (the root
+        sandbox without ``--telephony-secret``), else whether it must be checked."""
+        return self.telephony_secret or self.telephony_secret_hash
+
+    def is_gateway_secret(self, given: str) -> bool:
+        """Whether ``given`` is the gateway's shared secret (the server's, or the sandbox's own)."""
+        if self.telephony_secret and hmac.compare_digest(
+            given.encode(), self.telephony_secret.encode()
+        ):
+            return True
+        own = self.telephony_secret_hash
+        return own is not None and hmac.compare_digest(secret_hash(given), own)
+
+
+def secret_hash(secret: str) -> str:
+    """How a sandbox's secrets are kept: sha256 hex (what the store's record holds)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -71,24 +113,39 @@ def load_or_create_key(path: Path) -> bytes:
 
 
 class Service:
-    """Everything a request needs, built once per process."""
+    """Everything a request of one sandbox needs, built once per process.
 
-    def __init__(self, config: ServiceConfig, scenario: Scenario) -> None:
+    ``db`` is the database the server's other sandboxes use (one engine and one
+    pool for all); without it the Service opens ``config.database_url``. An empty
+    sandbox is loaded with the scenario's data unless ``seed`` is false: a
+    process that builds the Service of a sandbox another created finds it loaded,
+    and one deleted meanwhile must not be loaded again."""
+
+    def __init__(
+        self,
+        config: ServiceConfig,
+        scenario: Scenario,
+        *,
+        db: Engine | None = None,
+        seed: bool = True,
+    ) -> None:
         self.config = config
         self.scenario = scenario
         self.rules = scenario.rules
         self.clients = {c.client_id: c for c in scenario.clients}
-        self.db = open_database(config.database_url)
-        self.host = SqlHost(self.db)
-        self.flows = SqlFlows(self.db)
-        self.log = SqlLog(self.db)
-        self.settings = SqlSettings(self.db)
-        self.mailbox = SqlMailbox(self.db)
-        self.grants = SqlGrants(self.db)
-        self.tokens = SqlTokens(self.db)
+        self.db = db if db is not None else open_database(config.database_url)
+        sandbox = self.sandbox = config.sandbox_id
+        self.host = SqlHost(self.db, sandbox=sandbox)
+        self.flows = SqlFlows(self.db, sandbox=sandbox)
+        self.log = SqlLog(self.db, sandbox=sandbox)
+        self.settings = SqlSettings(self.db, sandbox=sandbox)
+        self.mailbox = SqlMailbox(self.db, sandbox=sandbox)
+        self.grants = SqlGrants(self.db, sandbox=sandbox)
+        self.tokens = SqlTokens(self.db, sandbox=sandbox)
+        self.calls = SqlCalls(self.db, sandbox=sandbox)
         self.vault = PinVault(config.pin_key)
         self.rng = random.SystemRandom()
-        if self.host.is_empty():
+        if seed and self.host.is_empty():
             self.reset()
 
     # -- shared sandbox state -----------------------------------------------------------
