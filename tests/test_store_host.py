@@ -105,3 +105,35 @@ def test_the_data_survives_reopening(database_url: str, host: MemoryHost) -> Non
     again = SqlHost(open_database(url))
     assert again.account(MANUAL) == host.account(MANUAL)
     assert again.failures(MANUAL, DAY) == 1
+
+
+def test_r_err_host_3_two_sandboxes_count_their_failures_apart(
+    engine: Engine, host: MemoryHost
+) -> None:
+    """R-ERR-HOST-3 in two sandboxes of one database (INTERFACE.md §9): 4 threads in
+    each fail the same account 10 times at once against a ceiling of 20; each world
+    counts 1 to 20 exactly once, and one's lockout is not the other's."""
+    worlds = ("0123456789abcdef", "fedcba9876543210")
+    for sandbox in worlds:
+        SqlHost(engine, sandbox=sandbox).load(host)
+    answers: dict[str, list[int | None]] = {s: [] for s in worlds}
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def fail_ten(sandbox: str) -> None:
+        ledger = SqlHost(engine, sandbox=sandbox)
+        barrier.wait(timeout=30)
+        mine = [ledger.add_failure(MANUAL, DAY, 20) for _ in range(10)]
+        with lock:
+            answers[sandbox].extend(mine)
+
+    threads = [threading.Thread(target=fail_ten, args=(s,)) for s in worlds for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    for sandbox in worlds:
+        assert sorted(a for a in answers[sandbox] if a is not None) == list(range(1, 21))
+        assert answers[sandbox].count(None) == 20
+        assert SqlHost(engine, sandbox=sandbox).failures(MANUAL, DAY) == 20
+    assert SqlHost(engine).failures(MANUAL, DAY) == 0  # the root saw none of them

@@ -36,8 +36,12 @@ def open_database(url: str) -> Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
-    metadata.create_all(engine)
-    _migrate(engine)
+    try:
+        metadata.create_all(engine)
+        _migrate(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 

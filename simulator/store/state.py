@@ -328,11 +328,16 @@ class SqlCalls:
 
     def first_report(self, call_id: str, at: dt.datetime) -> bool:
         """Record ``call_id``; False when it was reported before (one atomic insert,
-        so two copies of one report racing cannot both be first)."""
+        so two copies of one report racing cannot both be first).
+
+        The row inserted is asked back (RETURNING) rather than counted: SQLAlchemy
+        does not keep an INSERT's rowcount on psycopg (it answered -1, so a replayed
+        report passed for a first one on PostgreSQL)."""
         statement = (
             upsert(self.engine, calls)
             .values(sandbox=self.sandbox, call_id=call_id, at=at.isoformat())
             .on_conflict_do_nothing(index_elements=["sandbox", "call_id"])  # type: ignore[attr-defined]
+            .returning(calls.c.call_id)
         )
         with writing(self.engine) as c:
-            return bool(c.execute(statement).rowcount)
+            return c.execute(statement).first() is not None
