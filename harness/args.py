@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 
+#: ``1``: each pytest process of the features in a sandbox of its own (harness.plugin's
+#: ``--sandbox-each``); ``renkei conform`` sets it for its parallel run.
+SANDBOX_EACH = "RENKEI_SANDBOX_EACH"
+
 
 def add_target(parser: argparse.ArgumentParser, target_help: str) -> None:
     """``--target URL`` and ``--admin-token T`` of a command that speaks to a sandbox

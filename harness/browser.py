@@ -187,7 +187,7 @@ class BrowserRun:
                 "認証先電話番号 as a tel: link",
             )
             self.shot(page, j, "SOA209")
-            Phone(self.target.url, p.phone).call(to)
+            Phone(self.target.url, p.phone, secret=self.target.telephony_secret).call(to)
             page.click('[data-action="confirm"]')
             self.expect(j, self.screen_id(page) == "SOA211", "⑤ SOA211 shown")
             page.fill("#pin", p.pin)

@@ -6,7 +6,20 @@ crash there cannot take the report with it), against the embedded sandbox or
 ``--target URL``, with ``--strict-markers``, ``-m`` from ``--tags`` and pytest's
 own Cucumber JSON and JUnit XML. While it runs, one line per finished scenario
 is printed (from :mod:`harness.conform_plugin`); pytest's full output goes to
-``<out>/pytest.log``. Then :mod:`harness.report` reads the Cucumber JSON and
+``<out>/pytest.log``.
+
+With ``-n N`` (``-n auto``: one per core) the features run in parallel on
+pytest-xdist workers, each in a sandbox of its own that it creates when it starts and deletes
+when it ends (INTERFACE.md §9; harness.plugin): on the embedded sandbox, and on
+a ``--target`` that serves ``POST /sandboxes``. A target that does not (it
+answers 404 or 405, or refuses the token) runs them one at a time on the
+target itself, and the run says so in one line. The workers' records are
+merged (harness.conform_parallel), so the report, the JUnit XML and the
+Cucumber JSON are those of a sequential run. pytest loads only the plugins the
+run needs (pytest-bdd, pytest-xdist, the harness's), not every plugin installed
+beside it: the others' imports cost seconds at every start.
+
+Then :mod:`harness.report` reads the Cucumber JSON and
 the plugin's record, applies the expected deviations, and :mod:`harness.render`
 writes ``conformance.md`` and ``conformance.html`` beside ``junit.xml`` and
 ``cucumber.json``: every requirement of REQUIREMENTS.md, with the scenarios
@@ -47,7 +60,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 from urllib.parse import urlsplit
 
-from harness.args import add_target
+from harness.args import SANDBOX_EACH, add_target
 from harness.conform_plugin import PREFIX
 from harness.personas import DEFAULT_FILE, PersonasError, load_personas
 from harness.render import html_report, markdown, summary
@@ -66,6 +79,7 @@ from harness.report import (
 from harness.requirements import Requirements, load
 from harness.tags import feature_tags
 from renkei import resources
+from renkei.args import positive_int
 from renkei.contract.controls import CLOCK_PATH
 
 if TYPE_CHECKING:
@@ -123,6 +137,16 @@ def add_parser(commands: Any) -> None:
         "default: the embedded sandbox on a free loopback port",
     )
     p.add_argument(
+        "-n",
+        "--workers",
+        dest="workers",
+        type=workers_count,
+        default=1,
+        metavar="N",
+        help="parallel workers, each in a sandbox of its own (INTERFACE.md §9); "
+        "'auto': the number of cores; default 1: one at a time on the target itself",
+    )
+    p.add_argument(
         "--tags",
         metavar="EXPR",
         help="only scenarios matching a tag expression, e.g. '@R-FLOW-7 and not @slow'",
@@ -167,13 +191,26 @@ def add_parser(commands: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def workers_count(text: str) -> int:
+    """``-n``: a whole number ≥ 1, or ``auto`` for the number of cores."""
+    return (os.cpu_count() or 1) if text == "auto" else positive_int(text)
+
+
 def pytest_command(
-    args: argparse.Namespace, out: Path, record: Path, expression: str | None, ini: Path
+    args: argparse.Namespace,
+    out: Path,
+    record: Path,
+    expression: str | None,
+    ini: Path,
+    workers: int = 1,
 ) -> list[str]:
     """The pytest child's command line. ``ini`` is its configuration file (empty) and
     its rootdir is the features' parent, so that a feature is named
     ``features/<file>`` in the report wherever renkei is installed; no cache and
-    no Locust plugin (which would patch the standard library with gevent)."""
+    no Locust plugin (which would patch the standard library with gevent). With
+    ``workers`` > 1, pytest-xdist's ``-n``, each worker in a sandbox of its own
+    (``--sandbox-each``). The plugins are named (:func:`_env` turns autoloading
+    off)."""
     features = Path(args.features).resolve()
     cmd = [
         sys.executable,
@@ -190,6 +227,8 @@ def pytest_command(
         "-p",
         "no:locust",
         "-p",
+        "pytest_bdd.plugin",
+        "-p",
         "harness.conform_plugin",
         "--strict-markers",
         f"--cucumberjson={out / 'cucumber.json'}",
@@ -198,6 +237,8 @@ def pytest_command(
         "junit_suite_name=renkei-conform",
         f"--renkei-record={record}",
     ]
+    if workers > 1:
+        cmd += ["-p", "xdist.plugin", "-n", str(workers)]
     if expression:
         cmd += ["-m", expression]
     if args.personas:
@@ -234,19 +275,26 @@ def _stream(cmd: list[str], cwd: Path, log: Path, out: TextIO, env: dict[str, st
     return status
 
 
-def _env(target: Target | None) -> dict[str, str]:
+def _env(target: Target | None, workers: int = 1) -> dict[str, str]:
     """The child's environment: the target and its token go to harness.plugin through
     ``RENKEI_TARGET`` and ``RENKEI_ADMIN_TOKEN``, never on a command line that ``ps`` shows."""
     # No bytecode: the features' conftest.py and step modules would otherwise get
     # pytest's rewritten .pyc beside them, in site-packages or in the checkout.
+    # No plugin autoloading: every installed plugin (Hypothesis, Faker, Schemathesis…)
+    # would be imported by pytest and each xdist worker; pytest_command names the
+    # ones the run needs.
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
         "PYTHONIOENCODING": "utf-8",
         "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
     }
     env.pop("RENKEI_TARGET", None)
     env.pop("RENKEI_ADMIN_TOKEN", None)
+    env.pop(SANDBOX_EACH, None)
+    if workers > 1:
+        env[SANDBOX_EACH] = "1"  # harness.plugin: each worker in a sandbox of its own
     if target is not None:
         env["RENKEI_TARGET"] = target.url
         env["RENKEI_ADMIN_TOKEN"] = target.admin_token
@@ -376,19 +424,22 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from harness.embedded import EmbeddedSandbox, Target  # noqa: PLC0415
 
     embedded = None
+    workers = args.workers
     try:
         target: Target | None = None
         if args.target:
             target = Target(args.target.rstrip("/"), args.admin_token)
-        elif args.browser:
-            # One sandbox for the features and the browser run, so that both show
-            # the same target; without --browser the features' plugin starts its own.
+        elif args.browser or workers > 1:
+            # One server for the features (their workers' sandboxes in it) and the
+            # browser run, so that both show the same target; sequentially without
+            # --browser, the features' plugin starts its own.
             embedded = EmbeddedSandbox()
             try:
                 target = embedded.ready()
             except RuntimeError as error:
                 return _usage(str(error))
-        outcome = _features(args, plan, folder, target, out)
+        workers = _workers(args, target, workers, out)
+        outcome = _features(args, plan, folder, target, out, workers)
         if outcome is None:
             return NO_RUN
         if args.browser:
@@ -408,16 +459,54 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     return code
 
 
+def _workers(args: argparse.Namespace, target: Target | None, workers: int, out: TextIO) -> int:
+    """How many workers the features get: one when the target cannot give each a
+    sandbox of its own, which the run says in one line."""
+    if workers > 1 and target is not None and (why := sandboxes_problem(target, args.personas)):
+        where = args.target or "the embedded sandbox"
+        print(f"renkei conform: {why}: the features run one at a time on {where}", file=out)
+        return 1
+    return workers
+
+
+def sandboxes_problem(target: Target, personas: str | None = None) -> str | None:
+    """Why the features cannot run in sandboxes of their own on ``target``, or None:
+    it does not serve INTERFACE.md §9, or refuses to make one (the token is not
+    the operator's, the server is full, the ``--personas`` scenario is refused).
+    Asked by making one as the workers will and deleting it."""
+    from harness.driver import NoSandboxes, Platform, SandboxRefused  # noqa: PLC0415
+
+    platform = Platform(target.url, target.admin_token)
+    scenario = Path(personas).read_text("utf-8") if personas else None
+    try:
+        made = platform.create(yaml=scenario, label="renkei conform: probe", ttl_seconds=60)
+        platform.delete(made.id)
+    except NoSandboxes:
+        return "the target does not serve POST /sandboxes (INTERFACE.md §9)"
+    except SandboxRefused as error:
+        return f"the target makes no sandbox ({error})".splitlines()[0]
+    except (OSError, ValueError, KeyError) as error:  # requests' errors are OSErrors
+        return f"the target makes no sandbox ({type(error).__name__}: {error})".splitlines()[0]
+    finally:
+        platform.close()
+    return None
+
+
 def _features(
-    args: argparse.Namespace, plan: Plan, folder: Path, target: Target | None, out: TextIO
+    args: argparse.Namespace,
+    plan: Plan,
+    folder: Path,
+    target: Target | None,
+    out: TextIO,
+    workers: int = 1,
 ) -> RunResult | None:
     """The features in a pytest child; None when pytest could not run them."""
     with tempfile.TemporaryDirectory(prefix="renkei-conform-") as scratch:
         record_path = Path(scratch) / "record.json"
         ini = Path(scratch) / "pytest.ini"
         ini.write_text(PYTEST_INI, "utf-8")
-        cmd = pytest_command(args, folder, record_path, plan.expression, ini)
-        status = _stream(cmd, Path.cwd(), folder / "pytest.log", out, _env(target))
+        cmd = pytest_command(args, folder, record_path, plan.expression, ini, workers)
+        status = _stream(cmd, Path.cwd(), folder / "pytest.log", out, _env(target, workers))
         if status in PYTEST_BROKEN:
             return None
         record: dict[str, Any] = (

@@ -61,8 +61,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--renkei-record")
-    if path:
-        config.pluginmanager.register(Recorder(Path(path), config), "renkei-conform-recorder")
+    if not path:
+        return
+    if hasattr(config, "workerinput") or getattr(config.option, "numprocesses", None):
+        # A worker records into a file of its own; the controller merges them.
+        from harness import conform_parallel  # noqa: PLC0415 (pytest-xdist's run only)
+
+        recorder = conform_parallel.configure(config, Path(path))
+        if recorder is not None:
+            config.pluginmanager.register(recorder, "renkei-conform-recorder")
+        if recorder is not None or conform_parallel.distributed(config):
+            return
+    config.pluginmanager.register(Recorder(Path(path), config), "renkei-conform-recorder")
 
 
 def _cut(text: str, limit: int = MAX_BODY) -> str:
@@ -218,12 +228,42 @@ def _short(report: pytest.TestReport) -> str:
     return marked[0] if marked else (lines[-1] if lines else "")
 
 
-class Recorder:
-    """Records each scenario's outcome; prints progress; writes the record at the end."""
+def apply_report(entry: dict[str, Any], report: pytest.TestReport) -> None:
+    """A scenario's outcome after one of its reports: a failure in any phase wins,
+    then a skip, then the call's pass."""
+    if report.failed and entry["outcome"] != "failed":
+        entry.update(
+            outcome="failed",
+            phase=report.when,
+            message=_short(report),
+            detail=report.longreprtext[-MAX_DETAIL:],
+        )
+    elif report.skipped and entry["outcome"] == "not run":
+        entry.update(outcome="skipped", phase=report.when, message=_short(report))
+    elif report.when == "call" and report.passed and entry["outcome"] == "not run":
+        entry.update(outcome="passed", phase="call")
 
-    def __init__(self, path: Path, config: pytest.Config) -> None:
+
+def progress_line(done: int, total: int, entry: dict[str, Any]) -> str:
+    """``[ 3/128] passed  flow.feature:12 <scenario>  (R-FLOW-1)``, with why when not passed."""
+    width = len(str(total))
+    where = Path(entry["feature"]).name + (f":{entry['line']}" if entry["line"] else "")
+    reqs = " ".join(t for t in entry["tags"] if t.startswith("R-"))
+    why = f" — {entry['message']}" if entry["outcome"] != "passed" and entry["message"] else ""
+    return (
+        f"[{done:>{width}}/{total}] {entry['outcome']:<7} {where} "
+        f"{entry['label']}" + (f"  ({reqs})" if reqs else "") + why
+    )
+
+
+class Recorder:
+    """Records each scenario's outcome; prints progress (unless ``quiet``: an xdist
+    worker's output is not shown); writes the record at the end."""
+
+    def __init__(self, path: Path, config: pytest.Config, *, quiet: bool = False) -> None:
         self.path = path
         self.config = config
+        self.quiet = quiet
         self.root = Path(config.rootpath)
         self.scenarios: dict[str, dict[str, Any]] = {}
         self.deselected: list[dict[str, Any]] = []
@@ -234,7 +274,7 @@ class Recorder:
 
     def _say(self, text: str) -> None:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
+        if reporter is not None and not self.quiet:
             reporter.write_line(PREFIX + text)
             reporter.flush()
 
@@ -277,33 +317,15 @@ class Recorder:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         entry = self.scenarios.get(report.nodeid)
-        if entry is None:
-            return
-        if report.failed and entry["outcome"] != "failed":
-            entry.update(
-                outcome="failed",
-                phase=report.when,
-                message=_short(report),
-                detail=report.longreprtext[-MAX_DETAIL:],
-            )
-        elif report.skipped and entry["outcome"] == "not run":
-            entry.update(outcome="skipped", phase=report.when, message=_short(report))
-        elif report.when == "call" and report.passed and entry["outcome"] == "not run":
-            entry.update(outcome="passed", phase="call")
+        if entry is not None:
+            apply_report(entry, report)
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         entry = self.scenarios.get(nodeid)
         if entry is None:
             return
         self.done += 1
-        width = len(str(self.total))
-        where = Path(entry["feature"]).name + (f":{entry['line']}" if entry["line"] else "")
-        reqs = " ".join(t for t in entry["tags"] if t.startswith("R-"))
-        why = f" — {entry['message']}" if entry["outcome"] != "passed" and entry["message"] else ""
-        self._say(
-            f"[{self.done:>{width}}/{self.total}] {entry['outcome']:<7} {where} "
-            f"{entry['label']}" + (f"  ({reqs})" if reqs else "") + why
-        )
+        self._say(progress_line(self.done, self.total, entry))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         self.exchanges.uninstall()

@@ -5,7 +5,10 @@ PKCE S256 and ``state``, through Authlib's client; the account API), the
 customer's browser (the screens in JSON, or in HTML form posts) and the
 customer's phone (the telephony gateway), plus the tester's hand on the
 sandbox controls (§6). It imports nothing of ``simulator``: the same driver
-runs against the embedded sandbox or any ``--target`` URL.
+runs against the embedded sandbox or any ``--target`` URL, the base of a
+server (``http://host:8000``) or of one of its sandboxes
+(``http://host:8000/s/ID``, INTERFACE.md §9); :class:`Platform` creates and
+deletes sandboxes.
 
 Each party keeps one HTTP session (keep-alive connections) for all its calls,
 as a real client would; ``close()`` ends it. Only the customer's browser keeps
@@ -20,13 +23,13 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
-from renkei.contract import controls, oauth, telephony
+from renkei.contract import controls, oauth, sandboxes, telephony
 from renkei.contract.screens import CSRF_FIELD
 
 TIMEOUT = 10
@@ -69,6 +72,29 @@ class Party(requests.Session):
 def cookieless_session() -> requests.Session:
     """A keep-alive session for a party that keeps no cookies."""
     return Party(cookies=False)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: where the paths the target answers with
+    (a ``Location``, a link in a body) start from."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def url_in(base: str, path: str) -> str:
+    """Where a browser goes for ``path`` on the target at ``base``.
+
+    ``path`` is either one of the contract's paths (``/connect/account``), which
+    is relative to the base, or a path the target answered with, which is
+    relative to its origin and, in a sandbox, already carries the sandbox's
+    prefix (``/s/ID/connect/account``, §9). An absolute URL is kept.
+    """
+    if not path.startswith("/"):
+        return path
+    prefix = urlsplit(base).path.rstrip("/")
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        return origin_of(base) + path
+    return base + path
 
 
 def query(url: str) -> dict[str, str]:
@@ -114,8 +140,8 @@ class Browser:
         return Answer(r.status_code, body, dict(r.headers), r.headers.get("Location"), r.text)
 
     def open(self, url: str) -> Answer:
-        """Follow a link (absolute, or a path of the target)."""
-        full = url if url.startswith("http") else self.base + url
+        """Follow a link (absolute, or a path of the target: :func:`url_in`)."""
+        full = url_in(self.base, url)
         return self._answer(
             self.session.get(full, headers=JSON, allow_redirects=False, timeout=TIMEOUT)
         )
@@ -126,7 +152,11 @@ class Browser:
     def post(self, path: str, data: dict[str, str] | None = None) -> Answer:
         form = {CSRF_FIELD: self.csrf, **(data or {})}
         r = self.session.post(
-            self.base + path, data=form, headers=JSON, allow_redirects=False, timeout=TIMEOUT
+            url_in(self.base, path),
+            data=form,
+            headers=JSON,
+            allow_redirects=False,
+            timeout=TIMEOUT,
         )
         return self._answer(r)
 
@@ -140,7 +170,7 @@ class Browser:
 
     def html(self, path: str) -> requests.Response:
         """A screen as the HTML a person sees."""
-        return self.session.get(self.base + path, timeout=TIMEOUT)
+        return self.session.get(url_in(self.base, path), timeout=TIMEOUT)
 
     def close(self) -> None:
         self.session.close()
@@ -220,12 +250,16 @@ class Phone:
     base: str
     number: str
     session: requests.Session = field(default_factory=cookieless_session)
+    #: The gateway's shared secret, which a sandbox of §9 asks of every call (its
+    #: ``telephony_secret``); none for a target whose gateway is open.
+    secret: str = ""
 
     def call(self, dialled: str, caller_id: str = telephony.SHOWN) -> dict[str, Any]:
         r = self.session.post(
             self.base + telephony.CALLS_PATH,
             timeout=TIMEOUT,
             json={"from": self.number, "to": dialled, "caller_id": caller_id},
+            headers={telephony.SECRET_HEADER: self.secret} if self.secret else None,
         )
         r.raise_for_status()
         body: dict[str, Any] = r.json()
@@ -246,6 +280,10 @@ def _all_off(r: requests.Response) -> bool:
     return isinstance(state, dict) and all(state.get(name) is False for name in FAULTS)
 
 
+#: The clock's paths: a request to any of them but a GET may move the clock.
+_CLOCK_PATHS: Final = (controls.CLOCK_PATH, controls.CLOCK_ADVANCE_PATH, controls.RESET_PATH)
+
+
 @dataclass
 class Sandbox:
     """The tester's controls (§6), with the admin token."""
@@ -256,6 +294,9 @@ class Sandbox:
     #: Whether the target's last answer about the faults (PUT /sandbox/faults or
     #: POST /sandbox/reset, through this object) said all were off.
     faults_known_off: bool = False
+    #: The instant the clock was last frozen at through this object (PUT
+    #: /sandbox/clock answered 200), until a request that may move it.
+    clock_known: str | None = None
 
     def close(self) -> None:
         self.session.close()
@@ -264,6 +305,8 @@ class Sandbox:
         changes_faults = method != "GET" and path in (controls.FAULTS_PATH, controls.RESET_PATH)
         if changes_faults:
             self.faults_known_off = False  # until the answer says so: it may never come
+        if method != "GET" and path in _CLOCK_PATHS:
+            self.clock_known = None
         r = self.session.request(
             method,
             self.base + path,
@@ -283,7 +326,16 @@ class Sandbox:
         return body
 
     def set_clock(self, now: str, frozen: bool = True) -> dict[str, Any]:
-        return self._ok("PUT", controls.CLOCK_PATH, now=now, frozen=frozen)
+        body = self._ok("PUT", controls.CLOCK_PATH, now=now, frozen=frozen)
+        self.clock_known = now if frozen else None
+        return body
+
+    def frozen_at(self, now: str) -> None:
+        """The clock frozen at ``now``, as :meth:`set_clock`; without a call when it
+        was frozen there through this object and nothing since may have moved it
+        (a frozen clock stands still: only the controls move it)."""
+        if self.clock_known != now:
+            self.set_clock(now)
 
     def advance(self, seconds: float) -> dict[str, Any]:
         return self._ok("POST", controls.CLOCK_ADVANCE_PATH, seconds=seconds)
@@ -331,3 +383,82 @@ def csrf_from_html(html: str) -> str:
     if not found:
         raise AssertionError("no CSRF token in the page")
     return found.group(1)
+
+
+SANDBOXES_PATH: Final = sandboxes.SANDBOXES_PATH
+
+
+class NoSandboxes(Exception):
+    """The target does not serve INTERFACE.md §9 (``POST /sandboxes`` answered 404 or 405)."""
+
+
+class SandboxRefused(Exception):
+    """``POST /sandboxes`` answered something else than 201 (the operator's token
+    refused, the server full, a bad body): the status and the answer's text."""
+
+    def __init__(self, status: int, text: str, call: str = f"POST {SANDBOXES_PATH}") -> None:
+        super().__init__(f"{call} answered {status}: {text[:300]}")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """A sandbox ``POST /sandboxes`` made (its 201 answer, §9)."""
+
+    id: str
+    base_url: str
+    issuer: str
+    admin_token: str
+    telephony_secret: str
+    expires_at: str
+    scenario: str
+
+
+@dataclass
+class Platform:
+    """The operator's hand on a server's sandboxes (INTERFACE.md §9): ``origin`` is
+    the server's base URL, ``token`` the operator's (the server's admin token)."""
+
+    origin: str
+    token: str | None = None
+    session: requests.Session = field(default_factory=cookieless_session)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    def create(
+        self,
+        scenario: str = "default",
+        *,
+        yaml: str | None = None,
+        label: str = "",
+        ttl_seconds: int | None = None,
+    ) -> SandboxInfo:
+        """A new sandbox from a scenario the server ships, by name, or from ``yaml``
+        (a scenario's text, sent inline); NoSandboxes when the target has no §9,
+        SandboxRefused for any other refusal."""
+        body: dict[str, Any] = {sandboxes.SCENARIO: {sandboxes.YAML: yaml} if yaml else scenario}
+        if label:
+            body[sandboxes.LABEL] = label
+        if ttl_seconds is not None:
+            body[sandboxes.TTL_SECONDS] = ttl_seconds
+        r = self.session.post(
+            self.origin + SANDBOXES_PATH, json=body, headers=self._headers(), timeout=TIMEOUT
+        )
+        if r.status_code in (404, 405):
+            raise NoSandboxes(f"{self.origin} does not serve {SANDBOXES_PATH} ({r.status_code})")
+        if r.status_code != 201:
+            raise SandboxRefused(r.status_code, r.text)
+        made = r.json()
+        return SandboxInfo(**{name: str(made[name]) for name in sandboxes.CREATED_FIELDS})
+
+    def delete(self, sandbox_id: str) -> bool:
+        """``DELETE /sandboxes/{id}``: True when it was there (204), False when it was not."""
+        path = sandboxes.sandbox_path(sandbox_id)
+        r = self.session.delete(self.origin + path, headers=self._headers(), timeout=TIMEOUT)
+        if r.status_code not in (204, 404):
+            raise SandboxRefused(r.status_code, r.text, f"DELETE {path}")
+        return r.status_code == 204
+
+    def close(self) -> None:
+        self.session.close()

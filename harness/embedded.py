@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,14 +35,39 @@ POLL_SECONDS = 0.02
 
 @dataclass(frozen=True)
 class Target:
+    """Where the implementation under test is (a server's base URL or a sandbox's,
+    INTERFACE.md §9), its admin token and, for a sandbox whose gateway asks for it,
+    the telephony secret (§4)."""
+
     url: str
     admin_token: str
+    telephony_secret: str = ""
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_answers(
+    url: str, seconds: float, gone: Callable[[], str | None] = lambda: None
+) -> None:
+    """Until the server at ``url`` answers on its port (its OAuth metadata, RFC 8414,
+    any status); RuntimeError when ``gone`` says why it never will, or after
+    ``seconds``."""
+    deadline = time.monotonic() + seconds
+    with requests.Session() as session:
+        while True:
+            if (why := gone()) is not None:
+                raise RuntimeError(why)
+            try:
+                session.get(url + METADATA_PATH, timeout=1)
+                return
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the sandbox did not start on {url}:") from None
+                time.sleep(POLL_SECONDS)
 
 
 class EmbeddedSandbox:
@@ -91,23 +116,18 @@ class EmbeddedSandbox:
         RuntimeError with the child's output when it exits or does not answer in time."""
         if self._answered:
             return self.target
-        deadline = time.monotonic() + start_seconds
-        url = self.target.url + METADATA_PATH
-        while True:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the embedded sandbox exited:\n{self._output()}")
-            try:
-                requests.get(url, timeout=1)
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the embedded sandbox did not start on {self.target.url}:\n"
-                        f"{self._output()}"
-                    ) from None
-                time.sleep(POLL_SECONDS)
-                continue
-            self._answered = True
-            return self.target
+
+        def exited() -> str | None:
+            if self._process.poll() is None:
+                return None
+            return "the embedded sandbox exited:"
+
+        try:
+            wait_until_answers(self.target.url, start_seconds, exited)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\n{self._output()}") from None
+        self._answered = True
+        return self.target
 
     def stop(self) -> None:
         """Stop the child (SIGTERM, then SIGKILL after 10 s) and remove its data; idempotent."""

@@ -5,6 +5,14 @@
   them the embedded sandbox is started on a free loopback port — launched when
   the plugin is configured, so that it boots while pytest collects, and
   stopped after the last scenario (or when pytest ends, if none used it).
+* ``--sandbox-each`` (or ``RENKEI_SANDBOX_EACH=1``, which ``renkei conform``
+  sets for its parallel run): the features run in a new sandbox of the target
+  (INTERFACE.md §9), one per pytest-xdist worker, created when the worker
+  starts and deleted when it ends; ``--target`` is then the server's base URL
+  and ``--admin-token`` the operator's. The sandbox is made from ``--personas``
+  (a scenario YAML, sent inline) when given, else from the shipped ``default``.
+  Without it, a worker of ``-n`` with no ``--target`` starts an embedded
+  sandbox of its own.
 * ``--personas FILE``: the test customers (a scenario YAML's ``personas``;
   renkei's shipped default scenario unless given).
 * Every ``@tag`` of the feature files is registered as a marker, so the run
@@ -19,7 +27,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.embedded import EmbeddedSandbox, Target
+from harness.args import SANDBOX_EACH
+from harness.driver import Platform
+from harness.embedded import EmbeddedSandbox, Target, wait_until_answers
 from harness.personas import DEFAULT_FILE, Persona, load_personas
 from harness.tags import feature_tags
 
@@ -40,6 +50,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="its admin token (INTERFACE.md §6)",
     )
     group.addoption(
+        "--sandbox-each",
+        action="store_true",
+        default=os.environ.get(SANDBOX_EACH) == "1",
+        help="run in a new sandbox of --target (INTERFACE.md §9), one per worker "
+        f"(also {SANDBOX_EACH}=1)",
+    )
+    group.addoption(
         "--personas",
         default=str(DEFAULT_FILE),
         help="YAML with the test customers (default: renkei's shipped default scenario)",
@@ -51,7 +68,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{tag}: a requirement or area of the features")
     # Nothing runs with --collect-only or --help; otherwise launch the sandbox
     # now, so its second or two of start-up overlaps collection.
-    if not (config.getoption("--target") or config.option.collectonly or config.option.help):
+    # An xdist controller runs no scenario: its workers start their own.
+    controller = bool(getattr(config.option, "numprocesses", None)) and not hasattr(
+        config, "workerinput"
+    )
+    if not (
+        config.getoption("--target")
+        or config.option.collectonly
+        or config.option.help
+        or controller
+    ):
         config.stash[EMBEDDED] = EmbeddedSandbox()
 
 
@@ -68,7 +94,12 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         token = request.config.getoption("--admin-token")
         if not token:
             raise pytest.UsageError("--target needs --admin-token (or RENKEI_ADMIN_TOKEN)")
-        yield Target(url.rstrip("/"), token)
+        if not request.config.getoption("--sandbox-each"):
+            yield Target(url.rstrip("/"), token)
+            return
+        given = request.config.getoption("--personas")
+        scenario = None if Path(given) == DEFAULT_FILE else Path(given).read_text("utf-8")
+        yield from _own_sandbox(request.config, url.rstrip("/"), token, scenario)
         return
     embedded = request.config.stash.get(EMBEDDED, None) or EmbeddedSandbox()
     try:
@@ -80,3 +111,26 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 @pytest.fixture(scope="session")
 def personas(request: pytest.FixtureRequest) -> dict[str, Persona]:
     return load_personas(Path(request.config.getoption("--personas")))
+
+
+#: How long a worker waits for a target that ``renkei conform`` is still starting.
+START_SECONDS = 30
+
+
+def _own_sandbox(
+    config: pytest.Config, origin: str, token: str, scenario: str | None
+) -> Iterator[Target]:
+    """A new sandbox of the server at ``origin`` for this process (INTERFACE.md §9),
+    deleted afterwards. The server may still be starting (``renkei conform``
+    launches the embedded one beside pytest): its answer is waited for first."""
+    wait_until_answers(origin, START_SECONDS)
+    worker = getattr(config, "workerinput", {}).get("workerid", "main")
+    platform = Platform(origin, token)
+    try:
+        made = platform.create(yaml=scenario, label=f"renkei conform {worker}")
+        try:
+            yield Target(made.base_url.rstrip("/"), made.admin_token, made.telephony_secret)
+        finally:
+            platform.delete(made.id)
+    finally:
+        platform.close()

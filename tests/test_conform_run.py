@@ -20,10 +20,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,13 +49,20 @@ def normal() -> Iterator[Target]:
 
 
 @pytest.fixture(scope="module")
-def broken(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+def broken_scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
     text = DEFAULT.read_text("utf-8")
     changed, n = re.subn(r"(?m)^(\s*call_window_seconds:)\s*120\b", r"\1 60", text)
     assert n == 1, "scenarios/default.yaml no longer sets call_window_seconds: 120"
     scenario = tmp_path_factory.mktemp("broken") / "call-window-60.yaml"
     scenario.write_text(changed, "utf-8")
-    with embedded_sandbox(extra=("--scenario", str(scenario))) as target:
+    return scenario
+
+
+@pytest.fixture(scope="module")
+def broken(broken_scenario: Path) -> Iterator[Target]:
+    """The broken server. Its scenario is also conform's --personas: the features'
+    sandboxes on it (INTERFACE.md §9) are made from that scenario, as its root is."""
+    with embedded_sandbox(extra=("--scenario", str(broken_scenario))) as target:
         yield target
 
 
@@ -107,10 +116,12 @@ def failing_scenarios(out: Path) -> list[dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def broken_run(broken: Target, tmp_path_factory: pytest.TempPathFactory) -> Run:
+def broken_run(
+    broken: Target, broken_scenario: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Run:
     out = tmp_path_factory.mktemp("broken-run")
     with redirect_stdout(io.StringIO()) as printed:
-        status = conform(broken, out)
+        status = conform(broken, out, "--personas", str(broken_scenario))
     return Run(status, out, printed.getvalue())
 
 
@@ -139,7 +150,9 @@ def test_a_failing_step_shows_the_request_and_the_answer(broken_run: Run) -> Non
     report = (broken_run.out / "conformance.md").read_text("utf-8")
     assert "The last HTTP exchanges, oldest first:" in report
     assert re.search(r"harness/steps/\w+\.py:\d+: in \w+", report), "the step's own frame"
-    assert re.search(r"GET http://127\.0\.0\.1:\d+/connect/call\n→ 200 OK", report)
+    # In the sandbox the worker ran in (INTERFACE.md §9), or in the root when sequential.
+    sandbox = r"(/s/[0-9a-f]{16})?"
+    assert re.search(rf"GET http://127\.0\.0\.1:\d+{sandbox}/connect/call\n→ 200 OK", report)
     assert '"call_window_seconds":60' in report
     for library in ("requests/", "urllib3/", "_pytest/", "pytest_bdd/"):
         assert library not in report, f"a frame of {library} in the report"
@@ -158,6 +171,7 @@ def test_the_same_scenarios_pass_against_a_normal_target(
 
 def test_expected_deviations_pass_the_broken_target_and_are_stale_on_a_normal_one(
     broken: Target,
+    broken_scenario: Path,
     broken_run: Run,
     normal: Target,
     tmp_path: Path,
@@ -168,7 +182,8 @@ def test_expected_deviations_pass_the_broken_target_and_are_stale_on_a_normal_on
     deviations.write_text(json.dumps(entries, ensure_ascii=False), "utf-8")
 
     expected = tmp_path / "expected"
-    assert conform(broken, expected, "--deviations", str(deviations)) == 0
+    more = ("--personas", str(broken_scenario), "--deviations", str(deviations))
+    assert conform(broken, expected, *more) == 0
     assert verdicts(expected)["R-FLOW-4"] == "deviation"
     assert "deviation (expected)" in (expected / "conformance.html").read_text("utf-8")
 
@@ -179,6 +194,53 @@ def test_expected_deviations_pass_the_broken_target_and_are_stale_on_a_normal_on
     assert "stale deviation:" in printed
     assert verdicts(stale)["R-FLOW-4"] == "passed"
     assert "| stale |" in (stale / "conformance.md").read_text("utf-8")
+
+
+def _same_parts(out: Path) -> tuple[Any, Any, list[str]]:
+    """What a run wrote, times left out: the Cucumber JSON without durations, the
+    JUnit test cases in their order with what each holds, conformance.md."""
+    cucumber = json.loads((out / "cucumber.json").read_text("utf-8"))
+    for feature in cucumber:
+        for element in feature["elements"]:
+            for step in element["steps"]:
+                step["result"].pop("duration", None)
+    cases = [
+        (case.get("classname"), case.get("name"), [child.tag for child in case])
+        for case in ET.parse(out / "junit.xml").getroot().iter("testcase")
+    ]
+    report = [
+        line
+        for line in (out / "conformance.md").read_text("utf-8").splitlines()
+        if not re.match(r"- (started|pytest ran)", line)
+    ]
+    return cucumber, cases, report
+
+
+def test_parallel_workers_write_the_reports_of_a_sequential_run(
+    normal: Target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-n 2 on a target that serves /sandboxes (INTERFACE.md §9): each worker in a
+    sandbox of its own, the files merged into what one process writes."""
+    assert conform(normal, tmp_path / "one", "-n", "1") == 0
+    capsys.readouterr()
+    assert conform(normal, tmp_path / "two", "-n", "2") == 0
+    printed = capsys.readouterr().out
+    assert "6 scenarios to run on 2 workers, a sandbox each" in printed
+    assert printed.count(" passed  flow.feature:") == 6
+    one, two = _same_parts(tmp_path / "one"), _same_parts(tmp_path / "two")
+    assert one[0] and one[1] and one[2]
+    assert one == two
+
+
+def test_a_target_without_sandboxes_runs_one_at_a_time_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with embedded_sandbox(extra=("--max-sandboxes", "0")) as full:
+        assert conform(full, tmp_path, "-n", "2") == 0
+    printed = capsys.readouterr().out
+    said = [line for line in printed.splitlines() if "one at a time" in line]
+    assert len(said) == 1 and "the target makes no sandbox" in said[0], printed
+    assert "on 2 workers" not in printed
 
 
 SELF_FEATURES = {

@@ -32,7 +32,7 @@ def call(visit: Visit, caller: str, dialled: str, mode: str) -> dict[str, Any]:
     phones = {"登録電話番号": visit.persona.phone, "別の電話": OTHER_PHONE}
     modes = {"通知": telephony.SHOWN, "非通知": telephony.WITHHELD}
     # The same phone network (session) as the visit's phone, whoever calls.
-    phone = Phone(visit.phone.base, phones[caller], visit.phone.session)
+    phone = Phone(visit.phone.base, phones[caller], visit.phone.session, visit.phone.secret)
     return phone.call(numbers[dialled], modes[mode])
 
 

@@ -104,7 +104,8 @@ def start_visit(target: Target, persona: Persona, client: str = "creco") -> Visi
             scope=api.SCOPE_OF[api.ACCOUNTS_PATH],
         )
     )
-    visit = Visit(persona, Browser(target.url), app, Phone(target.url, persona.phone))
+    phone = Phone(target.url, persona.phone, secret=target.telephony_secret)
+    visit = Visit(persona, Browser(target.url), app, phone)
     answer = visit.browser.open(app.authorize_url())
     if answer.status == 303 and answer.location:
         answer = visit.browser.get(answer.location)
