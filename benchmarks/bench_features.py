@@ -1,42 +1,55 @@
-"""Benchmark: the whole feature run over HTTP on loopback (the 15 s goal).
+"""Benchmark: the whole ``renkei conform`` on the embedded sandbox, one at a time and
+on parallel workers (each in a sandbox of its own, INTERFACE.md §9), side by side.
 
-Runs ``pytest features`` (embedded sandbox started and stopped included) a few
-times and prints the wall time of each run, the best and the median. Run on
-demand: ``.venv/bin/python benchmarks/bench_features.py [RUNS]``; never part
-of the test suite.
+Runs ``renkei conform -n 1`` and ``renkei conform -n N`` (N: the number of cores
+unless given) a few times each, alternately, and prints the wall time of each
+run (the embedded server's start and stop included), the best and the median of
+each. Run on demand: ``.venv/bin/python benchmarks/bench_features.py [RUNS [N]]``;
+never part of the test suite.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def main(runs: int = 3) -> int:
-    times = []
-    for i in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "features", "-q", "-p", "no:cacheprovider"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
+def one_run(workers: int, out: str) -> tuple[float, str, int]:
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "renkei.cli", "conform", "-n", str(workers), "--out", out],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - start
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr
+    return seconds, last, done.returncode
+
+
+def main(runs: int = 3, workers: int = os.cpu_count() or 1) -> int:
+    times: dict[int, list[float]] = {1: [], workers: []}
+    with tempfile.TemporaryDirectory(prefix="renkei-bench-") as out:
+        for i in range(runs):
+            for n, taken in times.items():
+                seconds, last, code = one_run(n, out)
+                taken.append(seconds)
+                print(f"run {i + 1}, -n {n}: {seconds:.2f} s  ({last})")
+                if code != 0:
+                    print(f"renkei conform -n {n} exited {code}", file=sys.stderr)
+                    return 1
+    for n, taken in times.items():
+        print(
+            f"-n {n}: best {min(taken):.2f} s, median {statistics.median(taken):.2f} s "
+            f"over {runs} runs"
         )
-        times.append(time.perf_counter() - start)
-        last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr
-        print(f"run {i + 1}: {times[-1]:.2f} s  ({last})")
-        if done.returncode != 0:
-            print(done.stdout[-3000:], file=sys.stderr)
-            return 1
-    print(f"best {min(times):.2f} s, median {statistics.median(times):.2f} s over {runs} runs")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]) if len(sys.argv) > 1 else 3))
+    given = [int(a) for a in sys.argv[1:3]]
+    sys.exit(main(*given))
