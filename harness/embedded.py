@@ -64,7 +64,10 @@ def wait_until_answers(
             try:
                 session.get(url + METADATA_PATH, timeout=1)
                 return
-            except requests.ConnectionError:
+            # Refused while the port is not yet open; a read timeout while the child,
+            # listening already, is still importing under a loaded machine. Both
+            # mean "not yet", until the deadline.
+            except (requests.ConnectionError, requests.Timeout):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the sandbox did not start on {url}:") from None
                 time.sleep(POLL_SECONDS)
