@@ -574,3 +574,56 @@ def test_sandboxes_across_processes(two_processes: tuple[str, str]) -> None:
     assert gone.status_code == 204
     at_second = PartnerApp(second + contract.sandbox_base(a.id))
     assert at_second.api(tokens["access_token"], "/v1/accounts").status_code == 404
+
+
+# -- the documents and pages of a sandbox ---------------------------------------------------------
+
+
+def test_the_document_covers_the_endpoints_and_a_sandbox_has_its_own(
+    server: RunningServer,
+) -> None:
+    """The root's /openapi.json has §9's operations; a sandbox's is served from its base."""
+    root = requests.get(server.url + "/openapi.json", timeout=10).json()
+    assert set(root["paths"][contract.SANDBOXES_PATH]) == {"post", "get"}
+    assert set(root["paths"][contract.sandbox_path("{sandbox_id}")]) == {"get", "delete"}
+    assert "get" in root["paths"][contract.metadata_path("{sandbox_id}")]
+    assert set(root["paths"][contract.SANDBOXES_PATH]["post"]["responses"]) >= {
+        "201", "400", "401", "409", "429",
+    }  # fmt: skip
+    box = create(server)
+    own = requests.get(box.base + "/openapi.json", timeout=10).json()
+    assert own["servers"] == [{"url": box.base}]
+    assert contract.SANDBOXES_PATH not in own["paths"] and "/oauth/token" in own["paths"]
+
+
+def test_a_sandboxs_pages_link_within_it(server: RunningServer) -> None:
+    """The home page's links, the screens' form actions and footer stay under /s/ID/."""
+    box = create(server)
+    box.control("PUT", "/sandbox/clock", now=TUESDAY, frozen=True)
+    home = requests.get(box.base + "/", timeout=10).text
+    prefix = contract.sandbox_base(box.id)
+    assert f'href="{prefix}/oauth/authorize?' in home.replace("&amp;", "&")
+    assert f'href="{prefix}/sandbox/clock"' in home
+    assert 'href="/oauth/' not in home and 'href="/sandbox/' not in home
+    _, customer, _ = box.walk(until="SOA201")
+    page = customer.html("/connect/account").text
+    assert f'action="{prefix}/connect/account"' in page
+    assert f'href="{prefix}/static/renkei.css"' in page
+    done = customer.post("/connect/account", ACCOUNT)
+    assert done.location == f"{prefix}/connect/customer"
+    assert done.body["next"] == f"{prefix}/connect/customer"
+
+
+@pytest.mark.parametrize(
+    "url", ["ftp://sandbox.example.jp", "https://sandbox.example.jp/path", "sandbox.example.jp"]
+)
+def test_serve_refuses_a_public_url_that_is_no_origin(url: str, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "renkei", "serve", "--data-dir", str(tmp_path),
+         "--port", str(free_port()), "--public-url", url],
+        check=False, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"renkei: --public-url wants an origin such as https://host[:port], not {url!r}"
+    )
