@@ -155,6 +155,18 @@ class SqlHost:
                 )
             )
 
+    def forget(self, account: AccountKey) -> None:
+        """Every day's failure count of ``account``: an operator's unlock. A count of
+        another day locks nothing in real time, but a sandbox clock set back to that
+        day would find the account locked again by failures the operator cleared."""
+        with writing(self.engine) as c:
+            c.execute(
+                delete(failures).where(
+                    failures.c.sandbox == self.sandbox,
+                    failures.c.account_key == str(account),
+                )
+            )
+
     def locks(self, day: dt.date, threshold: int) -> list[tuple[AccountKey, int]]:
         """Accounts locked on ``day`` (at least ``threshold`` failures), with their counts."""
         query = select(failures).where(

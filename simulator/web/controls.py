@@ -305,7 +305,7 @@ def unlock(account: str) -> Response:
         key = AccountKey.parse(account)
     except ValueError as error:
         raise BadRequest(str(error)) from None
-    b.host.clear(key, b.clock().now().date())
+    b.host.forget(key)
     b.note("unlocked", account=str(key))
     answer: schemas.Unlocked = {"account": str(key), "locked": False}
     return jsonify(answer)
