@@ -10,10 +10,12 @@ interface only: what one sandbox was given, every other answers as unknown.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import os
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -394,6 +396,34 @@ def test_a_deleted_sandboxs_token_and_cookie_answer_as_unknown(server: RunningSe
         timeout=10,
     )
     assert introspect.json() == {"active": False}  # nor is it the root's
+
+
+def test_sandboxes_that_sent_mail_leave_no_thread_nor_service_when_deleted(
+    server: RunningServer,
+) -> None:
+    """A long-running server creates and deletes sandboxes all day: each one's
+    completion mail goes through the process's one outbox, so that deleting
+    them gives back every thread, and the platform keeps none of their Services."""
+
+    def one_that_mailed() -> weakref.ref[Any]:
+        box = create(server)
+        box.control("PUT", "/sandbox/clock", now=TUESDAY, frozen=True)
+        box.link()
+        mail = box.control("GET", "/sandbox/mail").json()["mail"]
+        assert [(m["to"], m["status"]) for m in mail] == [(CUSTOMER["email"], "delivered")]
+        served = server.platform.served(box.id)
+        assert served is not None
+        gone = requests.delete(server.url + contract.sandbox_path(box.id), headers=OPERATOR)
+        assert gone.status_code == 204
+        return weakref.ref(served.service)
+
+    one_that_mailed()  # the outbox's thread starts with the first mail
+    before = {t.ident for t in threading.enumerate()}
+    services = [one_that_mailed() for _ in range(10)]
+    assert {t.ident for t in threading.enumerate()} == before
+    assert [t.name for t in threading.enumerate()].count("renkei-outbox") == 1
+    gc.collect()
+    assert [ref for ref in services if ref() is not None] == []
 
 
 def test_one_sandboxs_congestion_and_lockout_leave_the_other_free(server: RunningServer) -> None:

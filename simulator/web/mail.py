@@ -17,6 +17,7 @@ import smtplib
 import socket
 import threading
 import time
+import weakref
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -46,9 +47,10 @@ def send_completion_mail(service: Service, flow: FlowState, grant: Grant) -> Non
     """Queue the notice to the address given on ②; never let a failure undo the grant.
 
     The mail is recorded first (``queued``) and its SMTP conversation is held by
-    a thread of this process, so that 「許可する」 answers without waiting for the
+    this process's :class:`Outbox`, so that 「許可する」 answers without waiting for the
     mail server — it was the slowest step of the flow. A mail left
-    ``queued`` by a process that died is sent by the next outbox that starts."""
+    ``queued`` by a process that died is sent by the next process that sends or
+    lists the mail of that sandbox (:meth:`Outbox.adopt`)."""
     if not flow.email or not service.config.smtp_host:
         service.note("mail_skipped", flow.flow_id, reason="no SMTP server configured")
         return
@@ -56,7 +58,7 @@ def send_completion_mail(service: Service, flow: FlowState, grant: Grant) -> Non
     mail = completion_mail(service.rules, grant, client.name, flow.email)
     mail_id = service.mailbox.queue(service.clock().now(), mail)
     service.note("mail_queued", flow.flow_id, to=mail.to, mail_id=mail_id)
-    outbox(service).post(mail_id)
+    OUTBOX.post(service, mail_id)
 
 
 #: The header that tells renkei's own sink which queued mail it receives.
@@ -68,32 +70,57 @@ SETTLE_SECONDS = 5.0
 
 
 class Outbox:
-    """This process's mail sender: a thread that holds each SMTP conversation."""
+    """This process's mail sender: one thread that holds each SMTP conversation, for
+    the mail of every sandbox the process serves (INTERFACE.md §9).
 
-    def __init__(self, service: Service) -> None:
-        self.service = service
-        self.queue: queue.Queue[int] = queue.Queue()
-        self.thread = threading.Thread(target=self._run, name="renkei-outbox", daemon=True)
-        self.thread.start()
-        for mail_id in service.mailbox.queued():  # left by a process that ended
-            self.queue.put(mail_id)
+    One worker for all of them, rather than one per sandbox, so that a server that
+    creates and deletes sandboxes all day keeps one thread: a thread of a sandbox
+    would have to be stopped when the sandbox goes, and a request still in flight
+    in it would start another. A sandbox's Service is held only while a mail of
+    its own waits in the queue; a mail of a sandbox deleted meanwhile is gone from
+    the database with the rest of its data, and :meth:`deliver` finds nothing."""
 
-    def post(self, mail_id: int) -> None:
-        self.queue.put(mail_id)
+    def __init__(self) -> None:
+        self.queue: queue.Queue[tuple[Service, int]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        # The Services whose left-behind mail was taken up; weak, so that a Service the
+        # platform dropped is not kept alive by its having once sent mail.
+        self._recovered: weakref.WeakSet[Service] = weakref.WeakSet()
+
+    def post(self, service: Service, mail_id: int) -> None:
+        self.adopt(service)
+        self.queue.put((service, mail_id))
+
+    def adopt(self, service: Service) -> None:
+        """Start the thread if it is not running, and on ``service``'s first use take
+        up the mail it left ``queued`` in a process that ended (another process's
+        outbox may hold some of it: :meth:`SqlMailbox.claim` gives each to one)."""
+        with self._lock:
+            # Not alive in a server process forked after the thread had started.
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="renkei-outbox", daemon=True)
+                self._thread.start()
+            if service in self._recovered:
+                return
+            self._recovered.add(service)
+        for mail_id in service.mailbox.queued():
+            self.queue.put((service, mail_id))
 
     def _run(self) -> None:
         while True:
-            mail_id = self.queue.get()
+            service, mail_id = self.queue.get()
             try:
-                self.deliver(mail_id)
+                self.deliver(service, mail_id)
             except Exception:  # the sender must outlive one bad mail
                 log.exception("renkei: the outbox could not handle mail %s", mail_id)
+            finally:
+                del service  # not kept alive by the wait for the next mail
 
-    def deliver(self, mail_id: int) -> None:
-        service = self.service
+    def deliver(self, service: Service, mail_id: int) -> None:
         mail = service.mailbox.claim(mail_id)
         if mail is None:
-            return  # another process's outbox has it
+            return  # another process's outbox has it, or its sandbox was deleted
         message = to_email(mail)
         message[MAIL_ID_HEADER] = str(mail_id)
         message[SANDBOX_HEADER] = service.sandbox
@@ -112,24 +139,15 @@ class Outbox:
         service.note("mail_sent", to=mail.to, mail_id=mail_id)
 
 
-_outboxes: dict[int, Outbox] = {}
-_outboxes_lock = threading.Lock()
-
-
-def outbox(service: Service) -> Outbox:
-    """The outbox of ``bank`` in this process (made, and its thread started, on first use)."""
-    with _outboxes_lock:
-        found = _outboxes.get(id(service))
-        if found is None or found.service is not service:
-            found = _outboxes[id(service)] = Outbox(service)
-        return found
+#: The one outbox of this process.
+OUTBOX = Outbox()
 
 
 def settled_mail(service: Service) -> list[dict[str, Any]]:
     """The mailbox once no mail is waiting for its SMTP conversation (at most
     :data:`SETTLE_SECONDS`), so that a tester who reads it right after 「許可する」
     sees the mail — whichever server process queued it."""
-    outbox(service)  # sends what a process that ended left queued
+    OUTBOX.adopt(service)  # sends what a process that ended left queued
     deadline = time.monotonic() + SETTLE_SECONDS
     while service.mailbox.unsettled() and time.monotonic() < deadline:
         time.sleep(0.02)
