@@ -7,9 +7,11 @@ where the missing PKCE keeps the app from ever linking so that every check
 needing a link is "not judged" — and bad options are one clear line with exit
 status 2.
 
-The live runs go in parallel, each against an embedded sandbox of its own (the
-sandbox's clock and faults are global), with a short ``--hold``: certify moves
-the sandbox clock rather than waiting, so a run takes seconds.
+The live runs go in parallel, each against an embedded sandbox of its own or
+in a sandbox certify makes of a ``--target`` (INTERFACE.md §9), with a short
+``--hold``: certify moves the sandbox clock rather than waiting, so a run takes
+seconds. On a target, certify leaves the root's world and other sandboxes as
+they were and deletes its own; ``--root`` certifies on the root as before.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import io
 import json
 import re
 import socket
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,7 @@ from harness.certify.plan import PLAN, Severity, checks, situation
 from harness.certify.proxy import CertifyProxy, Recorder
 from harness.certify.record import Exchange, fingerprint, masked
 from harness.certify.reference import MISBEHAVIOURS, PLAYS
+from harness.driver import Platform
 from harness.embedded import Target, embedded_sandbox, free_port
 from harness.requirements import load
 from renkei.cli import build_parser, main
@@ -96,8 +101,10 @@ def target() -> Iterator[Target]:
 def runs(target: Target, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """The reference app, each misbehaviour alone, all four together, and an app
     nobody uses: one certificate each. Lanes run in parallel, each run of a lane
-    after the other; the last lane speaks to ``--target`` (certify resets it at
-    the start of each run), the others to an embedded sandbox of their own."""
+    after the other; the last lane speaks to ``--target``, each run in a sandbox
+    of its own that it deletes at the end, but for the idle app's run, which
+    certifies on the target's root (``--root``, which certify resets); the
+    others to an embedded sandbox of their own."""
     plays: dict[str, str | None] = {
         "reference": "reference",
         "misbehaving": "misbehaving",
@@ -118,10 +125,9 @@ def runs(target: Target, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         argv = ["--client-id", "creco", "--hold", "0.5", "--out", str(out)]
         argv += ["--timeout", "0.2"] if play is None else ["--play", play, "--timeout", "30"]
         if name in targeted:
-            argv += [
-                *("--target", target.url, "--admin-token", target.admin_token),
-                *("--client-secret", "creco-secret", "--redirect-uri", REDIRECT),
-            ]
+            argv += ["--target", target.url, "--admin-token", target.admin_token]
+        if name == "idle":
+            argv += ["--root"]
         status, printed = certify_run(argv)
         data: dict[str, Any] = json.loads((out / "certificate.json").read_text("utf-8"))
         html = (out / "certificate.html").read_text("utf-8")
@@ -135,9 +141,29 @@ def runs(target: Target, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
         for finished in pool.map(lane, lanes):
             done.update(finished)
     assert set(done) == set(plays)
-    for name in targeted:
-        assert done[name]["data"]["target"] == target.url
+    for name in targeted - {"idle"}:
+        shown = done[name]["data"]["target"]
+        assert re.fullmatch(
+            rf"{re.escape(target.url)}/s/[0-9a-f]{{16}} \(a sandbox of {re.escape(target.url)}, "
+            r"scenario default\)",
+            shown,
+        ), shown
+    assert done["idle"]["data"]["target"] == target.url
+    # Every sandbox certify made is gone.
+    assert listed(target) == []
     return done
+
+
+def listed(target: Target) -> list[dict[str, Any]]:
+    """The target's sandboxes (GET /sandboxes, INTERFACE.md §9)."""
+    r = requests.get(
+        target.url + "/sandboxes",
+        headers={"Authorization": f"Bearer {target.admin_token}"},
+        timeout=10,
+    )
+    r.raise_for_status()
+    found: list[dict[str, Any]] = r.json()["sandboxes"]
+    return found
 
 
 def results(data: dict[str, Any]) -> dict[str, str]:
@@ -412,15 +438,44 @@ def scenario_without_lockout(tmp_path: Path) -> Path:
         (["--client-id", "creco", "--personas", str(DEFAULT)], "--personas is for --target"),
         (["--client-id", "creco", "--target", "http://127.0.0.1:9"], "needs --admin-token"),
         (
-            ["--client-id", "creco", "--target", "http://x", "--scenario", str(DEFAULT)],
-            "--scenario is for the embedded sandbox",
+            ["--client-id", "creco", "--target", "http://x", "--root", "--scenario", str(DEFAULT)],
+            "--scenario is for a sandbox certify makes; with --target --root use --personas",
         ),
         (
             [
                 *("--client-id", "creco", "--target", "http://127.0.0.1:9", "--admin-token", "t"),
-                *("--play", "reference"),
+                *("--play", "reference", "--root"),
             ],
             "needs --client-secret and --redirect-uri",
+        ),
+        (["--client-id", "creco", "--root"], "--root is for --target"),
+        (["--client-id", "creco", "--keep-sandbox"], "--keep-sandbox is for --target"),
+        (
+            [
+                *("--client-id", "creco", "--target", "http://127.0.0.1:9", "--admin-token", "t"),
+                *("--root", "--keep-sandbox"),
+            ],
+            "--keep-sandbox is for a new sandbox; --root makes none",
+        ),
+        (
+            [
+                *("--client-id", "creco", "--target", "http://127.0.0.1:9", "--admin-token", "t"),
+                *("--client-secret", "s", "--redirect-uri", REDIRECT),
+            ],
+            "--client-secret and --redirect-uri are for --root",
+        ),
+        (
+            [
+                *("--client-id", "creco", "--target", "http://127.0.0.1:9", "--admin-token", "t"),
+                *("--scenario", str(DEFAULT), "--personas", str(DEFAULT)),
+            ],
+            "--scenario and --personas both name the new sandbox's scenario",
+        ),
+        (
+            [
+                *("--client-id", "nobody", "--target", "http://127.0.0.1:9", "--admin-token", "t"),
+            ],
+            f"client 'nobody' is not registered in {DEFAULT}",
         ),
     ],
 )
@@ -459,7 +514,7 @@ def test_a_scenario_without_the_plans_personas_or_a_target_that_is_not_there(
 def test_a_client_the_target_does_not_know(
     target: Target, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["certify", "--client-id", "nobody", "--target", target.url]
+    argv = ["certify", "--client-id", "nobody", "--target", target.url, "--root"]
     assert main([*argv, "--admin-token", target.admin_token]) == 2
     err = capsys.readouterr().err
     assert err == f"renkei certify: client 'nobody' is not registered at {target.url}\n"
@@ -467,10 +522,84 @@ def test_a_client_the_target_does_not_know(
 
 def test_a_wrong_admin_token(target: Target, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["certify", "--client-id", "creco", "--target", target.url, "--admin-token", "wrong"]
-    assert main(argv) == 2
+    assert main([*argv, "--root"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("renkei certify: the sandbox refused certify's controls: ")
     assert "401" in err and err.count("\n") == 1
+    # Without --root it is the operator's token that POST /sandboxes refuses.
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "renkei certify: the target made no sandbox: POST /sandboxes answered 401"
+    )
+    assert err.count("\n") == 1
+
+
+class _Without9(BaseHTTPRequestHandler):
+    """A bank without INTERFACE.md §9: every path is unknown (404)."""
+
+    def _unknown(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = do_DELETE = _unknown
+
+    def log_message(self, *_: Any) -> None:  # the test's output stays clean
+        pass
+
+
+def test_a_target_without_sandboxes_needs_root(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Certify does not reset a shared root by surprise: without --root, one line
+    and exit 2; with it, certify speaks to the root (which here has no controls)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Without9)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        argv = ["certify", "--client-id", "creco", "--target", url, "--admin-token", "t"]
+        assert main([*argv, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"renkei certify: {url} does not serve POST /sandboxes (INTERFACE.md §9); add "
+            "--root to certify on its root sandbox, which certify resets\n"
+        )
+        assert main([*argv, "--root", "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("renkei certify: the sandbox refused certify's controls: ")
+        assert "/sandbox/reset" in err and err.count("\n") == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_a_kept_sandbox_is_printed_and_the_root_is_left_alone(
+    target: Target, tmp_path: Path
+) -> None:
+    """--keep-sandbox: the sandbox certify made is still there at the end, with the
+    base URL and admin token printed; the root's clock was never frozen by it."""
+    controls = {"Authorization": f"Bearer {target.admin_token}"}
+    free = requests.delete(target.url + "/sandbox/clock", headers=controls, timeout=10)
+    assert free.status_code == 200 and free.json()["frozen"] is False
+    argv = ["--client-id", "creco", "--target", target.url, "--admin-token", target.admin_token]
+    argv += ["--keep-sandbox", "--timeout", "0.2", "--hold", "0", "--out", str(tmp_path)]
+    status, printed = certify_run(argv)
+    assert status == 1  # nobody used the app
+    kept = re.search(r"^Sandbox kept: (\S+) \(admin token (\S+), telephony secret", printed, re.M)
+    assert kept, printed[-2000:]
+    base, token = kept.groups()
+    own = requests.get(
+        base + "/sandbox/clock", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert own.status_code == 200 and own.json()["frozen"] is True
+    root = requests.get(target.url + "/sandbox/clock", headers=controls, timeout=10)
+    assert root.json()["frozen"] is False
+    (made,) = [s for s in listed(target) if s["base_url"] == base]
+    assert made["scenario"] == "default"
+    assert Platform(target.url, target.admin_token).delete(made["id"]) is True
 
 
 def test_help(capsys: pytest.CaptureFixture[str]) -> None:

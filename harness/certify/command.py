@@ -2,12 +2,19 @@
 
 ``renkei certify --client-id ID`` starts the embedded sandbox (``--scenario``,
 a file or a shipped scenario's name, default the shipped ``default``: register
-the app in its ``clients``) or
-speaks to ``--target URL`` with ``--admin-token``, starts the recording proxy
-on a loopback port (``--port``, default a free one), and steps through the plan
+the app in its ``clients``) and certifies on its root, or speaks to ``--target
+URL`` with the operator's ``--admin-token``, starts the recording proxy on a
+loopback port (``--port``, default a free one), and steps through the plan
 while the tester uses the app pointed at the proxy. ``--play reference`` or
 ``--play misbehaving[:FAULT,…]`` lets one of renkei's own apps
 (:mod:`harness.certify.reference`) play instead of a person.
+
+On a ``--target``, certify works in a new sandbox of its own (INTERFACE.md §9:
+``POST /sandboxes`` from the scenario, by name when it is a shipped one, else
+its text inline), so that the reset and the clock and faults of the plan touch
+nobody else's world, and deletes it at the end unless ``--keep-sandbox``. Only
+``--root`` certifies on the target's root sandbox and resets it, as a target
+without §9 needs: without ``--root`` such a target is one line and exit 2.
 
 Exit status: 0 the certificate is issued (``passed``, or ``passed with
 warnings``); 1 it is not (``failed`` or ``incomplete``); 2 bad options, or the
@@ -41,7 +48,7 @@ from harness.certify.reference import (
     ReferenceApp,
 )
 from harness.certify.runner import Options, Runner, SetupError
-from harness.driver import Sandbox
+from harness.driver import NoSandboxes, Platform, Sandbox, SandboxInfo, SandboxRefused
 from harness.embedded import EmbeddedSandbox, Target
 from harness.personas import DEFAULT_FILE, Persona, PersonasError, load_personas
 from renkei import resources
@@ -81,14 +88,26 @@ def add_parser(commands: Any) -> None:
     )
     add_target(
         p,
-        "a running sandbox bank instead of the embedded one (also RENKEI_TARGET); "
-        "certify resets it",
+        "a running sandbox bank instead of the embedded one (also RENKEI_TARGET): certify "
+        "works in a new sandbox of it, made from --scenario (INTERFACE.md §9)",
+    )
+    p.add_argument(
+        "--root",
+        action="store_true",
+        help="with --target: certify on its root sandbox instead, and reset it (a target "
+        "without POST /sandboxes needs this)",
+    )
+    p.add_argument(
+        "--keep-sandbox",
+        action="store_true",
+        help="with --target: keep the sandbox certify made, and print its base URL and admin "
+        "token (it lives its TTL, 24 h)",
     )
     p.add_argument(
         "--personas",
         metavar="FILE",
-        help="the target's test customers as a scenario YAML (default: renkei's shipped "
-        "default scenario)",
+        help="with --target --root: the target's test customers as a scenario YAML "
+        "(default: renkei's shipped default scenario); without --root, the same as --scenario",
     )
     p.add_argument(
         "--port", type=int, default=0, metavar="N", help="the proxy's port on 127.0.0.1 (0: free)"
@@ -139,8 +158,12 @@ class Plan:
     client: AppRegistration | None
     out: Path
     #: the client's registered redirect URIs, when known (the scenario's, or
-    #: ``--redirect-uri`` with ``--target``): the judge compares them exactly
+    #: ``--redirect-uri`` with ``--target --root``): the judge compares them exactly
     redirect_uris: tuple[str, ...] = ()
+    #: with ``--target`` and no ``--root``: certify works in a new sandbox of it
+    in_sandbox: bool = False
+    #: keep that sandbox at the end (``--keep-sandbox``)
+    keep_sandbox: bool = False
 
 
 def _number(args: argparse.Namespace) -> None:
@@ -244,9 +267,18 @@ def plan(args: argparse.Namespace) -> Plan:
     if not client_id.strip():
         raise UsageError("--client-id must not be empty")
     out = Path(args.out) if args.out else Path("reports") / "certify" / client_id
+    if not args.target and (args.root or args.keep_sandbox):
+        flag = "--root" if args.root else "--keep-sandbox"
+        raise UsageError(f"{flag} is for --target; the embedded sandbox is certify's own")
+    if args.target and not args.root:
+        return _sandbox_plan(args, client_id, play, out)
     if args.target:
+        if args.keep_sandbox:
+            raise UsageError("--keep-sandbox is for a new sandbox; --root makes none")
         if args.scenario:
-            raise UsageError("--scenario is for the embedded sandbox; with --target use --personas")
+            raise UsageError(
+                "--scenario is for a sandbox certify makes; with --target --root use --personas"
+            )
         if not args.admin_token:
             raise UsageError("--target needs --admin-token (or RENKEI_ADMIN_TOKEN)")
         target = Target(str(args.target).rstrip("/"), str(args.admin_token))
@@ -274,8 +306,63 @@ def plan(args: argparse.Namespace) -> Plan:
     return Plan(client_id, name, personas, branches, scenario, None, play, client, out, registered)
 
 
-def where(p: Plan) -> str:
+def _sandbox_plan(
+    args: argparse.Namespace,
+    client_id: str,
+    play: tuple[str, tuple[str, ...]] | None,
+    out: Path,
+) -> Plan:
+    """``--target`` without ``--root``: a new sandbox of the target, from ``--scenario``
+    (or ``--personas``, the scenario of the target's customers; default the shipped
+    ``default``), which registers the app and its personas as for the embedded one."""
+    if not args.admin_token:
+        raise UsageError("--target needs --admin-token (or RENKEI_ADMIN_TOKEN)")
+    if args.scenario and args.personas:
+        raise UsageError("--scenario and --personas both name the new sandbox's scenario; give one")
+    if args.client_secret or args.redirect_uri:
+        raise UsageError(
+            "--client-secret and --redirect-uri are for --root; the new sandbox registers the "
+            "app as its scenario's clients section says"
+        )
+    given = args.scenario or args.personas
+    try:
+        scenario = resources.find_scenario(given) if given else DEFAULT_FILE
+    except resources.NotFound as error:
+        raise UsageError(str(error)) from None
+    if not scenario.is_file():
+        raise UsageError(f"{scenario}: no such file")
+    name, client, registered = _embedded_client(scenario, client_id)
+    personas, branches = _personas(scenario)
+    target = Target(str(args.target).rstrip("/"), str(args.admin_token))
+    return Plan(
+        client_id,
+        name,
+        personas,
+        branches,
+        scenario,
+        target,
+        play,
+        client,
+        out,
+        registered,
+        in_sandbox=True,
+        keep_sandbox=bool(args.keep_sandbox),
+    )
+
+
+def shipped_name(scenario: Path) -> str | None:
+    """The name ``POST /sandboxes`` knows a shipped scenario by, or None for any other
+    file (sent inline, §9)."""
+    folder = resources.scenarios().resolve()
+    resolved = scenario.resolve()
+    return resolved.stem if resolved.parent == folder else None
+
+
+def where(p: Plan, made: SandboxInfo | None = None) -> str:
     """The bank certify speaks to, as the certificate names it."""
+    if made is not None:
+        assert p.target is not None
+        return f"{made.base_url} (a sandbox of {p.target.url}, scenario {made.scenario})"
     if p.target is not None:
         return p.target.url
     assert p.scenario is not None
@@ -286,10 +373,10 @@ def where(p: Plan) -> str:
     return f"the embedded sandbox ({shown})"
 
 
-def intro(p: Plan, proxy: str, out: TextIO) -> None:
+def intro(p: Plan, proxy: str, out: TextIO, made: SandboxInfo | None = None) -> None:
     lines = [
         f"renkei certify: {p.client_name} ({p.client_id}) — {len(PLAN)} situations",
-        f"  bank:   {where(p)}",
+        f"  bank:   {where(p, made)}",
         f"  proxy:  {proxy}   ← point the app here (authorize, token, revoke, account API)",
         f"  tester: {proxy}/_certify/ (the instructions in a browser, with a Done button)",
         f"  phone:  on ④ call from the persona's phone: curl -s {proxy}{CALLS_PATH} "
@@ -297,6 +384,9 @@ def intro(p: Plan, proxy: str, out: TextIO) -> None:
         "  After each situation press Enter here, or POST /_certify/done from the app.",
         "",
     ]
+    if made is not None:
+        fate = "kept at the end (--keep-sandbox)" if p.keep_sandbox else "deleted at the end"
+        lines.insert(2, f"  sandbox: {made.id}, certify's own, {fate}")
     print("\n".join(lines), file=out, flush=True)
 
 
@@ -315,6 +405,58 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except KeyboardInterrupt:
         print("renkei certify: interrupted; no certificate written", file=sys.stderr)
         return INTERRUPTED
+
+
+def make_sandbox(p: Plan) -> SandboxInfo:
+    """A new sandbox of the target from the plan's scenario (INTERFACE.md §9)."""
+    assert p.target is not None and p.scenario is not None
+    name = shipped_name(p.scenario)
+    platform = Platform(p.target.url, p.target.admin_token)
+    label = f"renkei certify {p.client_id}"
+    try:
+        text = None if name is not None else p.scenario.read_text("utf-8")
+    except OSError as error:
+        raise UsageError(f"{p.scenario}: {error.strerror}") from None
+    try:
+        if name is not None:
+            return platform.create(name, label=label)
+        return platform.create(yaml=text, label=label)
+    except NoSandboxes:
+        raise UsageError(
+            f"{p.target.url} does not serve POST /sandboxes (INTERFACE.md §9); add --root to "
+            "certify on its root sandbox, which certify resets"
+        ) from None
+    except SandboxRefused as error:
+        raise UsageError(f"the target made no sandbox: {' '.join(str(error).split())}") from None
+    except requests.RequestException as error:
+        raise UsageError(f"cannot reach {p.target.url}: {type(error).__name__}") from None
+    finally:
+        platform.close()
+
+
+def end_sandbox(p: Plan, made: SandboxInfo, out: TextIO) -> None:
+    """Delete certify's sandbox, or say where the kept one is."""
+    assert p.target is not None
+    if p.keep_sandbox:
+        print(
+            f"Sandbox kept: {made.base_url} (admin token {made.admin_token}, telephony secret "
+            f"{made.telephony_secret}, until {made.expires_at})",
+            file=out,
+            flush=True,
+        )
+        return
+    platform = Platform(p.target.url, p.target.admin_token)
+    try:
+        platform.delete(made.id)
+    except (SandboxRefused, requests.RequestException) as error:
+        # The certificate is written: a sandbox left behind goes at its TTL.
+        print(
+            f"renkei certify: sandbox {made.id} not deleted ({type(error).__name__}); it "
+            f"expires at {made.expires_at}",
+            file=sys.stderr,
+        )
+    finally:
+        platform.close()
 
 
 def start_target(p: Plan) -> tuple[Target, EmbeddedSandbox | None]:
@@ -347,13 +489,29 @@ def player_for(p: Plan, proxy: str, timeout: float) -> Player | None:
 
 def certify(p: Plan, args: argparse.Namespace, out: TextIO) -> int:
     began = time.monotonic()
-    target, embedded = start_target(p)
+    made = make_sandbox(p) if p.in_sandbox else None
+    try:
+        return _certify(p, args, out, began, made)
+    finally:
+        if made is not None:
+            end_sandbox(p, made, out)
+
+
+def _certify(
+    p: Plan, args: argparse.Namespace, out: TextIO, began: float, made: SandboxInfo | None
+) -> int:
+    if made is not None:
+        target, embedded = Target(made.base_url, made.admin_token, made.telephony_secret), None
+    else:
+        target, embedded = start_target(p)
     proxy: CertifyProxy | None = None
     sandbox = Sandbox(target.url, target.admin_token)
     try:
         recorder = Recorder()
         try:
-            proxy = CertifyProxy(target.url, recorder, args.port).start()
+            proxy = CertifyProxy(
+                target.url, recorder, args.port, phone_secret=target.telephony_secret
+            ).start()
         except OSError as error:
             raise UsageError(
                 f"the proxy cannot listen on port {args.port}: {error.strerror}"
@@ -367,7 +525,7 @@ def certify(p: Plan, args: argparse.Namespace, out: TextIO) -> int:
             runner.prepare()
         except (SetupError, requests.RequestException) as error:
             raise UsageError(f"the sandbox refused certify's controls: {error}") from None
-        intro(p, proxy.url, out)
+        intro(p, proxy.url, out, made)
         player = player_for(p, proxy.url, args.timeout)
         playing = threading.Thread(target=player.run, daemon=True) if player else None
         judged = runner.run(playing.start if playing else None)
@@ -378,7 +536,7 @@ def certify(p: Plan, args: argparse.Namespace, out: TextIO) -> int:
         info = certificate.RunInfo(
             p.client_id,
             p.client_name,
-            where(p),
+            where(p, made),
             proxy.url,
             runner.started_at,
             time.monotonic() - began,

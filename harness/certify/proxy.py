@@ -8,6 +8,15 @@ except in the one situation where certify forges a return on purpose
 (:class:`~harness.certify.record.Exchange`) under the situation and phase in
 force when it arrived.
 
+In front of a sandbox of INTERFACE.md §9 (``target`` ``http://host/s/ID``) the
+proxy takes both the contract's paths (``/oauth/token``, relative to the
+sandbox) and the sandbox's own, which its answers name with the prefix (a
+``Location``, a form's action: ``/s/ID/connect/account``), and records both
+without the prefix; the flow cookie's path, the sandbox's, becomes the proxy's
+``/``, as the proxy serves the one sandbox at its root; calls to the telephony
+gateway get the sandbox's secret (``phone_secret``), as the phone network's
+gateway would add it (§4).
+
 Paths under ``/_certify/`` are the proxy's own and never reach the bank:
 
 * ``GET /_certify/status``: JSON of the situation in progress — ``situation``,
@@ -25,6 +34,7 @@ Paths under ``/_certify/`` are the proxy's own and never reach the bank:
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import threading
 import time
@@ -37,6 +47,7 @@ import urllib3
 
 from harness.certify.record import Exchange, first_values, read_screen
 from harness.render import page
+from renkei.contract.telephony import CALLS_PATH, SECRET_HEADER
 
 #: Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, not the message.
 HOP_BY_HOP: Final = frozenset(
@@ -268,7 +279,17 @@ class _Handler(BaseHTTPRequestHandler):
             return
         query = first_values(parse_qsl(parts.query, keep_blank_values=True))
         sent_headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        exchange = recorder.begin(self.command, parts.path, query, sent_headers)
+        bank_path, upstream = parts.path, self.path
+        prefix = self.server.prefix
+        if prefix and (bank_path == prefix or bank_path.startswith(prefix + "/")):
+            bank_path, upstream = bank_path[len(prefix) :] or "/", upstream[len(prefix) :]
+        exchange = recorder.begin(self.command, bank_path, query, sent_headers)
+        secret = self.server.phone_secret
+        if secret and bank_path == CALLS_PATH:
+            sent_headers = {
+                **{k: v for k, v in sent_headers.items() if k.lower() != SECRET_HEADER.lower()},
+                SECRET_HEADER: secret,
+            }
         kind = self.headers.get("Content-Type", "")
         if body and len(body) <= PARSE_LIMIT:
             try:
@@ -283,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             answer = self.server.pool.request(
                 self.command,
-                self.server.target + self.path,
+                self.server.target + upstream,
                 body=body or None,
                 headers=sent_headers,
                 redirect=False,
@@ -299,6 +320,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(502, {"error": "bad_gateway", "error_description": exchange.failure})
             return
         headers = [(k, v) for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP]
+        if prefix:
+            headers = [
+                (k, _cookie_path(v, prefix) if k.lower() == "set-cookie" else v) for k, v in headers
+            ]
         exchange.status = answer.status
         data = answer.data or b""
         location = answer.headers.get("Location")
@@ -327,14 +352,23 @@ class _Handler(BaseHTTPRequestHandler):
     do_OPTIONS = _forward
 
 
+def _cookie_path(cookie: str, prefix: str) -> str:
+    """A sandbox's cookie (``Path=/s/ID/``) for the proxy's root, where the app and
+    renkei's own players speak the contract's paths without the prefix."""
+    return re.sub(rf"(;\s*path=){re.escape(prefix)}(/|(?=;|$))", r"\1/", cookie, flags=re.I)
+
+
 class CertifyServer(ThreadingHTTPServer):
     daemon_threads = True
     #: Many keep-alive connections at once: a browser, a phone and an app.
     request_queue_size = 64
 
-    def __init__(self, port: int, target: str, recorder: Recorder) -> None:
+    def __init__(self, port: int, target: str, recorder: Recorder, phone_secret: str = "") -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.target = target.rstrip("/")
+        #: A sandbox's prefix (``/s/ID``, §9), or "" for a server's root.
+        self.prefix = urlsplit(self.target).path
+        self.phone_secret = phone_secret
         self.recorder = recorder
         self.pool = urllib3.PoolManager(maxsize=16)
 
@@ -342,8 +376,10 @@ class CertifyServer(ThreadingHTTPServer):
 class CertifyProxy:
     """The proxy on a loopback port (0: a free one), served from a thread of its own."""
 
-    def __init__(self, target: str, recorder: Recorder, port: int = 0) -> None:
-        self.server = CertifyServer(port, target, recorder)
+    def __init__(
+        self, target: str, recorder: Recorder, port: int = 0, phone_secret: str = ""
+    ) -> None:
+        self.server = CertifyServer(port, target, recorder, phone_secret)
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         )

@@ -16,10 +16,11 @@ For each situation of :data:`~harness.certify.plan.PLAN` the runner
    ``timeout`` seconds for the whole situation, then judges its checks
    (:func:`~harness.certify.judge.decide`).
 
-Before the first situation the sandbox is reset to its scenario (``POST
-/sandbox/reset``) and its clock frozen at 10:15 JST of the bank's own today: open
-by every rule of R-HOURS, and the day the scenario's relative dates (histories)
-were built for. The clock only moves when certify moves it.
+Before the first situation the sandbox — the embedded one, the one certify made
+of a ``--target`` (INTERFACE.md §9), or with ``--root`` the target's root — is
+reset to its scenario (``POST /sandbox/reset``) and its clock frozen at 10:15
+JST of the bank's own today: open by every rule of R-HOURS, and the day the
+scenario's relative dates (histories) were built for. The clock only moves when certify moves it.
 """
 
 from __future__ import annotations
