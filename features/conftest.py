@@ -13,4 +13,5 @@ pytest_plugins = [
     "harness.steps.hours",
     "harness.steps.input",
     "harness.steps.system",
+    "harness.steps.platform",
 ]

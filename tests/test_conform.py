@@ -29,6 +29,8 @@ import pytest
 from harness import conform, conform_plugin
 from harness import requirements as reqmod
 from harness.conform import marker_expression
+from harness.driver import Platform, Sandbox, SandboxInfo
+from harness.embedded import Target
 from harness.render import html_report, markdown, summary
 from harness.report import (
     FAILED,
@@ -43,6 +45,8 @@ from harness.report import (
     screenshot_requirements,
 )
 from harness.requirements import Requirements, load, parse
+from harness.steps.platform import World, delete_worlds, make_world
+from harness.tags import feature_tags
 from renkei import resources
 from renkei.cli import main
 
@@ -107,7 +111,7 @@ def record(
 
 
 def test_the_packaged_copy_is_the_specification() -> None:
-    """Installs without shared/ report against the same 40 requirements."""
+    """Installs without shared/ report against the same requirements."""
     if not reqmod.SPEC.exists():
         pytest.skip("shared/spec/REQUIREMENTS.md is not beside this checkout")
     from harness.requirements_md import TEXT
@@ -711,3 +715,112 @@ def test_the_exchanges_are_watched_only_while_installed(refusing: str) -> None:
     exchanges.uninstall()
     requests.get(refusing, timeout=5)
     assert len(exchanges.shown()) == 1
+
+
+# -- R-PLAT-4's sandboxes: a target without §9, and every sandbox deleted -------------------
+
+
+class _PlatformStub(http.server.ThreadingHTTPServer):
+    """A target's ``/sandboxes`` (INTERFACE.md §9): ``create`` is the status of every
+    POST; a DELETE is 204 unless its id is ``broken``; ``calls`` what was asked."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Platform)
+        self.calls: list[str] = []
+        self.create = 404
+        self.broken = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Platform(http.server.BaseHTTPRequestHandler):
+    server: _PlatformStub
+
+    def _answer(self, status: int, body: bytes = b"") -> None:
+        self.server.calls.append(f"{self.command} {self.path}")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._answer(self.server.create, b'{"errorCode": "sandbox_limit", "errorMessage": "full"}')
+
+    def do_DELETE(self) -> None:
+        broken = bool(self.server.broken) and self.path.endswith("/" + self.server.broken)
+        self._answer(500 if broken else 204, b'{"errorCode": "x"}' if broken else b"")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def platform_stub() -> Iterator[_PlatformStub]:
+    server = _PlatformStub()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "start"),
+    [
+        (404, "the target does not conform to R-PLAT-4: it serves no sandboxes (INTERFACE.md §9)"),
+        (405, "the target does not conform to R-PLAT-4: it serves no sandboxes (INTERFACE.md §9)"),
+        (409, "the target refused a sandbox for R-PLAT-4: POST /sandboxes answered 409"),
+    ],
+)
+def test_a_target_without_sandboxes_fails_r_plat_4_with_the_reason(
+    platform_stub: _PlatformStub, status: int, start: str
+) -> None:
+    """The first step of every scenario of features/platform.feature: a failed
+    assertion saying why, which the report shows under R-PLAT-4, not an error."""
+    platform_stub.create = status
+    made: dict[str, World] = {}
+    with pytest.raises(AssertionError) as failed:
+        make_world(Platform(platform_stub.url, "operator"), None, made, "A")
+    assert str(failed.value).startswith(start), failed.value
+    assert f"answered {status}" in str(failed.value) or f"({status})" in str(failed.value)
+    assert made == {}, "nothing was made, so nothing is left to delete"
+    assert platform_stub.calls == ["POST /sandboxes"]
+
+
+def test_every_sandbox_a_scenario_made_is_deleted_even_when_one_delete_fails(
+    platform_stub: _PlatformStub,
+) -> None:
+    def world(name: str, sandbox_id: str, *, deleted: bool = False) -> World:
+        info = SandboxInfo(sandbox_id, f"http://x/s/{sandbox_id}", "", "t", "s", "", "default")
+        return World(
+            name, info, Target(info.base_url, "t"), Sandbox(info.base_url, "t"), [], deleted
+        )
+
+    platform_stub.broken = "b" * 16
+    made = {
+        "A": world("A", "a" * 16),
+        "B": world("B", "b" * 16),
+        "C": world("C", "c" * 16),
+        "gone": world("gone", "d" * 16, deleted=True),
+    }
+    problems = delete_worlds(Platform(platform_stub.url, "operator"), made)
+    assert platform_stub.calls == [
+        f"DELETE /sandboxes/{'a' * 16}",
+        f"DELETE /sandboxes/{'b' * 16}",
+        f"DELETE /sandboxes/{'c' * 16}",
+    ]
+    assert len(problems) == 1 and problems[0].startswith(f"sandbox 'B' ({'b' * 16}): DELETE")
+    assert [w.deleted for w in made.values()] == [True, False, True, True]
+
+
+def test_every_requirement_but_the_banks_is_tagged_in_the_features() -> None:
+    """R-PLAT-1..3 wait for the banks (INTERFACE.md §10); every other requirement,
+    R-PLAT-4 among them, has a scenario of the shipped features."""
+    untagged = [rid for rid in load().ids() if rid not in feature_tags()]
+    assert untagged == ["R-PLAT-1", "R-PLAT-2", "R-PLAT-3"]

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from harness import browser
 from harness import conform as conform_command
@@ -35,6 +36,7 @@ from harness.browser import JOURNEYS, Journey
 from harness.embedded import Target, embedded_sandbox
 from harness.requirements import load
 from renkei.cli import main
+from renkei.contract.sandboxes import SANDBOXES_PATH
 
 DEFAULT = Path(__file__).resolve().parents[1] / "scenarios" / "default.yaml"
 #: flow.feature's walk through ① to ⑥ (R-FLOW-1..6, the call deadline of R-FLOW-4 among
@@ -241,6 +243,45 @@ def test_a_target_without_sandboxes_runs_one_at_a_time_and_says_so(
     said = [line for line in printed.splitlines() if "one at a time" in line]
     assert len(said) == 1 and "the target makes no sandbox" in said[0], printed
     assert "on 2 workers" not in printed
+
+
+def test_r_plat_4_passes_on_parallel_workers_and_leaves_no_sandbox_behind(
+    normal: Target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """features/platform.feature on -n 2: each worker's ``target`` is a sandbox of its
+    own, whose token cannot create (INTERFACE.md §9), so the scenarios' sandboxes are
+    made with the operator's; every one of them, and the workers', is deleted."""
+    assert conform(normal, tmp_path, "-n", "2", "--tags", "@R-PLAT-4") == 0
+    printed = capsys.readouterr().out
+    assert "5 scenarios to run on 2 workers, a sandbox each" in printed
+    assert printed.count(" passed  platform.feature:") == 5
+    assert verdicts(tmp_path)["R-PLAT-4"] == "passed"
+    listed = requests.get(
+        normal.url + SANDBOXES_PATH,
+        headers={"Authorization": f"Bearer {normal.admin_token}"},
+        timeout=10,
+    )
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["sandboxes"] == []
+
+
+def test_r_plat_4_fails_with_the_reason_on_a_target_that_makes_no_sandbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each scenario fails at its first step, and the report says why under R-PLAT-4;
+    the requirements that need no new sandbox still pass in the same run."""
+    with embedded_sandbox(extra=("--max-sandboxes", "0")) as full:
+        tags = "@R-PLAT-4 or (@flow and @R-FLOW-7)"
+        assert conform(full, tmp_path, "--tags", tags) == 1
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.out + printed.err
+    found = verdicts(tmp_path)
+    assert (found["R-PLAT-4"], found["R-FLOW-7"]) == ("failed", "passed")
+    report = (tmp_path / "conformance.md").read_text("utf-8")
+    row = next(line for line in report.splitlines() if line.startswith("| R-PLAT-4 |"))
+    assert row.count("❌") == 6, row  # the verdict and each of the five scenarios
+    refused = "the target refused a sandbox for R-PLAT-4: POST /sandboxes answered 409"
+    assert row.count(refused) == 5, row
 
 
 SELF_FEATURES = {
