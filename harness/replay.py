@@ -18,6 +18,15 @@ mostly sequential — concurrent load is the Locust file's job.
 Before the first step the sandbox is reset to the scenario as on the trace's
 ``host_day`` (renkei's ``{"today": ...}`` extension of ``POST /sandbox/reset``).
 
+**A sandbox of its own.** Steering the clock and resetting would change the
+world of everyone else on the server, so ``renkei replay`` plays in a new
+sandbox (INTERFACE.md §9, ``POST /sandboxes`` with the operator's
+``--admin-token``) made from the trace's scenario — the header names it: a
+shipped one by its name, any other file sent inline — or from ``--scenario``,
+prints where it is, and deletes it at the end unless ``--keep-sandbox``.
+``--root`` plays on the server's root sandbox as before; a server without §9
+needs it, and says so in one line otherwise.
+
 **Comparison.** Every answer is the screen shown next, ``granted``,
 ``cancelled``, ``verified``/``not_verified`` or the machine code; the counts per
 answer are printed beside the twin's, with the difference, then the first steps
@@ -46,7 +55,19 @@ from urllib.parse import urlsplit
 import requests
 from tabulate import tabulate
 
-from harness.driver import Answer, Browser, PartnerApp, Phone, Sandbox, query
+from harness.driver import (
+    Answer,
+    Browser,
+    NoSandboxes,
+    PartnerApp,
+    Phone,
+    Platform,
+    Sandbox,
+    SandboxInfo,
+    SandboxRefused,
+    query,
+)
+from renkei import resources
 from renkei.args import non_negative, positive_int
 from renkei.contract.controls import CLOCK_PATH, RESET_PATH
 from renkei.contract.screens import CANCEL_PATH, SCREEN_PATHS
@@ -74,13 +95,17 @@ class Customer:
     base: str
     phones: dict[str, Phone] = field(default_factory=dict)
     call_to: str = ""
+    #: The gateway's secret a sandbox of §9 asks of every call ("" for an open one).
+    secret: str = ""
 
     def phone(self, number: str) -> Phone:
         """The phone with ``number``; it shares the browser's connections (the
         gateway reads no cookie), so a journey holds one keep-alive connection."""
         found = self.phones.get(number)
         if found is None:
-            found = self.phones[number] = Phone(self.base, number, self.browser.session)
+            found = self.phones[number] = Phone(
+                self.base, number, self.browser.session, self.secret
+            )
         return found
 
     def close(self) -> None:
@@ -165,8 +190,10 @@ class Replayer:
         max_seconds: float = 600.0,
         max_steps: int | None = None,
         concurrency: int = 4,
+        telephony_secret: str = "",
     ) -> None:
         self.trace, self.target = trace, target.rstrip("/")
+        self.telephony_secret = telephony_secret
         self.sandbox = Sandbox(self.target, admin_token)
         self.speed, self.max_seconds, self.max_steps = speed, max_seconds, max_steps
         self.concurrency = concurrency
@@ -194,7 +221,9 @@ class Replayer:
             # A retry after a refusal is a new authorization request in the same
             # browser, as a person's would be.
             if found is None:
-                found = Customer(Browser(self.target), app, self.target)
+                found = Customer(
+                    Browser(self.target), app, self.target, secret=self.telephony_secret
+                )
             else:
                 found.app.close()
                 found.app = app
@@ -289,7 +318,29 @@ def add_parser(commands: Any) -> None:
     p.add_argument(
         "--target", required=True, metavar="URL", help="the server, e.g. http://127.0.0.1:8000"
     )
-    p.add_argument("--admin-token", required=True, metavar="T", help="its admin token")
+    p.add_argument(
+        "--admin-token",
+        required=True,
+        metavar="T",
+        help="its admin token: the operator's, which makes the replay's sandbox (§9)",
+    )
+    p.add_argument(
+        "--root",
+        action="store_true",
+        help="play on the server's root sandbox (reset, its clock steered) instead of a new "
+        "sandbox of its own; a server without POST /sandboxes needs it",
+    )
+    p.add_argument(
+        "--scenario",
+        metavar="FILE",
+        help="the new sandbox's scenario, a file or a shipped name (default: the one the "
+        "trace's header names)",
+    )
+    p.add_argument(
+        "--keep-sandbox",
+        action="store_true",
+        help="keep the new sandbox at the end (it lives its TTL, 24 h)",
+    )
     p.add_argument(
         "--speed",
         type=non_negative,
@@ -322,22 +373,116 @@ def add_parser(commands: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def trace_scenario(trace: Trace, given: str | None = None) -> tuple[str | None, str | None, str]:
+    """What the replay's sandbox is made from: ``(name, None, shown)`` for a shipped
+    scenario, ``(None, yaml, shown)`` for any other file; ``given`` (``--scenario``)
+    before the scenario the trace's header names (``scenarios/load.yaml`` for a
+    shipped one, else the file as ``renkei simulate`` was given it).
+    :class:`ReplayError` when it is neither a shipped one nor a file here."""
+    named = given or trace.header.get("scenario")
+    if not isinstance(named, str) or not named:
+        raise ReplayError("the trace's header names no scenario; give --scenario FILE, or --root")
+    shipped = resources.scenarios().resolve()
+    if given:
+        try:
+            path = resources.find_scenario(given)
+        except resources.NotFound as error:
+            raise ReplayError(f"--scenario {error}") from None
+    else:
+        path = Path(named)
+        prefix, _, name = named.partition("/")
+        if (
+            not path.is_file()
+            and prefix == "scenarios"
+            and name.removesuffix(".yaml") in (resources.scenario_names())
+        ):
+            path = shipped / name  # a shipped scenario, as the header shows one
+    if path.is_file() and path.resolve().parent == shipped:
+        return path.stem, None, named
+    try:
+        return None, path.read_text("utf-8"), named
+    except OSError as error:
+        where = "--scenario" if given else "the trace's scenario"
+        raise ReplayError(
+            f"{where} {named}: {error.strerror}; give --scenario FILE, or --root"
+        ) from None
+
+
+def make_sandbox(args: argparse.Namespace, trace: Trace, out: TextIO) -> SandboxInfo:
+    """The replay's own sandbox on ``--target`` (INTERFACE.md §9), said in one line."""
+    name, text, shown = trace_scenario(trace, args.scenario)
+    platform = Platform(args.target.rstrip("/"), args.admin_token)
+    label = f"renkei replay {Path(args.trace).name}"
+    try:
+        made = (
+            platform.create(name, label=label)
+            if name is not None
+            else platform.create(yaml=text, label=label)
+        )
+    except NoSandboxes:
+        raise ReplayError(
+            f"{args.target} does not serve POST /sandboxes (INTERFACE.md §9); add --root to "
+            "replay on its root sandbox, whose clock the replay steers"
+        ) from None
+    except SandboxRefused as error:
+        raise ReplayError(f"the target made no sandbox: {' '.join(str(error).split())}") from None
+    finally:
+        platform.close()
+    fate = "kept at the end" if args.keep_sandbox else "deleted at the end"
+    print(
+        f"renkei replay: in sandbox {made.id} of its own, {made.base_url} (scenario {shown}, "
+        f"admin token {made.admin_token}), {fate}",
+        file=out,
+        flush=True,
+    )
+    return made
+
+
+def end_sandbox(args: argparse.Namespace, made: SandboxInfo) -> None:
+    """Delete the replay's sandbox, unless ``--keep-sandbox``."""
+    if args.keep_sandbox:
+        return
+    platform = Platform(args.target.rstrip("/"), args.admin_token)
+    try:
+        platform.delete(made.id)
+    except (SandboxRefused, requests.RequestException) as error:
+        # The comparison stands; a sandbox left behind goes at its TTL.
+        print(
+            f"renkei replay: sandbox {made.id} not deleted ({type(error).__name__}); it "
+            f"expires at {made.expires_at}",
+            file=sys.stderr,
+        )
+    finally:
+        platform.close()
+
+
 def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
         trace = read(Path(args.trace))
     except TraceError as e:
         print(f"renkei replay: {e}", file=sys.stderr)
         return 2
-    replayer = Replayer(
-        trace,
-        args.target,
-        args.admin_token,
-        speed=args.speed,
-        max_seconds=args.max_seconds,
-        max_steps=args.max_steps,
-        concurrency=args.concurrency,
-    )
+    if args.root and (args.scenario or args.keep_sandbox):
+        flag = "--scenario" if args.scenario else "--keep-sandbox"
+        print(
+            f"renkei replay: {flag} is for a sandbox of its own; --root makes none", file=sys.stderr
+        )
+        return 2
+    made: SandboxInfo | None = None
     try:
+        if not args.root:
+            made = make_sandbox(args, trace, out)
+        where = made.base_url if made is not None else args.target
+        replayer = Replayer(
+            trace,
+            where,
+            made.admin_token if made is not None else args.admin_token,
+            speed=args.speed,
+            max_seconds=args.max_seconds,
+            max_steps=args.max_steps,
+            concurrency=args.concurrency,
+            telephony_secret=made.telephony_secret if made is not None else "",
+        )
         result = replayer.run(progress=sys.stderr)
     except ReplayError as e:
         print(f"renkei replay: {e}", file=sys.stderr)
@@ -345,7 +490,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except requests.RequestException as e:
         print(f"renkei replay: cannot reach {args.target}: {e}", file=sys.stderr)
         return 2
-    print(report(trace, result, args.target), file=out)
+    finally:
+        if made is not None:
+            end_sandbox(args, made)
+    print(report(trace, result, where), file=out)
     beyond = result.beyond(args.tolerance)
     if beyond:
         print(

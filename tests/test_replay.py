@@ -3,19 +3,28 @@
 The twin's trace of the short, busy test profile is played against a real
 ``renkei serve`` process started on the same scenario; the server's answers
 must equal the twin's for every code, step by step. A doctored trace must make
-the command fail, and a bad trace file must be a clear error.
+the command fail, and a bad trace file must be a clear error. The command plays
+in a sandbox of its own (INTERFACE.md §9), made from the trace's scenario and
+deleted at the end, and leaves the root's clock alone; ``--root`` plays on the
+root, which a server without §9 needs.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 
+from harness.driver import Platform
 from harness.embedded import Target, embedded_sandbox
-from harness.replay import Replayer, Result, verdict
+from harness.replay import Replayer, ReplayError, Result, trace_scenario, verdict
 from renkei.cli import main
 from renkei.contract import trace
 from renkei.contract.trace import Step, Trace
@@ -50,8 +59,17 @@ def trace_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_server_answers_as_the_twin_predicted(server: Target, trace_file: Path) -> None:
+    """The whole trace, in a sandbox of the server (INTERFACE.md §9) made from the
+    trace's scenario, as ``renkei replay`` plays it: its clock, its congestion."""
     recorded = trace.read(trace_file)
-    result = Replayer(recorded, server.url, server.admin_token).run()
+    platform = Platform(server.url, server.admin_token)
+    made = platform.create(yaml=(DATA / "twin.yaml").read_text("utf-8"), label="replay test")
+    try:
+        result = Replayer(
+            recorded, made.base_url, made.admin_token, telephony_secret=made.telephony_secret
+        ).run()
+    finally:
+        assert platform.delete(made.id)
     assert result.complete and result.sent == len(recorded.steps)
     assert result.mismatches == []
     assert result.observed == result.predicted
@@ -87,16 +105,123 @@ def test_a_difference_fails_the_command(
     )
 
 
+def _controls(target: Target) -> dict[str, str]:
+    return {"Authorization": f"Bearer {target.admin_token}"}
+
+
+def _sandboxes(target: Target) -> list[dict[str, Any]]:
+    r = requests.get(target.url + "/sandboxes", headers=_controls(target), timeout=10)
+    r.raise_for_status()
+    found: list[dict[str, Any]] = r.json()["sandboxes"]
+    return found
+
+
+def _root_frozen(target: Target) -> bool:
+    r = requests.get(target.url + "/sandbox/clock", headers=_controls(target), timeout=10)
+    r.raise_for_status()
+    return bool(r.json()["frozen"])
+
+
+SANDBOX_LINE = re.compile(
+    r"renkei replay: in sandbox ([0-9a-f]{16}) of its own, (\S+) \(scenario (\S+), "
+    r"admin token (\S+)\), (deleted|kept) at the end"
+)
+
+
 def test_an_agreeing_replay_ends_with_its_verdict(
     server: Target, trace_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """In a sandbox of its own: said first, deleted at the end, the root's clock
+    never steered (it runs before and after)."""
     total = len(trace.read(trace_file).steps)
+    requests.delete(server.url + "/sandbox/clock", headers=_controls(server), timeout=10)
+    assert not _root_frozen(server)
     argv = ["replay", str(trace_file), "--target", server.url, "--admin-token", server.admin_token]
     assert main([*argv, "--max-steps", "40"]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == (
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-1] == (
         f"renkei replay: agrees with the twin on 40 of 40 steps sent; "
         f"stopped early, the trace has {total:,}"
     )
+    said = SANDBOX_LINE.fullmatch(lines[0])
+    assert said, lines[0]
+    sandbox_id, base, scenario, _, fate = said.groups()
+    assert base == f"{server.url}/s/{sandbox_id}" and fate == "deleted"
+    assert scenario == trace.read(trace_file).header["scenario"]
+    assert any(line.endswith(f"against {base}") for line in lines), lines[:3]
+    assert _sandboxes(server) == [] and not _root_frozen(server)
+
+
+def test_root_plays_on_the_root_and_keep_sandbox_keeps_it(
+    server: Target, trace_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["replay", str(trace_file), "--target", server.url, "--admin-token", server.admin_token]
+    assert main([*argv, "--max-steps", "10", "--root"]) == 0
+    out = capsys.readouterr().out
+    assert "in sandbox" not in out and f"against {server.url}\n" in out
+    assert _root_frozen(server) and _sandboxes(server) == []
+    assert main([*argv, "--max-steps", "10", "--keep-sandbox"]) == 0
+    said = SANDBOX_LINE.fullmatch(capsys.readouterr().out.splitlines()[0])
+    assert said and said.group(5) == "kept"
+    (kept,) = _sandboxes(server)
+    assert kept["id"] == said.group(1) and kept["scenario"] == "inline"
+    assert Platform(server.url, server.admin_token).delete(kept["id"]) is True
+    assert main([*argv, "--root", "--keep-sandbox"]) == 2
+    assert capsys.readouterr().err == (
+        "renkei replay: --keep-sandbox is for a sandbox of its own; --root makes none\n"
+    )
+
+
+class _Without9(BaseHTTPRequestHandler):
+    """A server without INTERFACE.md §9: every path is unknown (404)."""
+
+    def _unknown(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = do_DELETE = _unknown
+
+    def log_message(self, *_: Any) -> None:  # the test's output stays clean
+        pass
+
+
+def test_a_target_without_sandboxes_is_one_line_unless_root(
+    trace_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), _Without9)
+    thread = threading.Thread(target=stub.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{stub.server_address[1]}"
+    try:
+        argv = ["replay", str(trace_file), "--target", url, "--admin-token", "t"]
+        assert main(argv) == 2
+        assert capsys.readouterr().err == (
+            f"renkei replay: {url} does not serve POST /sandboxes (INTERFACE.md §9); add "
+            "--root to replay on its root sandbox, whose clock the replay steers\n"
+        )
+        assert main([*argv, "--root"]) == 2  # on the root, which has no controls here
+        assert "POST /sandbox/reset: 404" in capsys.readouterr().err
+    finally:
+        stub.shutdown()
+        stub.server_close()
+        thread.join(timeout=10)
+
+
+def test_the_sandbox_is_made_from_the_scenario_the_trace_names(tmp_path: Path) -> None:
+    """A shipped scenario goes by its name, any other file inline; --scenario first."""
+    shipped = Trace({"scenario": "scenarios/load.yaml"}, [])
+    assert trace_scenario(shipped) == ("load", None, "scenarios/load.yaml")
+    assert trace_scenario(shipped, "default") == ("default", None, "default")
+    own = tmp_path / "own.yaml"
+    own.write_text("bank: {}\n", encoding="utf-8")
+    assert trace_scenario(Trace({"scenario": str(own)}, [])) == (None, "bank: {}\n", str(own))
+    with pytest.raises(ReplayError, match=r"gone.yaml: No such file.*--scenario FILE, or --root"):
+        trace_scenario(Trace({"scenario": str(tmp_path / "gone.yaml")}, []))
+    with pytest.raises(ReplayError, match="names no scenario"):
+        trace_scenario(Trace({}, []))
+    with pytest.raises(ReplayError, match="--scenario nothing: no such file, nor a shipped"):
+        trace_scenario(shipped, "nothing")
 
 
 def _step(journey: int, do: str, out: str) -> Step:
@@ -191,4 +316,8 @@ def test_a_wrong_admin_token_is_a_clear_error(
 ) -> None:
     argv = ["replay", str(trace_file), "--target", server.url, "--admin-token", "wrong"]
     assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("renkei replay: the target made no sandbox: POST /sandboxes answered 401")
+    assert err.count("\n") == 1
+    assert main([*argv, "--root"]) == 2
     assert "POST /sandbox/reset: 401" in capsys.readouterr().err
