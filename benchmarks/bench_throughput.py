@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_throughput.py [--clients 32] [--seconds 20]
         [--client-processes 2] [--workers 2] [--threads 8] [--database-url URL]
+        [--sandboxes 20 [--rounds 2]]
 
 Starts ``renkei serve`` (a scenario with room for every client's flow) and, in
 the same run:
@@ -27,6 +28,18 @@ the time from a request reaching the application to its answer, without the
 queueing in front of it. With every client always waiting on an answer (a
 closed loop), the mean latency the clients see is fixed by Little's law at the
 clients over the answers per second; the run prints that figure too.
+
+With ``--sandboxes N`` the run asks instead what isolation costs (INTERFACE.md
+§9): it creates N sandboxes of the same scenario (``POST /sandboxes`` with the
+operator's token) and runs the flows phase ``--rounds`` times in each of two
+ways, interleaved — **alone**, every client on the root sandbox, then
+**spread**, the same clients dealt round-robin over the N sandboxes, each at
+its ``base_url`` with its telephony secret — because this machine's speed
+varies by a third from one run to the next and would otherwise be measured
+instead. A short walk of each way first (:data:`WARM_UP`, not counted) has
+every server process build its Service of each sandbox. It prints the flows
+per second of each round and of each way, the bank's CPU per flow, and spread
+over alone.
 """
 
 from __future__ import annotations
@@ -35,6 +48,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -51,13 +65,23 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from harness.driver import Browser, PartnerApp, Phone, Sandbox  # noqa: E402
+from harness.driver import Browser, PartnerApp, Phone, Platform, Sandbox  # noqa: E402
 from harness.embedded import EmbeddedSandbox  # noqa: E402
 from simulator.core.host import AccountStatus, PinVault  # noqa: E402
 from simulator.scenario import load_scenario  # noqa: E402
 
 CustomerData = tuple[dict[str, str], dict[str, str], str]
+#: Where a client walks its flows: a sandbox's base URL and its telephony secret
+#: ("" for the root, whose gateway is open).
+Target = tuple[str, str]
 OPEN = "2026-12-02T10:00:00+09:00"
+#: A sandbox's prefix in a path (INTERFACE.md §9), left out of the steps' names so
+#: that the same screen of every sandbox is one step.
+SANDBOX_PART = re.compile(r"^/s/[0-9a-f]{16}(?=/)")
+#: The most sandboxes a run creates: the server's --max-sandboxes default.
+MOST_SANDBOXES = 100
+#: With --sandboxes, the seconds of each way walked before the rounds, not counted.
+WARM_UP = 3.0
 
 
 def customers(today: dt.date) -> list[CustomerData]:
@@ -106,7 +130,8 @@ class Timings:
 
     def hook(self, response: requests.Response, *_: Any, **__: Any) -> None:
         request = response.request
-        step = f"{request.method} {urlsplit(request.url or '').path}"
+        path = SANDBOX_PART.sub("", urlsplit(request.url or "").path)
+        step = f"{request.method} {path}"
         spent = server_ms(response.headers.get("Server-Timing", ""))
         with self.lock:
             self.client[step].append(response.elapsed.total_seconds() * 1000)
@@ -170,12 +195,13 @@ def bare(url: str, timings: Timings, deadline: float) -> tuple[int, list[int]]:
     return done, []
 
 
-def one_flow(url: str, timings: Timings, customer: CustomerData) -> int:
+def one_flow(target: Target, timings: Timings, customer: CustomerData) -> int:
     """One customer, end to end; answers the requests it took."""
+    url, secret = target
     account, details, pin = customer
     session = timings.session()
     browser, app = Browser(url, session), PartnerApp(url)
-    phone = Phone(url, details["phone"], session)
+    phone = Phone(url, details["phone"], session, secret=secret)
     requests_made = 0
 
     def follow(answer: Any) -> Any:
@@ -206,16 +232,21 @@ def one_flow(url: str, timings: Timings, customer: CustomerData) -> int:
     return requests_made
 
 
-def flows(url: str, timings: Timings, me: CustomerData, deadline: float) -> tuple[int, list[int]]:
+def flows(
+    target: Target, timings: Timings, me: CustomerData, deadline: float
+) -> tuple[int, list[int]]:
     per_flow = []
     while time.perf_counter() < deadline:
-        per_flow.append(one_flow(url, timings, me))
+        per_flow.append(one_flow(target, timings, me))
     return len(per_flow), per_flow
 
 
-def client_process(url: str, phase: str, first: int, threads: int, seconds: float) -> int:
-    """``threads`` clients of one phase; waits for ``go`` on stdin, then prints one
-    JSON line: what was done and the timings."""
+def client_process(
+    targets: list[Target], phase: str, first: int, threads: int, seconds: float
+) -> int:
+    """``threads`` clients of one phase, the clients ``first``… of the run: client
+    ``k`` walks at ``targets[k % len(targets)]``. Waits for ``go`` on stdin, then
+    prints one JSON line: what was done and the timings."""
     today = dt.date.fromisoformat(OPEN[:10])
     people = customers(today)[first : first + threads] if phase == "flows" else []
     timings = Timings()
@@ -224,8 +255,11 @@ def client_process(url: str, phase: str, first: int, threads: int, seconds: floa
 
     def client(i: int) -> None:
         deadline = time.perf_counter() + seconds
-        walking = phase == "flows"
-        done = flows(url, timings, people[i], deadline) if walking else bare(url, timings, deadline)
+        target = targets[(first + i) % len(targets)]
+        if phase == "flows":
+            done = flows(target, timings, people[i], deadline)
+        else:
+            done = bare(target[0], timings, deadline)
         with lock:
             results.append(done)
 
@@ -257,13 +291,19 @@ def client_process(url: str, phase: str, first: int, threads: int, seconds: floa
 
 
 def phase(
-    url: str, name: str, clients: int, processes: int, seconds: float, server_pid: int
+    targets: list[Target],
+    name: str,
+    clients: int,
+    processes: int,
+    seconds: float,
+    server_pid: int,
 ) -> dict[str, Any]:
     """Run one phase in ``processes`` client processes at once; merge their results."""
     share = [clients // processes + (i < clients % processes) for i in range(processes)]
     children, first = [], 0
     for threads in share:
-        command = [sys.executable, __file__, "--client", url, name, str(first), str(threads)]
+        command = [sys.executable, __file__, "--client", json.dumps(targets), name]
+        command += [str(first), str(threads)]
         command.append(str(seconds))
         children.append(
             subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -294,10 +334,8 @@ def phase(
     return merged
 
 
-def main() -> int:
-    if len(sys.argv) == 7 and sys.argv[1] == "--client":
-        url, name, first, threads, seconds = sys.argv[2:]
-        return client_process(url, name, int(first), int(threads), float(seconds))
+def arguments() -> argparse.Namespace:
+    """The run's options, each checked: a bad one is one line and exit 2."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--client-processes", type=int, default=2)
@@ -305,14 +343,39 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--sandboxes",
+        type=int,
+        default=0,
+        help="compare the root sandbox alone with the clients spread over this many",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="with --sandboxes: rounds of alone, then spread"
+    )
     args = parser.parse_args()
     if not 1 <= args.client_processes <= args.clients:
         parser.error("--client-processes must be between 1 and --clients")
+    if not 0 < args.seconds <= 600:
+        parser.error("--seconds must be more than 0 and at most 600")
+    if not 0 <= args.sandboxes <= MOST_SANDBOXES:
+        parser.error(f"--sandboxes must be between 0 and {MOST_SANDBOXES}")
+    if not 1 <= args.rounds <= 10:
+        parser.error("--rounds must be between 1 and 10")
+    return args
+
+
+def main() -> int:
+    if len(sys.argv) == 7 and sys.argv[1] == "--client":
+        targets, name, first, threads, seconds = sys.argv[2:]
+        given = [(str(url), str(secret)) for url, secret in json.loads(targets)]
+        return client_process(given, name, int(first), int(threads), float(seconds))
+    args = arguments()
     text = (ROOT / "scenarios" / "default.yaml").read_text(encoding="utf-8")
     scenario = ROOT / "reports" / "bench-throughput.yaml"
     scenario.parent.mkdir(exist_ok=True)
     # Every client's flows at once must not meet the 200-slot congestion answer.
-    scenario.write_text(text.replace("capacity_flows: 200", "capacity_flows: 100000"), "utf-8")
+    roomy = text.replace("capacity_flows: 200", "capacity_flows: 100000")
+    scenario.write_text(roomy, "utf-8")
     extra = ["--scenario", str(scenario), "--workers", str(args.workers)]
     extra += ["--threads", str(args.threads)]
     if args.database_url:
@@ -324,14 +387,86 @@ def main() -> int:
         # The population as on the benchmark's day, as customers() builds it.
         sandbox.request("POST", "/sandbox/reset", today=OPEN[:10]).raise_for_status()
         sandbox.set_clock(OPEN, frozen=False)
-        ceiling, walked = (
-            phase(target.url, name, args.clients, args.client_processes, args.seconds, server.pid)
-            for name in ("bare", "flows")
-        )
+        root: list[Target] = [(target.url, "")]
+        if args.sandboxes:
+            spread = make_sandboxes(target.url, target.admin_token, roomy, args.sandboxes)
+            runs: dict[str, list[dict[str, Any]]] = {"alone": [], "spread": []}
+            # Not counted: each server process builds a sandbox's Service on its first
+            # request there (the scenario, the app), a cost of start-up, not of throughput.
+            for targets in (root, spread):
+                phase(targets, "flows", args.clients, args.client_processes, WARM_UP, server.pid)
+            for _ in range(args.rounds):
+                for way, targets in (("alone", root), ("spread", spread)):
+                    runs[way].append(
+                        phase(
+                            targets,
+                            "flows",
+                            args.clients,
+                            args.client_processes,
+                            args.seconds,
+                            server.pid,
+                        )
+                    )
+        else:
+            ceiling, walked = (
+                phase(root, name, args.clients, args.client_processes, args.seconds, server.pid)
+                for name in ("bare", "flows")
+            )
     finally:
         server.stop()
-    report(args, ceiling, walked)
+    if args.sandboxes:
+        report_sandboxes(args, runs)
+    else:
+        report(args, ceiling, walked)
     return 0
+
+
+def make_sandboxes(url: str, operator: str, scenario: str, count: int) -> list[Target]:
+    """``count`` sandboxes of ``scenario`` (sent inline: the one the root serves),
+    each reset to the benchmark's day and its clock set as the root's is."""
+    platform = Platform(url, operator)
+    made = []
+    try:
+        for i in range(count):
+            info = platform.create(yaml=scenario, label=f"bench-throughput {i}", ttl_seconds=3600)
+            own = Sandbox(info.base_url, info.admin_token)
+            own.request("POST", "/sandbox/reset", today=OPEN[:10]).raise_for_status()
+            own.set_clock(OPEN, frozen=False)
+            own.close()
+            made.append((info.base_url, info.telephony_secret))
+    finally:
+        platform.close()
+    return made
+
+
+def report_sandboxes(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> None:
+    """Flows per second of each round, alone and spread, and of each way overall."""
+    busy = min(args.clients, args.sandboxes)
+    print(
+        f"renkei serve --workers {args.workers} --threads {args.threads}; "
+        f"{args.clients} clients in {args.client_processes} processes; "
+        f"alone: all on the root sandbox; spread: over {args.sandboxes} sandboxes "
+        f"({busy} of them walked)"
+    )
+    rows = []
+    for i, (alone, spread) in enumerate(zip(runs["alone"], runs["spread"], strict=True), 1):
+        a, s = (r["done"] / r["wall"] for r in (alone, spread))
+        rows.append((i, f"{a:.1f}", f"{s:.1f}", f"{s / a:.2f}"))
+    print(tabulate(rows, headers=("round", "alone flows/s", "spread flows/s", "spread/alone")))
+    totals = {}
+    for way, done in runs.items():
+        flows_done = sum(r["done"] for r in done)
+        wall = sum(r["wall"] for r in done)
+        cpu = sum(r["cpu"] for r in done)
+        answers = [v for r in done for values in r["client"].values() for v in values]
+        p50, p99 = percentiles(answers)
+        totals[way] = flows_done / wall
+        cpu_text = f", bank CPU {1000 * cpu / flows_done:.0f} ms per flow" if cpu else ""
+        print(
+            f"{way}: {totals[way]:.1f} flows/s ({flows_done:,} in {wall:.1f} s), "
+            f"answers p50 {p50} ms p99 {p99} ms{cpu_text}"
+        )
+    print(f"spread / alone: {totals['spread'] / totals['alone']:.2f} (isolation's cost: 1 - that)")
 
 
 def report(args: argparse.Namespace, ceiling: dict[str, Any], walked: dict[str, Any]) -> None:
