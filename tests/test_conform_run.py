@@ -253,8 +253,8 @@ def test_r_plat_4_passes_on_parallel_workers_and_leaves_no_sandbox_behind(
     made with the operator's; every one of them, and the workers', is deleted."""
     assert conform(normal, tmp_path, "-n", "2", "--tags", "@R-PLAT-4") == 0
     printed = capsys.readouterr().out
-    assert "5 scenarios to run on 2 workers, a sandbox each" in printed
-    assert printed.count(" passed  platform.feature:") == 5
+    assert "6 scenarios to run on 2 workers, a sandbox each" in printed
+    assert printed.count(" passed  platform.feature:") == 6
     assert verdicts(tmp_path)["R-PLAT-4"] == "passed"
     listed = requests.get(
         normal.url + SANDBOXES_PATH,
@@ -279,9 +279,9 @@ def test_r_plat_4_fails_with_the_reason_on_a_target_that_makes_no_sandbox(
     assert (found["R-PLAT-4"], found["R-FLOW-7"]) == ("failed", "passed")
     report = (tmp_path / "conformance.md").read_text("utf-8")
     row = next(line for line in report.splitlines() if line.startswith("| R-PLAT-4 |"))
-    assert row.count("❌") == 6, row  # the verdict and each of the five scenarios
+    assert row.count("❌") == 7, row  # the verdict and each of the six scenarios
     refused = "the target refused a sandbox for R-PLAT-4: POST /sandboxes answered 409"
-    assert row.count(refused) == 5, row
+    assert row.count(refused) == 6, row
 
 
 SELF_FEATURES = {

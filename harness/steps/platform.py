@@ -43,6 +43,8 @@ from harness.steps.helpers import (
     WEEKDAYS,
     Visit,
     header,
+    lock,
+    lock_of,
     retry_after_is,
     sandbox_now,
     start_visit,
@@ -61,10 +63,11 @@ TTL_SECONDS: Final = 900
 UNKNOWN_STATUSES: Final = (403, 404)
 
 
-@dataclass
+@dataclass(repr=False)
 class World:
     """One sandbox a scenario made: where it is, its controls (§6 with its own admin
-    token) and the customers' visits in it, the newest last."""
+    token) and the customers' visits in it, the newest last. Shown (in a failed
+    assertion, so in the report) by name and base URL, never with its secrets."""
 
     name: str
     info: SandboxInfo
@@ -85,6 +88,9 @@ class World:
         done = [v for v in self.visits if v.tokens]
         assert done, f"no partner app received tokens in sandbox {self.name!r}"
         return done[-1]
+
+    def __repr__(self) -> str:
+        return f"World({self.name!r}, {self.info.base_url!r}, deleted={self.deleted})"
 
     def close(self) -> None:
         for visit in self.visits:
@@ -238,6 +244,24 @@ def delete_world(platform: Platform, worlds: dict[str, World], name: str) -> Non
     world.deleted = True
 
 
+@given(
+    parsers.parse(
+        'お客様 "{persona_id}" の口座がサンドボックス "{name}" で本人認証の誤り {failures:d} 回で'
+        "ロックされている"
+    )
+)
+def locked_in(
+    worlds: dict[str, World],
+    personas: dict[str, Persona],
+    persona_id: str,
+    name: str,
+    failures: int,
+) -> None:
+    """R-ERR-HOST-3's lockout, in a browser of its own; the sandbox is deleted after
+    the scenario, so nothing needs unlocking."""
+    lock(world_of(worlds, name).target, personas[persona_id], failures)
+
+
 # -- customers in a sandbox -----------------------------------------------------------------
 
 
@@ -274,6 +298,12 @@ def complete_in(
     assert "code" in dict(parse_qsl(urlsplit(visit.returned).query)), visit.returned
     visit.tokens = visit.app.exchange(visit.returned)
     assert visit.tokens.get("access_token"), visit.tokens
+
+
+@when(parsers.parse('サンドボックス "{name}" の画面②でお客様情報を正しく入力して「次へ」を押す'))
+def enter_details_in(worlds: dict[str, World], name: str) -> None:
+    visit = world_of(worlds, name).visit
+    visit.press(SCREEN_PATHS[Screen.CUSTOMER.value], visit.persona.details())
 
 
 # -- what a sandbox answers -----------------------------------------------------------------
@@ -365,6 +395,41 @@ def introspected_in(worlds: dict[str, World], issuer: str, name: str, state: str
         assert body.get("client_id") == visit.app.client_id, body
     else:
         assert body.get("active") is False, body
+
+
+@then(
+    parsers.parse(
+        'お客様 "{persona_id}" の口座はサンドボックス "{locked}" ではロックされ、'
+        'サンドボックス "{free}" ではロックされていない'
+    )
+)
+def locked_only_in(
+    worlds: dict[str, World], personas: dict[str, Persona], persona_id: str, locked: str, free: str
+) -> None:
+    """GET /admin/locks of each sandbox: the lock is the one sandbox's alone."""
+    account = personas[persona_id].account_id
+    there = lock_of(world_of(worlds, locked).controls, account)
+    elsewhere = lock_of(world_of(worlds, free).controls, account)
+    assert there is not None, f"{account} is not locked in sandbox {locked!r}"
+    assert elsewhere is None, f"{account} is locked in sandbox {free!r} too: {elsewhere}"
+
+
+@then(
+    parsers.parse(
+        'お客様 "{persona_id}" への完了メールはサンドボックス "{has}" に1通だけあり、'
+        'サンドボックス "{none}" にはない'
+    )
+)
+def mail_only_in(
+    worlds: dict[str, World], personas: dict[str, Persona], persona_id: str, has: str, none: str
+) -> None:
+    """GET /sandbox/mail of each sandbox (R-AUTHZ-5's completion mail): each
+    sandbox's mailbox holds what was sent in it alone."""
+    email = personas[persona_id].email
+    sent = [m for m in world_of(worlds, has).controls.mail() if m["to"] == email]
+    leaked = [m for m in world_of(worlds, none).controls.mail() if m["to"] == email]
+    assert len(sent) == 1, f"mail to {email} in sandbox {has!r}: {sent}"
+    assert leaked == [], f"mail to {email} in sandbox {none!r}: {leaked}"
 
 
 @then(
