@@ -8,19 +8,41 @@ trace's own gaps divided by ``RENKEI_SPEED``. Unlike the replayer it does not
 steer the server's clock: this is load on the server's running clock, so the
 answers are not compared with the twin's (``renkei replay`` does that).
 
+**A sandbox of its own.** By default the load goes to a new sandbox of the
+``--host`` server (INTERFACE.md §9), so that it floods, congests and moves the
+clock of nobody else's world: the master (or the single process) creates it
+when Locust starts, with ``POST /sandboxes`` and ``RENKEI_ADMIN_TOKEN`` (the
+operator's token; none for a server with ``--open-sandboxes``), from the
+scenario the trace's header names (:func:`harness.replay.trace_scenario`: a
+shipped one by name, any other file inline) or ``RENKEI_SCENARIO``; prints its
+base URL and admin token on stderr; resets it to the trace's host day and sets
+its clock running from the trace's first instant at each test start; hands the
+workers its base URL (Locust's host) and telephony secret with the spawn
+message; and deletes it when Locust quits, unless ``RENKEI_KEEP_SANDBOX=1``. A
+server without §9, or one that refuses to make the sandbox, is one line on
+stderr and exit 2 before any user starts.
+
 Settings (environment, as Locust's own options are taken by Locust):
 
 * ``RENKEI_TRACE`` — the trace file (required; copy it to every worker);
 * ``RENKEI_SPEED`` — simulated seconds per wall second for the pauses (default 10);
-* ``RENKEI_RESET`` — ``1`` to reset the sandbox (with ``RENKEI_ADMIN_TOKEN``) to
-  the trace's host day once at the start, from the master or a single process,
-  and set its clock running from the trace's first instant.
+* ``RENKEI_ROOT`` — ``1`` to load the ``--host`` server's root sandbox instead, as
+  before sandboxes (its telephony secret, if it has one, in
+  ``RENKEI_TELEPHONY_SECRET``);
+* ``RENKEI_RESET`` — with ``RENKEI_ROOT=1``: ``1`` to reset the root (with
+  ``RENKEI_ADMIN_TOKEN``) to the trace's host day once at the start, from the
+  master or a single process, and set its clock running from the trace's first
+  instant (a sandbox of its own always is);
+* ``RENKEI_SCENARIO`` — the sandbox's scenario, a file or a shipped name, instead
+  of the trace's;
+* ``RENKEI_KEEP_SANDBOX`` — ``1`` to keep the sandbox when Locust quits.
 
 A journey follows its trace while the server answers as the twin did; at the
 first other answer (the server's own clock may say closed, its own state
 congested) the customer stops, and the journey is counted as ``JOURNEY ended
 early at <step> (<answer>)``; a journey played to its end counts as ``JOURNEY
-completed as traced``. Each HTTP answer is reported to Locust as ``METHOD /path [status]``, so the
+completed as traced``. Each HTTP answer is reported to Locust as ``METHOD /path [status]``
+(the path without a sandbox's ``/s/ID`` prefix), so the
 statistics show how many ② answers were 422 or how many authorization requests
 met 503 (congested); only an answer 500 or above other than 503 (the bank's
 "try later" answers) and a failed connection count as failures. Run::
@@ -46,7 +68,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 from urllib.parse import urlsplit
 
 import requests
@@ -62,8 +84,16 @@ except ModuleNotFoundError:
     )
     raise SystemExit(2) from None
 
-from harness.driver import Browser, PartnerApp, Sandbox
-from harness.replay import Customer
+from harness.driver import (
+    Browser,
+    NoSandboxes,
+    PartnerApp,
+    Platform,
+    Sandbox,
+    SandboxInfo,
+    SandboxRefused,
+)
+from harness.replay import Customer, ReplayError, trace_scenario
 from renkei.contract.controls import CLOCK_PATH, RESET_PATH
 from renkei.contract.trace import Step, Trace, read
 
@@ -111,24 +141,139 @@ def speed() -> float:
     return value
 
 
-def _reset(environment: Environment, **_: Any) -> None:
-    """Reset the sandbox to the trace's day once, if asked (not on workers)."""
-    if os.environ.get("RENKEI_RESET") != "1" or environment.host is None:
+#: The attribute of Locust's parsed options that carries the sandbox's telephony
+#: secret from the master to its workers (the spawn message passes on every option
+#: that is not one of Locust's own).
+SECRET_OPTION = "renkei_telephony_secret"
+
+
+class OwnSandbox:
+    """The sandbox this Locust run made (on the master or single process), if any."""
+
+    made: SandboxInfo | None = None
+    #: Where it was made: the ``--host`` server's origin, and the operator's token.
+    server: str = ""
+    token: str = ""
+
+
+def in_root() -> bool:
+    return os.environ.get("RENKEI_ROOT") == "1"
+
+
+def _is_worker(environment: Environment) -> bool:
+    return environment.parsed_options is not None and bool(
+        getattr(environment.parsed_options, "worker", False)
+    )
+
+
+def telephony_secret(environment: Environment) -> str:
+    """The secret the phones send: the sandbox's, from the master's options on a
+    worker; ``RENKEI_TELEPHONY_SECRET`` on the root."""
+    if in_root():
+        return os.environ.get("RENKEI_TELEPHONY_SECRET", "")
+    given = getattr(environment.parsed_options, SECRET_OPTION, "")
+    if given:
+        return str(given)
+    return OwnSandbox.made.telephony_secret if OwnSandbox.made is not None else ""
+
+
+def _refuse(line: str) -> NoReturn:
+    print(f"renkei locust: {line}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def _make_sandbox(environment: Environment, **_: Any) -> None:
+    """Make the run's own sandbox when Locust starts (not on workers, nor with
+    ``RENKEI_ROOT=1``) and make it Locust's host; any refusal is one line, exit 2."""
+    if in_root() or _is_worker(environment):
         return
-    if environment.parsed_options is not None and getattr(
-        environment.parsed_options, "worker", False
-    ):
+    if not environment.host:
+        _refuse("give --host, the server the sandbox is made on")
+    server = str(environment.host).rstrip("/")
+    token = os.environ.get("RENKEI_ADMIN_TOKEN", "")
+    try:
+        trace = journeys().trace
+        name, text, shown = trace_scenario(trace, os.environ.get("RENKEI_SCENARIO") or None)
+    except (ReplayError, RuntimeError, OSError, ValueError) as error:
+        _refuse(str(error))
+    platform = Platform(server, token or None)
+    try:
+        label = "renkei locust"
+        made = (
+            platform.create(name, label=label)
+            if name is not None
+            else platform.create(yaml=text, label=label)
+        )
+    except NoSandboxes:
+        _refuse(
+            f"{server} does not serve POST /sandboxes (INTERFACE.md §9); set RENKEI_ROOT=1 to "
+            "load its root sandbox"
+        )
+    except SandboxRefused as error:
+        _refuse(f"the server made no sandbox: {' '.join(str(error).split())}")
+    except requests.RequestException as error:
+        _refuse(f"cannot reach {server}: {type(error).__name__}")
+    finally:
+        platform.close()
+    OwnSandbox.made, OwnSandbox.server, OwnSandbox.token = made, server, token
+    environment.host = made.base_url
+    if environment.parsed_options is not None:
+        setattr(environment.parsed_options, SECRET_OPTION, made.telephony_secret)
+    keep = os.environ.get("RENKEI_KEEP_SANDBOX") == "1"
+    print(
+        f"renkei locust: in sandbox {made.id} of its own, {made.base_url} (scenario {shown}, "
+        f"admin token {made.admin_token}), {'kept' if keep else 'deleted'} at the end",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _reset(environment: Environment, **_: Any) -> None:
+    """Reset the sandbox to the trace's day at the start (not on workers): always the
+    run's own, the root only with ``RENKEI_RESET=1``."""
+    if environment.host is None or _is_worker(environment):
+        return
+    if in_root():
+        if os.environ.get("RENKEI_RESET") != "1":
+            return
+        sandbox = Sandbox(environment.host, os.environ.get("RENKEI_ADMIN_TOKEN", ""))
+    elif OwnSandbox.made is not None:
+        sandbox = Sandbox(OwnSandbox.made.base_url, OwnSandbox.made.admin_token)
+    else:
         return
     trace = journeys().trace
-    sandbox = Sandbox(environment.host, os.environ.get("RENKEI_ADMIN_TOKEN", ""))
     day = trace.header.get("host_day")
     sandbox.request("POST", RESET_PATH, **({"today": day} if day else {})).raise_for_status()
     # The clock runs on from the first traced instant: the load meets the day's
     # calendar (closed windows) as the twin's customers did.
     sandbox.request("PUT", CLOCK_PATH, now=trace.steps[0].t, frozen=False).raise_for_status()
+    sandbox.close()
 
 
+def _delete_sandbox(environment: Environment, **_: Any) -> None:
+    """Delete the run's sandbox when Locust quits, unless ``RENKEI_KEEP_SANDBOX=1``."""
+    made = OwnSandbox.made
+    if made is None or os.environ.get("RENKEI_KEEP_SANDBOX") == "1":
+        return
+    OwnSandbox.made = None
+    platform = Platform(OwnSandbox.server, OwnSandbox.token or None)
+    try:
+        platform.delete(made.id)
+        print(f"renkei locust: sandbox {made.id} deleted", file=sys.stderr, flush=True)
+    except (SandboxRefused, requests.RequestException) as error:
+        print(
+            f"renkei locust: sandbox {made.id} not deleted ({type(error).__name__}); it "
+            f"expires at {made.expires_at}",
+            file=sys.stderr,
+            flush=True,
+        )
+    finally:
+        platform.close()
+
+
+events.init.add_listener(_make_sandbox)  # type: ignore[no-untyped-call]
 events.test_start.add_listener(_reset)  # type: ignore[no-untyped-call]
+events.quitting.add_listener(_delete_sandbox)  # type: ignore[no-untyped-call]
 
 
 class JourneyUser(User):
@@ -148,6 +293,10 @@ class JourneyUser(User):
     def _report(self, response: requests.Response, *_: Any, **__: Any) -> None:
         request = response.request
         path = urlsplit(request.url or "").path
+        # The sandbox's prefix (/s/ID, §9) left out: the names are the same from run to run.
+        prefix = urlsplit(self.host or "").path.rstrip("/")
+        if prefix and path.startswith(prefix + "/"):
+            path = path[len(prefix) :]
         status = response.status_code
         failed = status >= 500 and status not in BANK_ANSWERS
         self.environment.events.request.fire(
@@ -183,7 +332,12 @@ class JourneyUser(User):
         )
         if clear:
             self.session.cookies.clear()  # a new customer: no flow cookie of the last one
-        return Customer(Browser(self.host or "", self.session), app, self.host or "")
+        return Customer(
+            Browser(self.host or "", self.session),
+            app,
+            self.host or "",
+            secret=telephony_secret(self.environment),
+        )
 
     @task
     def journey(self) -> None:

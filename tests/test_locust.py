@@ -3,7 +3,10 @@
 Locust runs headless in a child process (it patches the standard library with
 gevent, which must stay out of pytest's process), for a few seconds, with a
 handful of users, against ``renkei serve`` on loopback; its statistics must
-show the journeys' requests and no failure.
+show the journeys' requests and no failure. By default it plays in a sandbox of
+its own (INTERFACE.md §9), deleted when Locust quits, and leaves the root's
+world alone; ``RENKEI_ROOT=1`` loads the root; a server without §9 is one line
+and exit 2 before any user starts.
 """
 
 from __future__ import annotations
@@ -11,11 +14,17 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
-from harness.embedded import embedded_sandbox
+import requests
+
+from harness.embedded import Target, embedded_sandbox
 from renkei.contract import trace
 from simulator.scenario import load_scenario
 from simulator.twin.command import trace_header
@@ -70,52 +79,130 @@ def _behaviour() -> dict[str, object]:
     }
 
 
+def locust(
+    trace_path: Path, host: str, stats: Path, seconds: int = 6, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    """Locust headless in a child process: 4 users for ``seconds``, ``settings`` in
+    its environment."""
+    env = {**os.environ, "RENKEI_TRACE": str(trace_path), "RENKEI_SPEED": "100", **settings}
+    return subprocess.run(
+        [
+            str(Path(sys.executable).parent / "locust"),
+            *("-f", str(ROOT / "harness" / "locustfile.py"), "--headless"),
+            *("-u", "4", "-r", "4", "-t", f"{seconds}s", "--host", host),
+            *("--csv", str(stats), "--only-summary"),
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+
+
+def statistics(stats: Path) -> tuple[set[str], dict[str, str]]:
+    """The names of the rows of Locust's statistics, and the aggregated row."""
+    with Path(f"{stats}_stats.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return {r["Name"] for r in rows}, next(r for r in rows if r["Name"] == "Aggregated")
+
+
+def grants(target: Target) -> list[dict[str, Any]]:
+    """The root's grants (GET /admin/grants, INTERFACE.md §6)."""
+    r = requests.get(
+        target.url + "/admin/grants",
+        headers={"Authorization": f"Bearer {target.admin_token}"},
+        timeout=10,
+    )
+    r.raise_for_status()
+    body = r.json()
+    found: list[dict[str, Any]] = body["grants"] if isinstance(body, dict) else body
+    return found
+
+
 def test_locust_plays_the_journeys_without_failures(tmp_path: Path) -> None:
+    """In a sandbox of its own: made from the trace's scenario, deleted at the end,
+    the journeys' grants in it and none in the root; then RENKEI_ROOT=1 on the root."""
     trace_path = tmp_path / "morning.jsonl"
     morning_trace(trace_path)
     first = trace.read(trace_path).steps[0]
     assert dt.datetime.fromisoformat(first.t).hour == 10
-    locust = str(Path(sys.executable).parent / "locust")
     with embedded_sandbox(("--scenario", str(DATA / "twin.yaml"))) as target:
-        env = {
-            **os.environ,
-            "RENKEI_TRACE": str(trace_path),
-            "RENKEI_SPEED": "100",
-            "RENKEI_RESET": "1",
-            "RENKEI_ADMIN_TOKEN": target.admin_token,
-        }
-        done = subprocess.run(
-            [
-                locust,
-                "-f",
-                str(ROOT / "harness" / "locustfile.py"),
-                "--headless",
-                "-u",
-                "4",
-                "-r",
-                "4",
-                "-t",
-                "6s",
-                "--host",
-                target.url,
-                "--csv",
-                str(tmp_path / "stats"),
-                "--only-summary",
-            ],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=90,
-            check=False,
+        done = locust(
+            trace_path, target.url, tmp_path / "stats", RENKEI_ADMIN_TOKEN=target.admin_token
         )
-    assert done.returncode == 0, done.stderr[-3000:]
-    with (tmp_path / "stats_stats.csv").open(encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    names = {r["Name"] for r in rows}
-    assert "/oauth/authorize [303]" in names, names
-    assert any(n.startswith("/connect/customer [") for n in names), names
-    assert "completed as traced" in names, names
-    total = next(r for r in rows if r["Name"] == "Aggregated")
-    assert int(total["Request Count"]) > 20
-    assert int(total["Failure Count"]) == 0
+        assert done.returncode == 0, done.stderr[-3000:]
+        said = re.search(
+            rf"renkei locust: in sandbox ([0-9a-f]{{16}}) of its own, "
+            rf"{re.escape(target.url)}/s/\1 \(scenario [^,]+, admin token \S+\), "
+            r"deleted at the end",
+            done.stderr,
+        )
+        assert said, done.stderr[-3000:]
+        assert f"renkei locust: sandbox {said.group(1)} deleted" in done.stderr
+        listed = requests.get(
+            target.url + "/sandboxes",
+            headers={"Authorization": f"Bearer {target.admin_token}"},
+            timeout=10,
+        )
+        assert listed.json()["sandboxes"] == []
+        assert grants(target) == []  # the root's world saw none of the load
+        names, total = statistics(tmp_path / "stats")
+        assert "/oauth/authorize [303]" in names, names
+        assert any(n.startswith("/connect/customer [") for n in names), names
+        assert "completed as traced" in names, names
+        assert int(total["Request Count"]) > 20
+        assert int(total["Failure Count"]) == 0
+
+        done = locust(
+            trace_path,
+            target.url,
+            tmp_path / "root",
+            seconds=4,
+            RENKEI_ROOT="1",
+            RENKEI_RESET="1",
+            RENKEI_ADMIN_TOKEN=target.admin_token,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "in sandbox" not in done.stderr
+        names, total = statistics(tmp_path / "root")
+        assert "completed as traced" in names, names
+        assert int(total["Failure Count"]) == 0
+        assert grants(target) != []  # on the root this time
+
+
+class _Without9(BaseHTTPRequestHandler):
+    """A server without INTERFACE.md §9: every path is unknown (404)."""
+
+    def _unknown(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = do_DELETE = _unknown
+
+    def log_message(self, *_: Any) -> None:  # the test's output stays clean
+        pass
+
+
+def test_a_server_without_sandboxes_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    trace_path = tmp_path / "morning.jsonl"
+    morning_trace(trace_path)
+    stub = ThreadingHTTPServer(("127.0.0.1", 0), _Without9)
+    thread = threading.Thread(target=stub.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{stub.server_address[1]}"
+    try:
+        done = locust(trace_path, url, tmp_path / "stats", seconds=2, RENKEI_ADMIN_TOKEN="t")
+    finally:
+        stub.shutdown()
+        stub.server_close()
+        thread.join(timeout=10)
+    assert done.returncode == 2, done.stderr[-3000:]
+    line = (
+        f"renkei locust: {url} does not serve POST /sandboxes (INTERFACE.md §9); set "
+        "RENKEI_ROOT=1 to load its root sandbox"
+    )
+    assert line in done.stderr.splitlines(), done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
