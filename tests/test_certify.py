@@ -580,12 +580,16 @@ def test_a_kept_sandbox_is_printed_and_the_root_is_left_alone(
     target: Target, tmp_path: Path
 ) -> None:
     """--keep-sandbox: the sandbox certify made is still there at the end, with the
-    base URL and admin token printed; the root's clock was never frozen by it."""
+    base URL and admin token printed; the root's clock was never frozen by it. A
+    scenario that is not a shipped one goes inline (§9)."""
     controls = {"Authorization": f"Bearer {target.admin_token}"}
     free = requests.delete(target.url + "/sandbox/clock", headers=controls, timeout=10)
     assert free.status_code == 200 and free.json()["frozen"] is False
     argv = ["--client-id", "creco", "--target", target.url, "--admin-token", target.admin_token]
-    argv += ["--keep-sandbox", "--timeout", "0.2", "--hold", "0", "--out", str(tmp_path)]
+    own = tmp_path / "mine.yaml"
+    own.write_text(DEFAULT.read_text("utf-8"), "utf-8")
+    argv += ["--keep-sandbox", "--scenario", str(own), "--timeout", "0.2", "--hold", "0"]
+    argv += ["--out", str(tmp_path)]
     status, printed = certify_run(argv)
     assert status == 1  # nobody used the app
     kept = re.search(r"^Sandbox kept: (\S+) \(admin token (\S+), telephony secret", printed, re.M)
@@ -598,7 +602,7 @@ def test_a_kept_sandbox_is_printed_and_the_root_is_left_alone(
     root = requests.get(target.url + "/sandbox/clock", headers=controls, timeout=10)
     assert root.json()["frozen"] is False
     (made,) = [s for s in listed(target) if s["base_url"] == base]
-    assert made["scenario"] == "default"
+    assert made["scenario"] == "inline"
     assert Platform(target.url, target.admin_token).delete(made["id"]) is True
 
 
