@@ -83,7 +83,7 @@ class World:
         return self.visits[-1]
 
     @property
-    def tokens(self) -> Visit:
+    def with_tokens(self) -> Visit:
         """The newest visit whose partner app received tokens."""
         done = [v for v in self.visits if v.tokens]
         assert done, f"no partner app received tokens in sandbox {self.name!r}"
@@ -345,7 +345,7 @@ def clock_in(worlds: dict[str, World], name: str, instant: str) -> None:
     )
 )
 def can_read_in(worlds: dict[str, World], issuer: str, name: str) -> None:
-    visit = world_of(worlds, issuer).tokens
+    visit = world_of(worlds, issuer).with_tokens
     base = world_of(worlds, name).target.url
     r = visit.app.http.get(
         base + api.ACCOUNTS_PATH,
@@ -365,7 +365,7 @@ def can_read_in(worlds: dict[str, World], issuer: str, name: str) -> None:
 def refused_in(worlds: dict[str, World], issuer: str, name: str, status: int, code: str) -> None:
     """The token is unknown there: 401 ``invalid_token`` with a Bearer challenge
     (INTERFACE.md §5), as a token that sandbox never issued."""
-    visit = world_of(worlds, issuer).tokens
+    visit = world_of(worlds, issuer).with_tokens
     base = world_of(worlds, name).target.url
     r = visit.app.http.get(
         base + api.ACCOUNTS_PATH,
@@ -386,7 +386,7 @@ def refused_in(worlds: dict[str, World], issuer: str, name: str, status: int, co
 def introspected_in(worlds: dict[str, World], issuer: str, name: str, state: str) -> None:
     """RFC 7662: 有効 = ``active`` true for this client; 無効 = ``active`` false."""
     assert state in ("有効", "無効"), f"イントロスペクションで 有効 or 無効, not {state}"
-    visit = world_of(worlds, issuer).tokens
+    visit = world_of(worlds, issuer).with_tokens
     r = introspect_at(world_of(worlds, name).target.url, visit.app, visit.tokens["access_token"])
     assert r.status_code == 200, (r.status_code, r.text)
     body: dict[str, Any] = r.json()
@@ -444,7 +444,7 @@ def refused_when_deleted(worlds: dict[str, World], name: str) -> None:
     itself) and introspection says it is not active, or refuses to answer at all."""
     world = world_of(worlds, name)
     assert world.deleted, f"sandbox {name!r} has not been deleted"
-    visit = world.tokens
+    visit = world.with_tokens
     token = visit.tokens["access_token"]
     r = visit.app.http.get(
         world.target.url + api.ACCOUNTS_PATH,
