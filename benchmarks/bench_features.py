@@ -10,12 +10,15 @@ never part of the test suite.
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from renkei.args import OneLineParser, positive_int
 
 
 def one_run(workers: int, out: str) -> tuple[float, str, int]:
@@ -50,6 +53,18 @@ def main(runs: int = 3, workers: int = os.cpu_count() or 1) -> int:
     return 0
 
 
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = OneLineParser(
+        prog="bench_features.py",
+        description="renkei conform on the embedded sandbox: -n 1 and -n N side by side.",
+    )
+    parser.add_argument("runs", nargs="?", type=positive_int, default=3, help="runs of each")
+    parser.add_argument(
+        "workers", nargs="?", type=positive_int, default=os.cpu_count() or 1, help="N"
+    )
+    return parser.parse_args(argv)
+
+
 if __name__ == "__main__":
-    given = [int(a) for a in sys.argv[1:3]]
-    sys.exit(main(*given))
+    args = parse(sys.argv[1:])
+    sys.exit(main(args.runs, args.workers))
