@@ -1,5 +1,6 @@
-"""A ``renkei serve`` process the tests control: started, killed and started again on
-the same data directory (crash and secrets tests)."""
+"""Servers the tests control: a ``renkei serve`` process started, killed and started
+again on the same data directory (crash and secrets tests), and a stand-in bank
+without INTERFACE.md §9 (the tools that make sandboxes of their own)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -82,3 +88,32 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=15)
+
+
+class _Without9(BaseHTTPRequestHandler):
+    """A bank without INTERFACE.md §9: every path is unknown (404)."""
+
+    def _unknown(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = do_DELETE = _unknown
+
+    def log_message(self, *_: Any) -> None:  # the test's output stays clean
+        pass
+
+
+@contextmanager
+def bank_without_sandboxes() -> Iterator[str]:
+    """The URL of a loopback server that answers 404 to everything, POST /sandboxes
+    included: a target that serves no sandboxes (and, here, no controls either)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Without9)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

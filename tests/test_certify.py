@@ -20,16 +20,15 @@ import io
 import json
 import re
 import socket
-import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import yaml
+from servers import bank_without_sandboxes
 
 from harness.certify.checks import SendsUnguessableState
 from harness.certify.judge import Evidence, Result, SituationRun, decide
@@ -535,30 +534,12 @@ def test_a_wrong_admin_token(target: Target, capsys: pytest.CaptureFixture[str])
     assert err.count("\n") == 1
 
 
-class _Without9(BaseHTTPRequestHandler):
-    """A bank without INTERFACE.md §9: every path is unknown (404)."""
-
-    def _unknown(self) -> None:
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_POST = do_PUT = do_DELETE = _unknown
-
-    def log_message(self, *_: Any) -> None:  # the test's output stays clean
-        pass
-
-
 def test_a_target_without_sandboxes_needs_root(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     """Certify does not reset a shared root by surprise: without --root, one line
     and exit 2; with it, certify speaks to the root (which here has no controls)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Without9)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with bank_without_sandboxes() as url:
         argv = ["certify", "--client-id", "creco", "--target", url, "--admin-token", "t"]
         assert main([*argv, "--out", str(tmp_path)]) == 2
         err = capsys.readouterr().err
@@ -570,10 +551,6 @@ def test_a_target_without_sandboxes_needs_root(
         err = capsys.readouterr().err
         assert err.startswith("renkei certify: the sandbox refused certify's controls: ")
         assert "/sandbox/reset" in err and err.count("\n") == 1
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def test_a_kept_sandbox_is_printed_and_the_root_is_left_alone(

@@ -17,12 +17,11 @@ import os
 import re
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import requests
+from servers import bank_without_sandboxes
 
 from harness.embedded import Target, embedded_sandbox
 from renkei.contract import trace
@@ -172,33 +171,11 @@ def test_locust_plays_the_journeys_without_failures(tmp_path: Path) -> None:
         assert grants(target) != []  # on the root this time
 
 
-class _Without9(BaseHTTPRequestHandler):
-    """A server without INTERFACE.md §9: every path is unknown (404)."""
-
-    def _unknown(self) -> None:
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_POST = do_PUT = do_DELETE = _unknown
-
-    def log_message(self, *_: Any) -> None:  # the test's output stays clean
-        pass
-
-
 def test_a_server_without_sandboxes_is_one_line_and_exit_2(tmp_path: Path) -> None:
     trace_path = tmp_path / "morning.jsonl"
     morning_trace(trace_path)
-    stub = ThreadingHTTPServer(("127.0.0.1", 0), _Without9)
-    thread = threading.Thread(target=stub.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{stub.server_address[1]}"
-    try:
+    with bank_without_sandboxes() as url:
         done = locust(trace_path, url, tmp_path / "stats", seconds=2, RENKEI_ADMIN_TOKEN="t")
-    finally:
-        stub.shutdown()
-        stub.server_close()
-        thread.join(timeout=10)
     assert done.returncode == 2, done.stderr[-3000:]
     line = (
         f"renkei locust: {url} does not serve POST /sandboxes (INTERFACE.md §9); set "

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from servers import bank_without_sandboxes
 
 from harness.driver import Platform
 from harness.embedded import Target, embedded_sandbox
@@ -172,28 +171,10 @@ def test_root_plays_on_the_root_and_keep_sandbox_keeps_it(
     )
 
 
-class _Without9(BaseHTTPRequestHandler):
-    """A server without INTERFACE.md §9: every path is unknown (404)."""
-
-    def _unknown(self) -> None:
-        self.send_response(404)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_POST = do_PUT = do_DELETE = _unknown
-
-    def log_message(self, *_: Any) -> None:  # the test's output stays clean
-        pass
-
-
 def test_a_target_without_sandboxes_is_one_line_unless_root(
     trace_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    stub = ThreadingHTTPServer(("127.0.0.1", 0), _Without9)
-    thread = threading.Thread(target=stub.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{stub.server_address[1]}"
-    try:
+    with bank_without_sandboxes() as url:
         argv = ["replay", str(trace_file), "--target", url, "--admin-token", "t"]
         assert main(argv) == 2
         assert capsys.readouterr().err == (
@@ -202,10 +183,6 @@ def test_a_target_without_sandboxes_is_one_line_unless_root(
         )
         assert main([*argv, "--root"]) == 2  # on the root, which has no controls here
         assert "POST /sandbox/reset: 404" in capsys.readouterr().err
-    finally:
-        stub.shutdown()
-        stub.server_close()
-        thread.join(timeout=10)
 
 
 def test_the_sandbox_is_made_from_the_scenario_the_trace_names(tmp_path: Path) -> None:
