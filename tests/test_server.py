@@ -526,17 +526,22 @@ def test_scope_is_enforced(weekday_morning: RunningServer) -> None:
     assert r.status_code == 403 and 'error="insufficient_scope"' in r.headers["WWW-Authenticate"]
 
 
+def lock_out(bank: RunningServer) -> None:
+    """Five identity failures of the lockout persona on ②: its account is locked."""
+    customer = Customer(bank.url)
+    walk_json(bank.url, PartnerApp(bank.url), customer, until="SOA202", account=LOCKOUT)
+    for _ in range(5):
+        customer.post("/connect/customer", {**LOCKOUT_PERSON, "birth_day": "02"})
+    assert admin(bank, "GET", "/admin/locks").json()["locks"]
+
+
 def test_an_unlock_forgets_the_failures_of_every_day(weekday_morning: RunningServer) -> None:
     """An operator's unlock after the sandbox clock moved on past 0:00 JST: setting
     the clock back to the day of the failures finds the account unlocked (the
     features lock on one day, wait for the next and unlock; a later scenario back
     on the first day got B84 in a parallel run)."""
     bank = weekday_morning
-    customer = Customer(bank.url)
-    walk_json(bank.url, PartnerApp(bank.url), customer, until="SOA202", account=LOCKOUT)
-    for _ in range(5):
-        customer.post("/connect/customer", {**LOCKOUT_PERSON, "birth_day": "02"})
-    assert admin(bank, "GET", "/admin/locks").json()["locks"]
+    lock_out(bank)
     set_clock(bank, "2026-11-25T10:15:00+09:00")
     assert admin(bank, "DELETE", "/admin/locks/115-1-3000003").status_code == 200
     set_clock(bank, "2026-11-24T10:30:00+09:00")
@@ -550,11 +555,7 @@ def test_an_unlock_forgets_the_failures_of_every_day(weekday_morning: RunningSer
 def test_controls_reset_unlock_and_bad_input(weekday_morning: RunningServer) -> None:
     """INTERFACE.md §6: an operator's unlock, reset to the scenario, and clear 400s."""
     bank = weekday_morning
-    customer = Customer(bank.url)
-    walk_json(bank.url, PartnerApp(bank.url), customer, until="SOA202", account=LOCKOUT)
-    for _ in range(5):
-        customer.post("/connect/customer", {**LOCKOUT_PERSON, "birth_day": "02"})
-    assert admin(bank, "GET", "/admin/locks").json()["locks"]
+    lock_out(bank)
     assert admin(bank, "DELETE", "/admin/locks/115-1-3000003").status_code == 200
     assert admin(bank, "GET", "/admin/locks").json()["locks"] == []
     assert admin(bank, "DELETE", "/admin/locks/not-an-account").status_code == 400
