@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import sys
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Final
@@ -174,6 +175,28 @@ class Browser:
 
     def close(self) -> None:
         self.session.close()
+
+
+def discard_sandbox(origin: str, token: str | None, made: SandboxInfo, command: str) -> bool:
+    """Delete the sandbox a tool made for its own run, at the run's end; True when done.
+
+    A failure to delete is one line on stderr and no error: what the tool wrote
+    (a certificate, a comparison, a load) stands, and a sandbox left behind goes
+    at its TTL, which the line names."""
+    platform = Platform(origin, token)
+    try:
+        platform.delete(made.id)
+        return True
+    except (SandboxRefused, requests.RequestException) as error:
+        print(
+            f"renkei {command}: sandbox {made.id} not deleted ({type(error).__name__}); it "
+            f"expires at {made.expires_at}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return False
+    finally:
+        platform.close()
 
 
 @dataclass

@@ -92,6 +92,7 @@ from harness.driver import (
     Sandbox,
     SandboxInfo,
     SandboxRefused,
+    discard_sandbox,
 )
 from harness.replay import Customer, ReplayError, trace_scenario
 from renkei.contract.controls import CLOCK_PATH, RESET_PATH
@@ -256,19 +257,8 @@ def _delete_sandbox(environment: Environment, **_: Any) -> None:
     if made is None or os.environ.get("RENKEI_KEEP_SANDBOX") == "1":
         return
     OwnSandbox.made = None
-    platform = Platform(OwnSandbox.server, OwnSandbox.token or None)
-    try:
-        platform.delete(made.id)
+    if discard_sandbox(OwnSandbox.server, OwnSandbox.token or None, made, "locust"):
         print(f"renkei locust: sandbox {made.id} deleted", file=sys.stderr, flush=True)
-    except (SandboxRefused, requests.RequestException) as error:
-        print(
-            f"renkei locust: sandbox {made.id} not deleted ({type(error).__name__}); it "
-            f"expires at {made.expires_at}",
-            file=sys.stderr,
-            flush=True,
-        )
-    finally:
-        platform.close()
 
 
 events.init.add_listener(_make_sandbox)  # type: ignore[no-untyped-call]

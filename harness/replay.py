@@ -65,6 +65,7 @@ from harness.driver import (
     Sandbox,
     SandboxInfo,
     SandboxRefused,
+    discard_sandbox,
     query,
 )
 from renkei import resources
@@ -442,18 +443,7 @@ def end_sandbox(args: argparse.Namespace, made: SandboxInfo) -> None:
     """Delete the replay's sandbox, unless ``--keep-sandbox``."""
     if args.keep_sandbox:
         return
-    platform = Platform(args.target.rstrip("/"), args.admin_token)
-    try:
-        platform.delete(made.id)
-    except (SandboxRefused, requests.RequestException) as error:
-        # The comparison stands; a sandbox left behind goes at its TTL.
-        print(
-            f"renkei replay: sandbox {made.id} not deleted ({type(error).__name__}); it "
-            f"expires at {made.expires_at}",
-            file=sys.stderr,
-        )
-    finally:
-        platform.close()
+    discard_sandbox(args.target.rstrip("/"), args.admin_token, made, "replay")
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:

@@ -48,7 +48,14 @@ from harness.certify.reference import (
     ReferenceApp,
 )
 from harness.certify.runner import Options, Runner, SetupError
-from harness.driver import NoSandboxes, Platform, Sandbox, SandboxInfo, SandboxRefused
+from harness.driver import (
+    NoSandboxes,
+    Platform,
+    Sandbox,
+    SandboxInfo,
+    SandboxRefused,
+    discard_sandbox,
+)
 from harness.embedded import EmbeddedSandbox, Target
 from harness.personas import DEFAULT_FILE, Persona, PersonasError, load_personas
 from renkei import resources
@@ -445,18 +452,7 @@ def end_sandbox(p: Plan, made: SandboxInfo, out: TextIO) -> None:
             flush=True,
         )
         return
-    platform = Platform(p.target.url, p.target.admin_token)
-    try:
-        platform.delete(made.id)
-    except (SandboxRefused, requests.RequestException) as error:
-        # The certificate is written: a sandbox left behind goes at its TTL.
-        print(
-            f"renkei certify: sandbox {made.id} not deleted ({type(error).__name__}); it "
-            f"expires at {made.expires_at}",
-            file=sys.stderr,
-        )
-    finally:
-        platform.close()
+    discard_sandbox(p.target.url, p.target.admin_token, made, "certify")
 
 
 def start_target(p: Plan) -> tuple[Target, EmbeddedSandbox | None]:
