@@ -16,11 +16,10 @@ from harness.driver import TIMEOUT, Answer, Browser, PartnerApp, Phone, Sandbox
 from harness.embedded import Target
 from harness.personas import Persona
 from renkei.contract import api, controls, oauth
-from renkei.contract.screens import SCREEN_PATHS, Screen
+from renkei.contract.screens import SCREEN_IDS, SCREEN_PATHS, Screen
 
 #: A Tuesday morning: open by every rule of R-HOURS.
 WEEKDAY = "2026-11-24T10:15:00+09:00"
-ORDER = list(SCREEN_PATHS)
 #: A name in half-width kana that is no persona's: an identity failure on ②.
 WRONG_NAME = "ﾍﾞﾂｼﾞﾝ ﾃﾞｽ"
 #: R-ERR-INPUT-1, verbatim (INTERFACE.md §3): the text under each empty field.
@@ -143,7 +142,7 @@ def walk_to(visit: Visit, screen: str) -> None:
     """Right answers, screen by screen, until ``screen`` is shown."""
     while visit.screen_id != screen:
         here = visit.screen_id
-        assert here in ORDER and ORDER.index(here) < ORDER.index(screen), (
+        assert here in SCREEN_IDS and SCREEN_IDS.index(here) < SCREEN_IDS.index(screen), (
             f"cannot walk from {here} to {screen}: {visit.last.body}"
         )
         press_right(visit, check_call=True)

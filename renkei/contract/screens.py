@@ -59,8 +59,6 @@ class Field:
     pattern: str | None = None
     choices: tuple[str, ...] = ()
     max_length: int | None = None
-    #: Posted only with some buttons (⑥'s ``agree`` with 「許可する」).
-    optional: bool = False
 
     def matches(self, value: str) -> bool:
         """Whether ``value`` has this field's form (lengths, pattern, choices)."""
@@ -116,7 +114,7 @@ FIELDS: Final[dict[str, Field]] = {
         ),
         Field("pin", "キャッシュカード暗証番号: 4 half-width digits", _digits(4)),
         Field("decision", "許可する (allow) or 拒否する (deny)", choices=("allow", "deny")),
-        Field("agree", "the agreement box, ticked: 1", choices=("1",), optional=True),
+        Field("agree", "the agreement box, ticked: 1 (posted with 「許可する」)", choices=("1",)),
     )
 }
 
