@@ -8,12 +8,13 @@ own Cucumber JSON and JUnit XML. While it runs, one line per finished scenario
 is printed (from :mod:`harness.conform_plugin`); pytest's full output goes to
 ``<out>/pytest.log``.
 
-With ``-n N`` (``-n auto``: one per core) the features run in parallel on
-pytest-xdist workers, each in a sandbox of its own that it creates when it starts and deletes
-when it ends (INTERFACE.md §9; harness.plugin): on the embedded sandbox, and on
-a ``--target`` that serves ``POST /sandboxes``. A target that does not (it
-answers 404 or 405, or refuses the token) runs them one at a time on the
-target itself, and the run says so in one line. The workers' records are
+With ``-n N`` (``-n auto``: one per core, the default for the whole features;
+one with ``--tags``) the features run in parallel on pytest-xdist workers, each
+in a sandbox of its own that it creates when it starts and deletes when it ends
+(INTERFACE.md §9; harness.plugin): on the embedded sandbox (one server, a
+process per worker), and on a ``--target`` that serves ``POST /sandboxes``. A
+target that does not (it answers 404 or 405, or refuses the token) runs them
+one at a time on the target itself, and the run says so in one line. The workers' records are
 merged (harness.conform_parallel), so the report, the JUnit XML and the
 Cucumber JSON are those of a sequential run. pytest loads only the plugins the
 run needs (pytest-bdd, pytest-xdist, the harness's), not every plugin installed
@@ -83,7 +84,7 @@ from renkei.args import positive_int
 from renkei.contract.controls import CLOCK_PATH
 
 if TYPE_CHECKING:
-    from harness.embedded import Target
+    from harness.embedded import EmbeddedSandbox, Target
 
 FEATURES: Final = resources.features()
 #: Files a run writes into ``--out`` (removed first, so that a failed run never
@@ -141,10 +142,11 @@ def add_parser(commands: Any) -> None:
         "--workers",
         dest="workers",
         type=workers_count,
-        default=1,
+        default=None,
         metavar="N",
         help="parallel workers, each in a sandbox of its own (INTERFACE.md §9); "
-        "'auto': the number of cores; default 1: one at a time on the target itself",
+        "'auto': the number of cores; 1: one at a time on the target itself; "
+        "default: 'auto' for the whole features, 1 with --tags",
     )
     p.add_argument(
         "--tags",
@@ -194,6 +196,13 @@ def add_parser(commands: Any) -> None:
 def workers_count(text: str) -> int:
     """``-n``: a whole number ≥ 1, or ``auto`` for the number of cores."""
     return (os.cpu_count() or 1) if text == "auto" else positive_int(text)
+
+
+def default_workers(tags: str | None) -> int:
+    """How many workers a run gets without ``-n``: one per core for the whole
+    features; one for a ``--tags`` selection, which is mostly a handful of
+    scenarios, done in one process before a second has started."""
+    return 1 if tags else workers_count("auto")
 
 
 def pytest_command(
@@ -410,36 +419,30 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     plan = _plan(args)
     if isinstance(plan, str):
         return _usage(plan)
-    folder = Path(args.out).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in OUTPUTS:
-        (folder / name).unlink(missing_ok=True)
-    label = args.target or "the embedded sandbox (renkei serve, scenarios/default.yaml)"
-    print(f"renkei conform: {plan.features} against {label}", file=out)
-    if args.tags:
-        print(f"  tags: {args.tags}  (pytest -m {plan.expression!r})", file=out)
+    folder, label = _announce(args, plan, out)
     began = time.monotonic()
     # Imported here: every renkei command imports this module, and requests
     # (harness.embedded) is needed only now.
-    from harness.embedded import EmbeddedSandbox, Target  # noqa: PLC0415
+    from harness.embedded import Target  # noqa: PLC0415
 
     embedded = None
-    workers = args.workers
+    workers = args.workers if args.workers is not None else default_workers(args.tags)
     try:
         target: Target | None = None
         if args.target:
             target = Target(args.target.rstrip("/"), args.admin_token)
+            workers = _workers(args, target, workers, out)
         elif args.browser or workers > 1:
-            # One server for the features (their workers' sandboxes in it) and the
-            # browser run, so that both show the same target; sequentially without
-            # --browser, the features' plugin starts its own.
-            embedded = EmbeddedSandbox()
+            embedded = _embedded(workers)
+            target = embedded.target
+        outcome = _features(args, plan, folder, target, out, workers)
+        if embedded is not None:
+            # A server that never started failed every scenario for want of a
+            # target: that is the run that could not be made, not a report.
             try:
                 target = embedded.ready()
             except RuntimeError as error:
                 return _usage(str(error))
-        workers = _workers(args, target, workers, out)
-        outcome = _features(args, plan, folder, target, out, workers)
         if outcome is None:
             return NO_RUN
         if args.browser:
@@ -457,6 +460,33 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         written += ", screenshots/"
     print(f"\nReports in {folder}: {written} ({time.monotonic() - began:.1f} s)", file=out)
     return code
+
+
+def _announce(args: argparse.Namespace, plan: Plan, out: TextIO) -> tuple[Path, str]:
+    """The output folder, emptied of a previous run's reports, and what the run is
+    against; both said in the run's first lines."""
+    folder = Path(args.out).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUTS:
+        (folder / name).unlink(missing_ok=True)
+    label = args.target or "the embedded sandbox (renkei serve, scenarios/default.yaml)"
+    print(f"renkei conform: {plan.features} against {label}", file=out)
+    if args.tags:
+        print(f"  tags: {args.tags}  (pytest -m {plan.expression!r})", file=out)
+    return folder, label
+
+
+def _embedded(workers: int) -> EmbeddedSandbox:
+    """The embedded server for a run of ``workers`` workers or with ``--browser``: one
+    server for the features (their workers' sandboxes in it) and the browser run,
+    so that both show the same target; sequentially without ``--browser``, the
+    features' plugin starts its own. It serves §9, so nothing is asked of it
+    before the workers start: it runs a process per worker, and pytest is launched
+    while it boots (each worker waits for its answer before making its sandbox,
+    harness.plugin)."""
+    from harness.embedded import EmbeddedSandbox  # noqa: PLC0415 (see run)
+
+    return EmbeddedSandbox(("--workers", str(workers)) if workers > 1 else ())
 
 
 def _workers(args: argparse.Namespace, target: Target | None, workers: int, out: TextIO) -> int:

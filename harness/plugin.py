@@ -21,9 +21,11 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,7 +65,36 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def remember_step_definitions() -> bool:
+    """Find each step's definition once per text and test module, not once per step.
+
+    pytest-bdd finds the definition of a step by asking pytest, for every fixture
+    name there is (a few hundred with the harness's steps), which definitions the
+    test can see, and matching each against the step's text: about a tenth of a
+    whole run's time in the tester, for an answer that is the same for every
+    step of the same keyword and text in the same module (the step definitions
+    are registered once, when the plugins load). False, and nothing changed, on a
+    pytest-bdd without that function (the answers are then only slower).
+    """
+    module = importlib.import_module("pytest_bdd.scenario")
+    find: Callable[..., Iterable[Any]] | None = getattr(module, "find_fixturedefs_for_step", None)
+    if find is None or getattr(find, "remembers", False):
+        return find is not None
+    found: dict[tuple[Any, str, str], list[Any]] = {}
+
+    def remembered(step: Any, fixturemanager: Any, node: pytest.Item) -> Iterable[Any]:
+        key = (step.type, step.name, str(node.path))
+        if key not in found:
+            found[key] = list(find(step, fixturemanager, node))
+        return found[key]
+
+    remembered.remembers = True  # type: ignore[attr-defined]
+    module.find_fixturedefs_for_step = remembered  # type: ignore[attr-defined]
+    return True
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    remember_step_definitions()
     for tag in sorted(feature_tags()):
         config.addinivalue_line("markers", f"{tag}: a requirement or area of the features")
     # Nothing runs with --collect-only or --help; otherwise launch the sandbox

@@ -23,6 +23,8 @@ import hashlib
 import hmac
 import random
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +39,7 @@ from simulator.core.flow import ConnectFlow, Event, FlowState, Journal
 from simulator.core.grants import Grant, RevokedBy
 from simulator.core.host import PinVault
 from simulator.core.hours import ServiceCalendar
+from simulator.core.memory import MemoryHost
 from simulator.scenario import Scenario
 from simulator.store.database import open_database
 from simulator.store.grants import SqlGrants
@@ -279,7 +282,43 @@ class Service:
         for part in (self.flows, self.grants, self.tokens, self.log, self.mailbox):
             part.clear()
         today = today or self.clock().now().date()
-        self.host.load(self.scenario.build_host(self.vault, today))
+        self.host.load(BUILT.host(self.scenario, self.vault, today))
+
+
+class BuiltHosts:
+    """The host data a scenario builds on a day, kept for the next sandbox of the same
+    scenario that day (INTERFACE.md §9: each POST /sandboxes and each reset builds
+    one, and the build — personas, a population, months of history — is most of the
+    cost of making a sandbox). A build depends only on the scenario, the PIN key
+    and the day (Scenario.build_host), so a kept one is the one a new build would
+    give. A kept host is only ever read (SqlHost.load copies it into the store)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        # The scenario itself is kept beside its host: its id is the key, and an id
+        # is only unique while the object lives.
+        self._kept: OrderedDict[tuple[int, bytes, dt.date], tuple[Scenario, MemoryHost]] = (
+            OrderedDict()
+        )
+
+    def host(self, scenario: Scenario, vault: PinVault, today: dt.date) -> MemoryHost:
+        key = (id(scenario), vault.secret, today)
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None and found[0] is scenario:
+                self._kept.move_to_end(key)
+                return found[1]
+        built = scenario.build_host(vault, today)
+        with self._lock:
+            self._kept[key] = (scenario, built)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return built
+
+
+#: The builds of this process.
+BUILT = BuiltHosts()
 
 
 class FlowRequest:
