@@ -12,10 +12,12 @@ import argparse
 import datetime as dt
 import secrets
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from tabulate import tabulate
 
 from renkei import resources
+from simulator.core.bank_pages import FAQ_SECTIONS
 from simulator.core.clock import SystemClock, jst_day
 from simulator.core.host import PinVault
 from simulator.core.memory import MemoryHost
@@ -71,12 +73,30 @@ def _account(spec: AccountSpec) -> str:
     return f"{spec.key} {status}, {_card(spec)}"
 
 
+def _page(url: str, own: str) -> str:
+    """Where a footer link of the bank leads: its own page elsewhere, or renkei's."""
+    return url if urlsplit(url).scheme else f"{url} (renkei's page, {own})"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _questions() -> int:
+    return sum(len(s.questions) for s in FAQ_SECTIONS)
+
+
 def bank_table(s: Scenario) -> str:
     r = s.rules
     hours = {w.rule: w.length for w in r.windows}
     rows = [
         ("name", r.name),
-        ("contact phone", r.contact_phone),
+        ("contact department", r.contact.department),
+        ("contact phone", r.contact.phone + ("（代）" if r.contact.main_line else "")),
+        ("contact hours", r.contact.hours),
+        ("contact e-mail", r.contact.email),
+        ("API利用規定", _page(r.terms_url, _count(len(r.terms_text), "paragraph"))),
+        ("よくあるご質問", _page(r.faq_url, f"the manual's {_questions()} questions")),
         ("認証先電話番号 pool", ", ".join(r.call_pool)),
         ("call window", f"{r.call_window.total_seconds():g} s"),
         ("lockout after", f"{r.lockout.threshold} identity failures a day"),

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from renkei.contract.oauth import SCOPES
 from renkei.contract.screens import ACCOUNT_TYPES, FIELDS
-from simulator.core.bank import BankRules
+from simulator.core.bank import BankRules, Contact
 from simulator.core.faults import Capacity
 from simulator.core.grants import GrantPolicy
 from simulator.core.history import HistoryPolicy
@@ -39,7 +39,11 @@ from simulator.scenario_model import (
 
 BANK_KEYS: Final = (
     "name",
+    "contact",
     "contact_phone",
+    "terms_url",
+    "terms_text",
+    "faq_url",
     "call_pool",
     "call_window_seconds",
     "lockout_threshold",
@@ -70,6 +74,9 @@ CONTACT_PHONE: Final = (r"0[0-9]{1,4}-?[0-9]{1,4}-?[0-9]{3,4}", "a phone number 
 ACCOUNT: Final = (r"[0-9]{3}-[1249]-[0-9]{7}", "BRANCH-TYPE-NUMBER, e.g. 022-1-2222222")
 PERSONA_ID: Final = (r"[a-z0-9][a-z0-9-]{0,39}", "lower-case letters, digits and '-' (at most 40)")
 CLIENT_ID: Final = (r"[A-Za-z0-9._~-]{1,64}", "letters, digits and . _ ~ - (at most 64)")
+CONTACT_KEYS: Final = ("department", "phone", "main_line", "hours", "email")
+#: A page of the bank's website that the footer links instead of renkei's.
+PAGE_URL: Final = "an absolute http(s) URL such as https://www.example.jp/api/kitei.html"
 _EMAIL: Final = re.compile(r"[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 _SMALL_KANA: Final = re.compile(r"[\uff67-\uff6f]")  # ｧｨｩｪｫｬｭｮｯ
 
@@ -91,26 +98,82 @@ def _whole(r: Record, key: str, default: int, low: int, high: int) -> int:
 # -- bank --------------------------------------------------------------------------------
 
 
+def _contact_phone(node: Node) -> str:
+    """お問い合わせ先's phone as it is displayed: hyphens allowed, 10 or 11 digits."""
+    phone = node.code(*CONTACT_PHONE)
+    if len(phone.replace("-", "")) not in (10, 11):
+        raise node.wrong("a phone number of 10 or 11 digits")
+    return phone
+
+
+def _email(node: Node) -> str:
+    address = node.line()
+    if not _EMAIL.fullmatch(address):
+        raise node.wrong("an e-mail address")
+    return address
+
+
+def _page_url(node: Node) -> str:
+    """The bank's own page on the web: absolute http(s) with a host, one line, no spaces."""
+    url = node.line()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in url):
+        raise node.wrong(PAGE_URL)
+    return url
+
+
+def read_contact(r: Record) -> Contact:
+    """``bank.contact`` (お問い合わせ先), or the older ``bank.contact_phone`` alone;
+    every field the scenario leaves out keeps the manual's value."""
+    d = Contact()
+    phone_node = r.get("contact_phone")
+    contact_node = r.get("contact")
+    if contact_node is None:
+        return Contact(phone=_contact_phone(phone_node)) if phone_node else d
+    c = contact_node.record(required=(), optional=CONTACT_KEYS)
+    if phone_node is not None and c.get("phone") is not None:
+        raise phone_node.error("give the phone once: contact.phone or contact_phone, not both")
+    given = c.get("phone") or phone_node
+    phone = _contact_phone(given) if given is not None else d.phone
+    main_line = d.main_line
+    if (main_node := c.get("main_line")) is not None:
+        if not isinstance(main_node.value, bool):
+            raise main_node.wrong("true or false (true shows 「（代）」 after the number)")
+        main_line = main_node.value
+    return Contact(
+        department=c["department"].line() if c.get("department") else d.department,
+        phone=phone,
+        main_line=main_line,
+        hours=c["hours"].line() if c.get("hours") else d.hours,
+        email=_email(c["email"]) if c.get("email") else d.email,
+    )
+
+
+def _paragraphs(node: Node) -> tuple[str, ...]:
+    """``bank.terms_text``: paragraphs parted by a blank line; a single line break stays one."""
+    return tuple(p.strip() for p in re.split(r"\n\s*\n", node.text()) if p.strip())
+
+
 def read_bank(node: Node) -> BankRules:
     """``bank:``: any of BankRules' settings; the rest keep renkei's defaults (docs/rules.md)."""
     r = node.record(required=(), optional=BANK_KEYS)
     d = BankRules()
     name = r["name"].line() if r.get("name") else d.name
-    contact = d.contact_phone
-    if (contact_node := r.get("contact_phone")) is not None:
-        contact = contact_node.code(*CONTACT_PHONE)
-        if len(contact.replace("-", "")) not in (10, 11):
-            raise contact_node.wrong("a phone number of 10 or 11 digits")
+    terms_url = _page_url(r["terms_url"]) if r.get("terms_url") else d.terms_url
+    terms_text = d.terms_text
+    if (text_node := r.get("terms_text")) is not None:
+        if r.get("terms_url") is not None:
+            raise text_node.error(
+                "give terms_url (the bank's page) or terms_text (renkei's page), not both"
+            )
+        terms_text = _paragraphs(text_node)
+    faq_url = _page_url(r["faq_url"]) if r.get("faq_url") else d.faq_url
     pool = d.call_pool
     if (pool_node := r.get("call_pool")) is not None:
         items = pool_node.items(non_empty=True)
         pool = tuple(item.code(*TOLL_FREE) for item in items)
         _unique(items, list(pool), "number")
-    mail_from = d.mail_from
-    if (mail_node := r.get("mail_from")) is not None:
-        mail_from = mail_node.line()
-        if not _EMAIL.fullmatch(mail_from):
-            raise mail_node.wrong("an e-mail address")
+    mail_from = _email(r["mail_from"]) if r.get("mail_from") else d.mail_from
     windows = d.windows
     if (hours := r.get("service_hours")) is not None:
         h = hours.record(required=(), optional=("midnight_minutes", "early_morning_minutes"))
@@ -120,7 +183,10 @@ def read_bank(node: Node) -> BankRules:
         windows = default_windows(midnight, early)
     return BankRules(
         name=name,
-        contact_phone=contact,
+        contact=read_contact(r),
+        terms_url=terms_url,
+        faq_url=faq_url,
+        terms_text=terms_text,
         call_pool=pool,
         call_window=dt.timedelta(
             seconds=_whole(r, "call_window_seconds", int(d.call_window.total_seconds()), 1, 3600)

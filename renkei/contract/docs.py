@@ -3,7 +3,8 @@
 Not in INTERFACE.md, but public all the same: the metadata's
 ``service_documentation`` (RFC 8414 §2) points at :data:`DOCS_PATH`, the
 hostile-input campaign fuzzes the document at :data:`OPENAPI_PATH` (Schemathesis
-reads it), and every screen's footer links the pages of :data:`PAGES`.
+reads it), and every screen's footer links the pages of :data:`PAGES`, the
+manual's 「API利用規定」「よくあるご質問」「お問い合わせ先」 (REQUIREMENTS.md R-PLAT-1).
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from typing import Final
 OPENAPI_PATH: Final = "/openapi.json"
 #: The same document as HTML, and the metadata's ``service_documentation``.
 DOCS_PATH: Final = "/docs"
-#: The pages the footer links (the manual's 利用規約 and よくあるご質問), by name.
+#: The pages the footer links, by name: API利用規定, よくあるご質問 (the manual's
+#: questions and answers) and お問い合わせ先 (the bank's department, phone, hours
+#: and e-mail).
 TERMS: Final = "terms"
 FAQ: Final = "faq"
-PAGES: Final = (TERMS, FAQ)
+CONTACT: Final = "contact"
+PAGES: Final = (TERMS, FAQ, CONTACT)
 
 
 def page_path(name: str) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 from renkei.contract.docs import FAQ, TERMS, page_path
-from simulator.core import messages
+from simulator.core import bank_pages, messages
 from simulator.core.faults import Capacity
 from simulator.core.grants import GrantPolicy
 from simulator.core.history import HistoryPolicy, Transaction
@@ -27,12 +27,29 @@ DEFAULT_CALL_POOL: Final = ("0120111111", "0120222222", "0120333333")
 
 
 @dataclass(frozen=True)
+class Contact:
+    """お問い合わせ先, as the manual's last section gives 中ノ郷信用組合's: its page
+    shows all of it, every screen's footer the phone."""
+
+    department: str = "事務部"
+    phone: str = "03-3622-7131"
+    #: The number is the switchboard's, shown 「（代）」 after it.
+    main_line: bool = True
+    #: When the department answers, shown 「※. …の対応となります。」.
+    hours: str = "平日の午前9時～17時"
+    email: str = "nakanogou-jimuka@mbe.nifty.com"
+
+
+@dataclass(frozen=True)
 class BankRules:
     name: str = messages.BANK_NAME
-    #: お問い合わせ先 (11. of the manual), shown in every screen's footer.
-    contact_phone: str = "03-3622-7131"
+    contact: Contact = field(default_factory=Contact)
+    #: Where the footer's API利用規定 and よくあるご質問 lead: renkei's pages, or
+    #: the bank's own pages elsewhere (an absolute URL), where renkei's redirect.
     terms_url: str = page_path(TERMS)
     faq_url: str = page_path(FAQ)
+    #: The paragraphs of renkei's API利用規定 page.
+    terms_text: tuple[str, ...] = bank_pages.TERMS_TEXT
     call_pool: tuple[str, ...] = DEFAULT_CALL_POOL
     call_window: dt.timedelta = CALL_WINDOW
     lockout: Lockout = field(default_factory=Lockout)
@@ -45,6 +62,11 @@ class BankRules:
     #: R-AUTHZ-5: the completion e-mail's sender (the manual's system sends
     #: from @webcenter.anser.or.jp, which customers are told to allow).
     mail_from: str = "api-renkei@webcenter.anser.or.jp"
+
+    @property
+    def contact_phone(self) -> str:
+        """お問い合わせ先's phone, in every screen's footer and the completion e-mail."""
+        return self.contact.phone
 
     def __post_init__(self) -> None:
         if not self.call_pool:

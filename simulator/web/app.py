@@ -13,7 +13,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from renkei.contract.docs import DOCS_PATH, OPENAPI_PATH, PAGES, page_path
+from renkei.contract.docs import DOCS_PATH, OPENAPI_PATH
 from renkei.contract.oauth import (
     AUTHORIZE_PATH,
     INTROSPECT_PATH,
@@ -30,6 +30,7 @@ from simulator.web.controls import admin, sandbox
 from simulator.web.oauth import init_oauth
 from simulator.web.oauth_routes import oauth
 from simulator.web.openapi import openapi
+from simulator.web.pages import pages
 from simulator.web.responses import StrictJSON, api_error, here, page
 from simulator.web.screen_model import footer
 from simulator.web.service import Service
@@ -60,7 +61,7 @@ def create_app(service: Service) -> Flask:
     app.extensions["renkei.service"] = service
     app.session_interface = NoSessions()
     init_oauth(app, service)
-    for blueprint in (oauth, connect, api, telephony, sandbox, admin, openapi):
+    for blueprint in (oauth, connect, api, telephony, sandbox, admin, openapi, pages):
         app.register_blueprint(blueprint)
     security.install(app)
     stylesheet.install(app)
@@ -126,25 +127,6 @@ def create_app(service: Service) -> Flask:
             "controls": controls,
         }
         return render_template("home.html", m=model)
-
-    @app.get(page_path("<name>"))
-    def docs(name: str) -> Response:
-        """利用規約 and よくあるご質問, which every screen's footer links."""
-        if name not in PAGES:
-            return not_found_page()
-        return page(f"{name}.html", footer(service))
-
-    def not_found_page() -> Response:
-        model = {
-            "screen_id": None,
-            "title": "API連携認証",
-            "csrf_token": None,
-            "message": None,
-            "errors": [{"code": "not_found", "message": "ページが見つかりません。", "field": None}],
-            "return_url": None,
-            **footer(service),
-        }
-        return page("ended.html", model, 404)
 
     def error_answer(
         code: str, message: str, status: int, headers: dict[str, str] | None = None

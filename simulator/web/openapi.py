@@ -27,7 +27,7 @@ from werkzeug.wrappers import Response
 
 from renkei.contract import api, oauth
 from renkei.contract import sandboxes as platform
-from renkei.contract.docs import DOCS_PATH, OPENAPI_PATH, page_path
+from renkei.contract.docs import CONTACT, DOCS_PATH, FAQ, OPENAPI_PATH, TERMS, page_path
 from renkei.contract.errors import ERRORS, Kind
 from renkei.contract.screens import CANCEL_PATH, CSRF_FIELD, FLOW_COOKIE, RETURN_PATH
 from renkei.contract.telephony import CALLS_PATH
@@ -345,20 +345,31 @@ def control_paths() -> dict[str, Any]:
     return paths
 
 
+#: The footer's pages (R-PLAT-1), by their contract name.
+PAGE_SUMMARIES = {
+    TERMS: "API利用規定: the scenario's text (renkei's by default), linked from the footer",
+    FAQ: "よくあるご質問: the manual's questions and answers in full, linked from the footer",
+    CONTACT: "お問い合わせ先: the bank's department, phone, hours and e-mail (the footer links it)",
+}
+
+
 def pages() -> dict[str, Any]:
     """The bank's own pages (not in INTERFACE.md, but public)."""
     html = {"200": {"description": "A page", "content": {HTML: STRING_SCHEMA, JSON: OBJECT_SCHEMA}}}
-    name = param("path", "name", STRING, True, "terms (利用規約) or faq (よくあるご質問)")
     document = {"200": answer("OpenAPI 3.1", {**OBJECT, "required": ["openapi"]})}
+    elsewhere = {
+        "302": {
+            "description": "The bank's own page on its website (the scenario's terms_url, faq_url)",
+            "headers": {"Location": {"required": True, "schema": STRING}},
+        }
+    }
+    footer_pages = {
+        page_path(name): {"get": op(summary, {**html, **({} if name == CONTACT else elsewhere)})}
+        for name, summary in PAGE_SUMMARIES.items()
+    }
     return {
         "/": {"get": op("The sandbox's front page", html)},
-        page_path("{name}"): {
-            "get": op(
-                "利用規約 and よくあるご質問, linked from the footer",
-                {**html, "404": screen("No such page")},
-                parameters=[name],
-            )
-        },
+        **footer_pages,
         OPENAPI_PATH: {"get": op("This document", document)},
         DOCS_PATH: {"get": op("This document as HTML", html)},
     }

@@ -11,6 +11,7 @@ import hmac
 from typing import Any
 from urllib.parse import urlencode
 
+from renkei.contract.docs import CONTACT, page_path
 from renkei.contract.screens import ACCOUNT_TYPES, CANCEL_PATH, RETURN_PATH
 from simulator.core import messages
 from simulator.core.errors import BY_CODE, FieldError, RenkeiError, RequiredMissing
@@ -49,12 +50,15 @@ def _errors(errors: list[FieldError]) -> list[dict[str, Any]]:
 
 
 def footer(service: Service) -> dict[str, str]:
+    """What every page's footer shows: the bank's name and phone, and its links to
+    API利用規定, よくあるご質問 and お問い合わせ先 (R-PLAT-1)."""
     rules = service.rules
     return {
         "bank_name": rules.name,
         "contact_phone": rules.contact_phone,
         "terms_url": here(rules.terms_url),
         "faq_url": here(rules.faq_url),
+        "contact_url": here(page_path(CONTACT)),
     }
 
 
