@@ -42,6 +42,13 @@ WEEKDAYS = "月火水木金土日"
 CALL_POOL = ("0120111111", "0120222222", "0120333333")
 #: A phone that is nobody's registered number in the default scenario.
 OTHER_PHONE = "09099990000"
+#: The answers of a judgment that counts towards the lockout (R-ERR-HOST-2..4): the
+#: account may hold failures that a later scenario on the same day would inherit.
+COUNTED = frozenset({"identity_mismatch", "locked_now", "B84"})
+#: The personas' accounts whose identity or PIN this process's visits had judged
+#: wrong since their last unlock (:func:`unlock_if_judged`): only those need one
+#: after a scenario, which spares most scenarios a control request.
+JUDGED: set[str] = set()
 
 
 @dataclass
@@ -76,6 +83,8 @@ class Visit:
         answer = self.browser.follow(posted)
         if answer is posted and answer.status in (302, 303) and answer.location:
             self.returned = answer.location  # back to the partner app
+        if COUNTED.intersection(answer.codes):
+            JUDGED.add(self.persona.account_id)
         self.answer = answer
         return answer
 
@@ -147,6 +156,14 @@ def walk_to(visit: Visit, screen: str) -> None:
         )
         press_right(visit, check_call=True)
         assert visit.last.status == 200, visit.last.body
+
+
+def unlock_if_judged(sandbox: Sandbox, account: str) -> None:
+    """After a scenario: unlock ``account`` (forgetting its failures, INTERFACE.md §6)
+    if a visit had it judged wrong since its last unlock."""
+    if account in JUDGED:
+        sandbox.unlock(account)
+        JUDGED.discard(account)
 
 
 def unlock_after(sandbox: Sandbox, cleanup: list[Any], unlocks: set[str], account: str) -> None:

@@ -13,7 +13,7 @@ from pytest_bdd import given, parsers, then, when
 from harness.driver import Sandbox, query
 from harness.embedded import Target
 from harness.personas import Persona
-from harness.steps.helpers import WEEKDAY, Visit, start_visit, walk_to
+from harness.steps.helpers import WEEKDAY, Visit, start_visit, unlock_if_judged, walk_to
 from renkei.contract.api import ACCOUNTS_PATH
 from renkei.contract.screens import SCREEN_PATHS, SCREENS, Screen
 
@@ -87,7 +87,7 @@ def begin(
     cleanup: list[Any],
 ) -> Visit:
     persona = personas[persona_id]
-    cleanup.append(lambda: sandbox.unlock(persona.account_id))
+    cleanup.append(lambda: unlock_if_judged(sandbox, persona.account_id))
     return start_visit(target, persona)
 
 
