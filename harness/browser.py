@@ -2,8 +2,11 @@
 screens as a customer sees them on a phone.
 
 Journeys: the happy path ① to ⑥, the empty-field dialog on ①, the identity
-error on ②, B84 after a lockout, and 「中止する」 on ③. A screenshot of every
-screen is kept (named by screen ID) for the conformance report. Debian's
+error on ②, B84 after a lockout, 「中止する」 on ③ and the wrong-PIN dialog on
+⑤. The エラー dialogs are checked as the manual's figures show them: modal over
+the screen (``dialog:modal``, the form behind out of reach), closed by 「OK」.
+A screenshot of every screen is kept (named by screen ID) for the conformance
+report. Debian's
 ``chromium`` is used (``/usr/bin/chromium``), since Playwright cannot download
 its own browser here; ``fonts-ipafont-gothic`` makes the Japanese legible.
 
@@ -23,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Route, ViewportSize, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from harness.driver import PartnerApp, Phone, Sandbox, query
 from harness.embedded import Target
@@ -53,7 +57,12 @@ JOURNEYS: dict[str, tuple[str, ...]] = {
     "identity error": ("R-ERR-HOST-2",),
     "B84": ("R-ERR-HOST-3", "R-ERR-HOST-4"),
     "cancel": ("R-FLOW-7",),
+    "wrong PIN dialog": ("R-FLOW-5", "R-ERR-HOST-2"),
 }
+#: The エラー dialog, as the manual's figures show it (画面① 2/2, 画面② 2/4, 画面⑤).
+DIALOG_TITLE = "エラー"
+REQUIRED_DIALOG = "入力されていない項目があります。"
+MODAL = "dialog:modal"
 
 
 @dataclass
@@ -91,8 +100,10 @@ class BrowserRun:
         self.sandbox = Sandbox(self.target.url, self.target.admin_token)
 
     @contextmanager
-    def page(self, journey: Journey) -> Iterator[Page]:
-        context = self.browser.new_context(viewport=VIEWPORT, locale="ja-JP")
+    def page(self, journey: Journey, script: bool = True) -> Iterator[Page]:
+        context = self.browser.new_context(
+            viewport=VIEWPORT, locale="ja-JP", java_script_enabled=script
+        )
         page = context.new_page()
 
         # The partner app's callback: answered here, as the app would.
@@ -115,9 +126,13 @@ class BrowserRun:
         finally:
             context.close()
 
-    def shot(self, page: Page, journey: Journey, name: str) -> None:
+    def shot(self, page: Page, journey: Journey, name: str, modal: bool = False) -> None:
+        """The whole page; with a modal dialog open, the screen as the page opened,
+        since the dialog and its backdrop cover the phone's screen, not the page."""
         path = self.out / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        if modal:
+            page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(path), full_page=not modal)
         journey.shots[name] = path
 
     def expect(self, journey: Journey, ok: bool, what: str) -> None:
@@ -206,25 +221,74 @@ class BrowserRun:
                 f"back to the app with code and state ({page.url})",
             )
 
+    def modal_dialog(self, j: Journey, page: Page, message: str, behind: str) -> None:
+        """The エラー dialog with ``message`` is open as a modal: the one ``dialog:modal``,
+        and the ``behind`` button of the form under it out of reach of a tap."""
+        modal = page.locator(MODAL)
+        # renkei.js opens it as the page finishes loading, which a click's navigation
+        # may not have waited for.
+        opened = self.comes_true(page, f"() => document.querySelectorAll('{MODAL}').length > 0")
+        self.expect(j, opened and modal.count() == 1, f"the エラー dialog is modal ({MODAL})")
+        text = modal.inner_text()
+        self.expect(j, DIALOG_TITLE in text and message in text, f"「{DIALOG_TITLE}」「{message}」")
+        # What a tap on the button's centre reaches: the dialog (or its backdrop),
+        # not the button, since the page behind a modal dialog is inert.
+        reached = page.locator(behind).evaluate(
+            """button => {
+                button.scrollIntoView({block: "center"});
+                const box = button.getBoundingClientRect();
+                const hit = document.elementFromPoint(
+                    box.left + box.width / 2, box.top + box.height / 2);
+                return hit !== null && !button.contains(hit) && hit.closest('dialog') !== null;
+            }"""
+        )
+        self.expect(j, reached is True, f"{behind} behind the dialog cannot be tapped")
+
+    def comes_true(self, page: Page, condition: str, argument: object = None) -> bool:
+        """Whether the script ``condition`` holds, now or once the page has run what a
+        click set off (the dialog's close event is a task of its own, after the click)."""
+        try:
+            page.wait_for_function(condition, arg=argument)
+        except PlaywrightTimeoutError:
+            return False
+        return True
+
+    def close_dialog(self, j: Journey, page: Page, focus: str) -> None:
+        """「OK」 closes the dialog; the focus goes to ``focus``."""
+        page.click(f"{MODAL} [data-dismiss]")
+        closed = self.comes_true(page, "() => !document.querySelector('dialog[open]')")
+        self.expect(j, closed, "OK closes the dialog")
+        focused = self.comes_true(
+            page, "id => document.activeElement && document.activeElement.id === id", focus
+        )
+        self.expect(j, focused, f"the focus on #{focus} after OK")
+
     def empty_fields(self, j: Journey) -> None:
-        """R-ERR-INPUT-1: the dialog and 「必ず入力して下さい。」 under each empty field."""
+        """R-ERR-INPUT-1: the modal dialog and 「必ず入力して下さい。」 under each empty
+        field; without script, the same dialog stands open in the page."""
         with self.page(j) as page:
             self.begin(page, self.personas["manual"])
             page.click('[data-action="next"]')
-            dialog = page.inner_text("#dialog")
-            self.expect(
-                j,
-                "エラー" in dialog and "入力されていない項目があります。" in dialog,
-                "the エラー dialog",
-            )
+            self.modal_dialog(j, page, REQUIRED_DIALOG, '[data-action="next"]')
             self.expect(
                 j,
                 page.locator(".field-error", has_text="必ず入力して下さい。").count() == 2,
                 "必ず入力して下さい。 under 店番 and 口座番号",
             )
-            self.shot(page, j, "SOA201-required")
-            page.click("#dialog .button")
-            self.expect(j, not page.is_visible("#dialog"), "OK closes the dialog")
+            self.shot(page, j, "SOA201-required", modal=True)
+            self.close_dialog(j, page, "branch_no")
+        with self.page(j, script=False) as page:
+            self.begin(page, self.personas["manual"])
+            page.click('[data-action="next"]')
+            shown = page.locator("dialog[open]")
+            self.expect(
+                j,
+                shown.count() == 1
+                and shown.is_visible()
+                and REQUIRED_DIALOG in shown.inner_text()
+                and page.locator(MODAL).count() == 0,
+                "without script the dialog stands open in the page",
+            )
 
     def identity_error(self, j: Journey) -> None:
         """R-ERR-HOST-2 on ②."""
@@ -283,6 +347,37 @@ class BrowserRun:
                 "back to the app with access_denied",
             )
 
+    def wrong_pin(self, j: Journey) -> None:
+        """R-FLOW-5, R-ERR-HOST-2 on ⑤: a wrong PIN shows the identity message on the
+        screen and, over it, the エラー dialog with the same text and 「OK」."""
+        p = self.personas["lockout-pin"]
+        try:
+            with self.page(j) as page:
+                self.begin(page, p)
+                self.fill_account(page, p)
+                self.fill_details(page, p)
+                page.click('[data-action="decide"]')
+                to = page.inner_text("[data-call-to]")
+                Phone(self.target.url, p.phone, secret=self.target.telephony_secret).call(to)
+                page.click('[data-action="confirm"]')
+                self.expect(j, self.screen_id(page) == "SOA211", "⑤ SOA211 shown")
+                page.fill("#pin", "0000" if p.pin != "0000" else "9999")
+                page.click('[data-action="next"]')
+                self.expect(j, self.screen_id(page) == "SOA211", "still ⑤ after a wrong PIN")
+                text = page.inner_text('[data-error-code="identity_mismatch"]')
+                self.expect(j, text == IDENTITY_MISMATCH, "the identity message on the screen")
+                self.modal_dialog(j, page, IDENTITY_MISMATCH, '[data-action="next"]')
+                self.shot(page, j, "SOA211-identity_mismatch", modal=True)
+                self.close_dialog(j, page, "pin")
+                self.expect(
+                    j,
+                    page.inner_text('[data-error-code="identity_mismatch"]') == IDENTITY_MISMATCH,
+                    "the message stays on the screen after OK",
+                )
+        finally:
+            # The failure counts toward the lockout of the day (R-ERR-HOST-3).
+            self.sandbox.unlock(p.account_id)
+
     def all(self) -> list[Journey]:
         """Every journey of :data:`JOURNEYS`, each whether or not the one before it passed."""
         self.sandbox.faults()
@@ -293,6 +388,7 @@ class BrowserRun:
             "identity error": self.identity_error,
             "B84": self.b84,
             "cancel": self.cancel,
+            "wrong PIN dialog": self.wrong_pin,
         }
         journeys = []
         for name, requirements in JOURNEYS.items():

@@ -14,7 +14,13 @@ from urllib.parse import urlencode
 from renkei.contract.docs import CONTACT, page_path
 from renkei.contract.screens import ACCOUNT_TYPES, CANCEL_PATH, RETURN_PATH
 from simulator.core import messages
-from simulator.core.errors import BY_CODE, FieldError, RenkeiError, RequiredMissing
+from simulator.core.errors import (
+    BY_CODE,
+    FieldError,
+    IdentityMismatch,
+    RenkeiError,
+    RequiredMissing,
+)
 from simulator.core.flow import FlowState
 from simulator.core.screens import SCREENS, Screen
 from simulator.core.telephony import mask_phone
@@ -22,6 +28,10 @@ from simulator.web.responses import here
 from simulator.web.service import Service
 
 SCOPE_NAMES = {"accounts": "口座情報", "transactions": "明細情報"}
+
+#: Errors of the whole screen that the manual's figures also show in the エラー
+#: dialog over the screen, beside the message on it: 画面⑤ エラー事例, a wrong PIN.
+DIALOG_ERRORS: dict[Screen, tuple[type[RenkeiError], ...]] = {Screen.PIN: (IdentityMismatch,)}
 
 
 def csrf_token(service: Service, flow_id: str) -> str:
@@ -49,6 +59,34 @@ def _errors(errors: list[FieldError]) -> list[dict[str, Any]]:
     return [{"code": e.code, "message": e.message, "field": e.field} for e in errors]
 
 
+def dialog(screen: Screen, errors: list[FieldError]) -> dict[str, str | None]:
+    """The エラー dialog over ``screen``: its title, message and the field that takes
+    the focus when 「OK」 closes it; all None when the screen shows no dialog.
+
+    An empty field's errors are headed by 「入力されていない項目があります。」
+    (画面① 2/2, 画面② 2/4; R-ERR-INPUT-1) and the focus goes to the first empty
+    field; a wrong PIN on ⑤ repeats the screen's message in the dialog (画面⑤
+    エラー事例) and the focus goes back to the PIN.
+    """
+    spec = SCREENS[screen]
+    message: str | None = None
+    focus: str | None = None
+    if any(issubclass(c, RequiredMissing) for c in _shown(errors)):
+        message = messages.REQUIRED_DIALOG
+        focus = next((e.field for e in errors if e.code == RequiredMissing.code and e.field), None)
+    else:
+        shown = DIALOG_ERRORS.get(screen, ())
+        found = next((e for e in errors if e.field is None and BY_CODE.get(e.code) in shown), None)
+        if found is not None:
+            message = found.message
+            focus = spec.fields[0] if spec.fields else None
+    return {
+        "dialog": message,
+        "dialog_title": messages.DIALOG_TITLE if message else None,
+        "dialog_focus": focus,
+    }
+
+
 def footer(service: Service) -> dict[str, str]:
     """What every page's footer shows: the bank's name and phone, and its links to
     API利用規定, よくあるご質問 and お問い合わせ先 (R-PLAT-1)."""
@@ -73,8 +111,6 @@ def screen_model(
     spec = SCREENS[screen]
     errors = errors or []
     shown = _shown(errors)
-    # 画面① 2/2: the dialog 「入力されていない項目があります。」 heads an empty field's errors.
-    required = any(issubclass(c, RequiredMissing) for c in shown)
     # INTERFACE.md §1: 「連携元画面へ」 is offered beside R-ERR-HOST-1 and R-ERR-SYS-*.
     returns = any(c.returns_beside for c in shown)
     model: dict[str, Any] = {
@@ -84,7 +120,7 @@ def screen_model(
         "path": here(spec.path),
         "csrf_token": csrf_token(service, flow.flow_id),
         "errors": _errors(errors),
-        "dialog": messages.REQUIRED_DIALOG if required else None,
+        **dialog(screen, errors),
         "return_url": here(RETURN_PATH) if returns else None,
         "cancel_url": here(CANCEL_PATH) if screen not in (Screen.ACCOUNT, Screen.CONSENT) else None,
         "fields": list(spec.fields),

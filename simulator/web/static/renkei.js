@@ -2,14 +2,21 @@
 // file of the bank's own origin so that the Content-Security-Policy can forbid
 // inline script (simulator/web/security.py).
 (function () {
-  // R-ERR-INPUT-1: 「OK」 closes the エラー dialog.
+  // The エラー dialog (R-ERR-INPUT-1, ⑤'s wrong PIN): the server draws it open, in
+  // the page, so that it shows without script; here it is opened again as a modal,
+  // as the manual's figures show it: the screen behind is inert under a backdrop.
+  // 「OK」 (its form's method="dialog") closes it, script or not; then the focus
+  // goes to the field it names (the first empty one, or the PIN).
   var dialog = document.getElementById("dialog");
-  var ok = dialog && dialog.querySelector("[data-dismiss]");
-  if (ok) {
-    ok.addEventListener("click", function (event) {
-      event.preventDefault();
-      dialog.hidden = true;
+  if (dialog && typeof dialog.showModal === "function") {
+    dialog.addEventListener("close", function () {
+      // close() below queues a close event that arrives once the modal is open.
+      if (dialog.open) { return; }
+      var field = document.getElementById(dialog.getAttribute("data-focus") || "");
+      if (field) { field.focus(); }
     });
+    dialog.close();
+    dialog.showModal();
   }
   // Screen ④ (SOA209): counts down the seconds left to call (R-FLOW-4).
   var left = document.getElementById("seconds-left");
