@@ -14,4 +14,5 @@ pytest_plugins = [
     "harness.steps.input",
     "harness.steps.system",
     "harness.steps.platform",
+    "harness.steps.pages",
 ]

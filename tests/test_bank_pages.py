@@ -22,9 +22,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import requests
 import yaml
 from flask.testing import FlaskClient
 
+from harness.steps.pages import Page, in_order
 from renkei.contract.controls import CLOCK_PATH
 from renkei.contract.docs import CONTACT, FAQ, PAGES, TERMS, page_path
 from renkei.contract.oauth import AUTHORIZE_PATH
@@ -489,3 +491,51 @@ def test_the_links_carry_a_sandboxs_base(client: FlaskClient) -> None:
     links = footer_of(Text(answer.get_data(as_text=True)))
     assert links["よくあるご質問"] == "/s/abc" + page_path(FAQ)
     assert links["お問い合わせ先"] == "/s/abc" + page_path(CONTACT)
+
+
+# -- how the harness reads a page (harness/steps/pages.py) -------------------------------------
+
+
+def response(html: str) -> requests.Response:
+    r = requests.Response()
+    r.status_code, r.url, r.encoding = 200, "http://bank.example/docs/faq", "utf-8"
+    r.headers["Content-Type"] = "text/html; charset=utf-8"
+    r._content = html.encode()
+    return r
+
+
+SAMPLE = """<html><head><title>よくあるご質問</title><style>p{}</style></head><body>
+<header>押上信用組合</header><main><h1>よくあるご質問</h1>
+<h2>1. 認証前</h2><dl><dt>(Q1) 電話番号が<strong>分からない</strong>。</dt>
+<dd>☞ 店へ<br>どうぞ。</dd></dl>
+<h2>2. 認証完了後</h2><p>メールが
+  届かない。</p></main>
+<footer><a href="/docs/faq">よくある<span>ご質問</span></a>
+<a href="tel:0311112222">03-1111-2222</a></footer>
+</body></html>"""
+
+
+def test_the_harness_reads_a_page_as_a_person_does() -> None:
+    page = Page.of(response(SAMPLE))
+    assert page.title == "よくあるご質問"
+    assert page.headings == ["よくあるご質問", "1. 認証前", "2. 認証完了後"]
+    assert "電話番号が分からない。" in page.text  # inline markup does not split words
+    assert "☞ 店へ どうぞ。" in page.text and "メールが 届かない。" in page.text
+    assert "p{}" not in page.text and "03-1111-2222" not in page.text
+    assert page.links == [("よくあるご質問", "/docs/faq"), ("03-1111-2222", "tel:0311112222")]
+    assert page.link("よくあるご質問") == "/docs/faq"
+    with pytest.raises(AssertionError, match="no link 「お問い合わせ先」"):
+        page.link("お問い合わせ先")
+
+
+def test_the_harness_checks_each_sentence_under_its_heading_in_order() -> None:
+    page = Page.of(response(SAMPLE))
+    header = ["見出し", "文"]
+    in_order(page, [header, ["1. 認証前", "電話番号が分からない。"], ["1. 認証前", "店へ"]])
+    in_order(page, [header, ["2. 認証完了後", "メールが 届かない。"]])
+    with pytest.raises(AssertionError, match=re.escape("is not under 「2. 認証完了後」")):
+        in_order(page, [header, ["2. 認証完了後", "電話番号が分からない。"]])
+    with pytest.raises(AssertionError, match=re.escape("is not under 「1. 認証前」")):
+        in_order(page, [header, ["1. 認証前", "店へ"], ["1. 認証前", "電話番号が分からない。"]])
+    with pytest.raises(AssertionError, match=re.escape("no heading 「3. サービスについて」")):
+        in_order(page, [header, ["3. サービスについて", "メール"]])
