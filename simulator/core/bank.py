@@ -18,7 +18,7 @@ from simulator.core.faults import Capacity
 from simulator.core.grants import GrantPolicy
 from simulator.core.history import HistoryPolicy, Transaction
 from simulator.core.host import Account, AccountKey, Customer
-from simulator.core.hours import DEFAULT_WINDOWS, Window
+from simulator.core.hours import DEFAULT_WINDOWS, OWN_WINDOW_RULE, Window
 from simulator.core.lockout import Lockout
 from simulator.core.telephony import CALL_WINDOW
 
@@ -56,12 +56,18 @@ class BankRules:
     grants: GrantPolicy = field(default_factory=GrantPolicy)
     history: HistoryPolicy = field(default_factory=HistoryPolicy)
     capacity: Capacity = field(default_factory=Capacity)
+    #: The calendar: the platform's windows (R-HOURS-1..5), then the bank's own.
     windows: tuple[Window, ...] = DEFAULT_WINDOWS
     #: A flow untouched this long is lost (R-ERR-CALL-4); the manual gives none.
     flow_timeout: dt.timedelta = dt.timedelta(minutes=30)
     #: R-AUTHZ-5: the completion e-mail's sender (the manual's system sends
     #: from @webcenter.anser.or.jp, which customers are told to allow).
     mail_from: str = "api-renkei@webcenter.anser.or.jp"
+
+    @property
+    def own_windows(self) -> tuple[Window, ...]:
+        """The bank's own recurring windows, on top of the platform's (INTERFACE.md §10)."""
+        return tuple(w for w in self.windows if w.rule == OWN_WINDOW_RULE)
 
     @property
     def contact_phone(self) -> str:

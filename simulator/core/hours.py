@@ -9,6 +9,11 @@ durations are parameters of :func:`default_windows`:
 * R-HOURS-2 「毎日4時から数分程度」: ``early_morning_minutes``, default 5.
 
 Ad-hoc maintenance (R-HOURS-6) is added with :meth:`ServiceCalendar.add_maintenance`.
+
+A credit union on the shared platform may close on a calendar of its own on top
+of these (INTERFACE.md §10): recurring windows under :data:`OWN_WINDOW_RULE`,
+e.g. 毎月第2土曜日の1:00~5:00, appended to the platform's windows. They add
+closed time; they never change when R-HOURS-1..5 close.
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ from simulator.core.clock import JST, to_jst
 
 MONDAY: Final = 0
 SUNDAY: Final = 6
+#: The rule a bank's own recurring windows answer under: FAQ 3-Q1 lists the shared
+#: system's windows and then 「⑥その他システムメンテナンスの場合」, which is where a
+#: credit union's own maintenance falls (the manual's 「当組合システムは以下がサービス
+#: 時間外」 on R-ERR-SYS-1 speaks of each union's system).
+OWN_WINDOW_RULE: Final = "R-HOURS-6"
 
 
 class DaySelector(Protocol):
@@ -75,6 +85,29 @@ class Dates:
 
     def matches(self, day: dt.date) -> bool:
         return day.month == self.month and day.day in self.days
+
+
+@dataclass(frozen=True)
+class DaysOfMonth:
+    """The same days of every month, e.g. the 15th, and/or its last day (月末).
+
+    A month without one of the ``days`` (the 31st in April) has no window that
+    day: "the 31st" never slides to the 30th; ``last`` says 月末.
+    """
+
+    days: tuple[int, ...] = ()
+    last: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.days and not self.last:
+            raise ValueError("give at least one day of the month, or the last")
+        if any(not 1 <= d <= 31 for d in self.days):
+            raise ValueError("a day of the month is from 1 to 31")
+
+    def matches(self, day: dt.date) -> bool:
+        if day.day in self.days:
+            return True
+        return self.last and (day + dt.timedelta(days=1)).day == 1
 
 
 @dataclass(frozen=True)
