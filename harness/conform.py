@@ -84,7 +84,7 @@ from renkei.args import positive_int
 from renkei.contract.controls import CLOCK_PATH
 
 if TYPE_CHECKING:
-    from harness.embedded import EmbeddedSandbox, Target
+    from harness.embedded import Target
 
 FEATURES: Final = resources.features()
 #: Files a run writes into ``--out`` (removed first, so that a failed run never
@@ -422,8 +422,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     folder, label = _announce(args, plan, out)
     began = time.monotonic()
     # Imported here: every renkei command imports this module, and requests
-    # (harness.embedded) is needed only now.
-    from harness.embedded import Target  # noqa: PLC0415
+    # (harness.embedded) is needed only now. With several workers, or --browser:
+    # one embedded server for the features (their workers' sandboxes in it) and the
+    # browser run, so that both show the same target; sequentially without
+    # --browser, the features' plugin starts its own. It serves §9, so nothing is
+    # asked of it before the workers start: it runs a process per worker, and
+    # pytest is launched while it boots (each worker waits for its answer before
+    # making its sandbox, harness.plugin).
+    from harness.embedded import EmbeddedSandbox, Target  # noqa: PLC0415
 
     embedded = None
     workers = args.workers if args.workers is not None else default_workers(args.tags)
@@ -433,21 +439,24 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             target = Target(args.target.rstrip("/"), args.admin_token)
             workers = _workers(args, target, workers, out)
         elif args.browser or workers > 1:
-            embedded = _embedded(workers)
+            embedded = EmbeddedSandbox(("--workers", str(workers)) if workers > 1 else ())
             target = embedded.target
+            if workers == 1:
+                # One process runs the features on the target itself, and does not
+                # wait for it as each of several workers does (harness.plugin).
+                embedded.ready()
         outcome = _features(args, plan, folder, target, out, workers)
         if embedded is not None:
             # A server that never started failed every scenario for want of a
             # target: that is the run that could not be made, not a report.
-            try:
-                target = embedded.ready()
-            except RuntimeError as error:
-                return _usage(str(error))
+            target = embedded.ready()
         if outcome is None:
             return NO_RUN
         if args.browser:
             assert target is not None
             outcome.journeys, outcome.browser_line = _browser(target, folder, args.personas, out)
+    except RuntimeError as error:  # the embedded server did not start (harness.embedded)
+        return _usage(str(error))
     except KeyboardInterrupt:
         print("renkei conform: interrupted; no report written", file=sys.stderr)
         return INTERRUPTED
@@ -474,19 +483,6 @@ def _announce(args: argparse.Namespace, plan: Plan, out: TextIO) -> tuple[Path, 
     if args.tags:
         print(f"  tags: {args.tags}  (pytest -m {plan.expression!r})", file=out)
     return folder, label
-
-
-def _embedded(workers: int) -> EmbeddedSandbox:
-    """The embedded server for a run of ``workers`` workers or with ``--browser``: one
-    server for the features (their workers' sandboxes in it) and the browser run,
-    so that both show the same target; sequentially without ``--browser``, the
-    features' plugin starts its own. It serves §9, so nothing is asked of it
-    before the workers start: it runs a process per worker, and pytest is launched
-    while it boots (each worker waits for its answer before making its sandbox,
-    harness.plugin)."""
-    from harness.embedded import EmbeddedSandbox  # noqa: PLC0415 (see run)
-
-    return EmbeddedSandbox(("--workers", str(workers)) if workers > 1 else ())
 
 
 def _workers(args: argparse.Namespace, target: Target | None, workers: int, out: TextIO) -> int:
