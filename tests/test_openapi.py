@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from pydantic import BaseModel, TypeAdapter
 
+from renkei.contract import banks
 from renkei.contract.controls import FAULT_SWITCHES
 from renkei.contract.screens import SCREENS, Screen
 from renkei.contract.telephony import CALLS_PATH, DIGITS_PATTERN
@@ -156,8 +157,9 @@ def test_the_account_of_a_move_has_the_contracts_formats(document: dict[str, Any
 
 
 def test_the_fault_switches_are_the_contracts() -> None:
-    assert tuple(SwitchFaults.model_fields) == FAULT_SWITCHES
-    assert tuple(Faults.__annotations__) == FAULT_SWITCHES
+    """The switches, in the contract's order, then whom they are for (INTERFACE.md §10)."""
+    assert tuple(SwitchFaults.model_fields) == (*FAULT_SWITCHES, banks.SCOPE)
+    assert tuple(Faults.__annotations__) == (*FAULT_SWITCHES, banks.SCOPE)
 
 
 def bad_bodies(model: type[BaseModel], good: dict[str, Any]) -> Iterator[tuple[str, Any]]:

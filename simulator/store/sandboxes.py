@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, delete, func, insert, select
 
 from simulator.store.database import writing
-from simulator.store.schema import ROOT, WORLD, flows, grants, mails, sandboxes
+from simulator.store.schema import ROOT, WORLD, flows, grants, mails, of_sandbox, sandboxes
 
 __all__ = ["ROOT", "SandboxRecord", "SqlSandboxes"]
 
@@ -117,8 +117,8 @@ class SqlSandboxes:
             gone = c.execute(delete(sandboxes).where(sandboxes.c.sandbox == sandbox_id)).rowcount
             if not gone:
                 return False
-            for table in WORLD:
-                c.execute(delete(table).where(table.c.sandbox == sandbox_id))
+            for table in WORLD:  # its banks' rows too (INTERFACE.md §10)
+                c.execute(delete(table).where(of_sandbox(table.c.sandbox, sandbox_id)))
         return True
 
     def expired(self, now: dt.datetime) -> list[str]:
@@ -132,13 +132,16 @@ class SqlSandboxes:
             return [str(s) for s in c.execute(query).scalars()]
 
     def counts(self, sandbox_id: str) -> dict[str, int]:
-        """What §9's listing shows of a sandbox: its flows, grants and mails."""
+        """What §9's listing shows of a sandbox: its flows, grants and mails, all its
+        banks' together."""
         counted = {"flows": flows, "grants": grants, "mails": mails}
         with self.engine.connect() as c:
             return {
                 name: int(
                     c.execute(
-                        select(func.count()).select_from(table).where(table.c.sandbox == sandbox_id)
+                        select(func.count())
+                        .select_from(table)
+                        .where(of_sandbox(table.c.sandbox, sandbox_id))
                     ).scalar_one()
                 )
                 for name, table in counted.items()

@@ -28,6 +28,23 @@ from sqlalchemy import (
 #: The default sandbox, served at ``/`` (INTERFACE.md §9). It has no row in
 #: ``sandboxes``: it always exists. Other ids are ``secrets.token_hex(8)``.
 ROOT = "root"
+#: Between a sandbox's id and a bank's code in the key of that bank's rows.
+BANK_SEPARATOR = "."
+
+
+def bank_world(sandbox: str, code: str) -> str:
+    """The ``sandbox`` key of the rows of bank ``code`` of a sandbox (INTERFACE.md §10),
+    for every bank but the first, whose rows are the sandbox's own (so a one-bank
+    scenario is stored exactly as before banks). ``ID.CODE`` sorts between ``ID.``
+    and ``ID/`` ('.' comes just before '/'), which :func:`of_sandbox` asks for."""
+    return f"{sandbox}{BANK_SEPARATOR}{code}"
+
+
+def of_sandbox(column: Any, sandbox: str) -> Any:
+    """The rows of a sandbox and of all its banks: its own key, and the range of the
+    keys :func:`bank_world` makes — a range, so the indexes that the key leads serve it."""
+    return (column == sandbox) | ((column > sandbox + BANK_SEPARATOR) & (column < sandbox + "/"))
+
 
 metadata = MetaData()
 

@@ -63,10 +63,16 @@ class SqlFlows:
     from the same starting point (a lost update would undo a move). One sandbox's
     flows; another's are, to it, as if they did not exist."""
 
-    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
+    def __init__(
+        self, engine: Engine, *, sandbox: str = ROOT, platform: tuple[str, ...] = ()
+    ) -> None:
+        """``platform``: the keys of every bank of the platform this one belongs to
+        (INTERFACE.md §10), whose flows congestion counts together; none for a
+        sandbox of one bank."""
         self.engine = engine
         self.sandbox = sandbox
         self.mine = flows.c.sandbox == sandbox
+        self.platform = flows.c.sandbox.in_(platform) if len(platform) > 1 else self.mine
 
     def save(
         self,
@@ -136,9 +142,9 @@ class SqlFlows:
             return [_flow(r.record, r.revision) for r in c.execute(query)]
 
     def in_progress(self, now: dt.datetime, timeout: dt.timedelta) -> int:
-        """This sandbox's flows holding a host slot: not finished and touched within
-        ``timeout`` (:meth:`FlowState.holds_slot`, counted in SQL); each sandbox
-        congests on its own flows only.
+        """The platform's flows holding a host slot: not finished and touched within
+        ``timeout`` (:meth:`FlowState.holds_slot`, counted in SQL), on all its banks
+        together (R-PLAT-3); each sandbox congests on its own flows only.
 
         ISO text with one fixed offset (+09:00) sorts as time does.
         """
@@ -146,7 +152,7 @@ class SqlFlows:
         query = (
             select(func.count())
             .select_from(flows)
-            .where(and_(self.mine, flows.c.finished.is_(False), flows.c.touched_at >= since))
+            .where(and_(self.platform, flows.c.finished.is_(False), flows.c.touched_at >= since))
         )
         with self.engine.connect() as c:
             return int(c.execute(query).scalar_one())

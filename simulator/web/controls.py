@@ -195,41 +195,59 @@ def real_clock() -> Response:
     return jsonify(clock_state())
 
 
-def faults_state(faults: Faults) -> schemas.Faults:
-    return {
+def faults_state(faults: Faults, scope: str | None = None) -> schemas.Faults:
+    state: schemas.Faults = {
         "congestion": faults.congestion,
         "system_error": faults.system_error,
         "service_suspended": faults.service_suspended,
     }
+    if scope is not None:
+        state["scope"] = scope
+    return state
 
 
 @control(sandbox, "GET", paths.FAULTS_PATH, schemas.Faults)
 def get_faults() -> Response:
-    """The faults."""
+    """The faults in force: the bank's own and the platform's (INTERFACE.md §10)."""
     return jsonify(faults_state(service().faults()))
 
 
 @control(sandbox, "PUT", paths.FAULTS_PATH, schemas.Faults, SwitchFaults)
 def put_faults(body: SwitchFaults) -> Response:
-    """Switch faults on and off (R-ERR-SYS-2/3/4); those not named stay as they are."""
-    faults = replace(service().faults(), **body.switched())
-    service().save_faults(faults)
-    return jsonify(faults_state(faults))
+    """Switch faults on and off (R-ERR-SYS-2/3/4) for the bank or, with ``"scope":
+    "platform"``, for every bank of the platform (§10); those not named stay as they
+    are. The answer is that scope's switches, naming it when it was asked for."""
+    faults = replace(service().faults(body.scope), **body.switched())
+    service().save_faults(faults, body.scope)
+    return jsonify(faults_state(faults, _named(body)))
 
 
-def windows() -> schemas.Windows:
+def windows(scope: str | None = None) -> schemas.Windows:
     # Stored as the bank wrote them in add_maintenance, which is this shape.
-    return {"maintenance": cast(list[schemas.Window], service().maintenance())}
+    found: schemas.Windows = {
+        "maintenance": cast(list[schemas.Window], service().maintenance(scope))
+    }
+    if scope is not None:
+        found["scope"] = scope
+    return found
 
 
 @control(sandbox, "POST", paths.MAINTENANCE_PATH, schemas.Windows, MaintenanceWindow)
 def add_maintenance(body: MaintenanceWindow) -> Response:
-    """An ad-hoc closed window (R-HOURS-6)."""
+    """An ad-hoc closed window (R-HOURS-6), the bank's or, with ``"scope":
+    "platform"``, every bank's (§10); the answer is that scope's windows, naming it
+    when it was asked for."""
     try:
-        service().add_maintenance(body.start, body.end, body.label)
+        service().add_maintenance(body.start, body.end, body.label, body.scope)
     except ValueError as error:
         raise BadRequest(str(error)) from None
-    return jsonify(windows())
+    return jsonify(windows(_named(body)))
+
+
+def _named(body: SwitchFaults | MaintenanceWindow) -> str | None:
+    """The scope a control body asked for, None when it named none: a sandbox of one
+    bank answers exactly as before banks (INTERFACE.md §10)."""
+    return body.scope if "scope" in body.model_fields_set else None
 
 
 @control(sandbox, "GET", paths.MAINTENANCE_PATH, schemas.Windows)

@@ -33,6 +33,7 @@ from typing import Any
 from flask import g, has_request_context
 from sqlalchemy.engine import Engine
 
+from renkei.contract import banks
 from simulator.core.clock import ClockSetting, SandboxClock, SystemClock, to_jst
 from simulator.core.faults import Faults
 from simulator.core.flow import ConnectFlow, Event, FlowState, Journal
@@ -69,8 +70,16 @@ class ServiceConfig:
     #: Where the 「連携元画面へ」 links of the footer point; a sandbox's is ORIGIN/s/ID.
     issuer: str = "http://127.0.0.1:8000"
     telephony_secret: str | None = None
-    #: The sandbox served (INTERFACE.md §9): the root at ``/``, or the id of one at ``/s/ID/``.
+    #: The sandbox served (INTERFACE.md §9): the root at ``/``, or the id of one at
+    #: ``/s/ID/``; for a bank of it but the first (§10), that bank's key (bank_world).
     sandbox_id: str = ROOT
+    #: The sandbox whose banks this one shares a platform with (§10): the key of the
+    #: settings that are the platform's (the clock; faults and windows set with
+    #: ``"scope": "platform"``); None for the sandbox itself.
+    platform_id: str | None = None
+    #: The keys of every bank of the platform, whose flows congestion counts
+    #: together (R-PLAT-3); empty for a sandbox of one bank.
+    platform_worlds: tuple[str, ...] = ()
     #: A sandbox's own admin token and telephony secret, as sha256 hex (the secrets
     #: themselves are never stored); ``admin_token`` above stays the operator's,
     #: which works on every sandbox (§9).
@@ -139,9 +148,14 @@ class Service:
         self.db = db if db is not None else open_database(config.database_url)
         sandbox = self.sandbox = config.sandbox_id
         self.host = SqlHost(self.db, sandbox=sandbox)
-        self.flows = SqlFlows(self.db, sandbox=sandbox)
+        self.flows = SqlFlows(self.db, sandbox=sandbox, platform=config.platform_worlds)
         self.log = SqlLog(self.db, sandbox=sandbox)
         self.settings = SqlSettings(self.db, sandbox=sandbox)
+        platform = config.platform_id or sandbox
+        #: The platform's settings: the bank's own store when it is the first bank.
+        self.platform_settings = (
+            self.settings if platform == sandbox else SqlSettings(self.db, sandbox=platform)
+        )
         self.mailbox = SqlMailbox(self.db, sandbox=sandbox)
         self.grants = SqlGrants(self.db, sandbox=sandbox)
         self.tokens = SqlTokens(self.db, sandbox=sandbox)
@@ -162,26 +176,39 @@ class Service:
         request and spares the repeated queries. Another process's change shows
         from the next request on, as it would have a moment later anyway.
         """
+        return self._read(self.settings, "renkei_settings", name, default)
+
+    def _platform_setting(self, name: str, default: Any) -> Any:
+        """A setting of the platform (INTERFACE.md §10), read as :meth:`_setting` reads."""
+        if self.platform_settings is self.settings:
+            return self._setting(name, default)
+        return self._read(self.platform_settings, "renkei_platform_settings", name, default)
+
+    @staticmethod
+    def _read(store: SqlSettings, kept: str, name: str, default: Any) -> Any:
         if not has_request_context():
-            rows: dict[str, Any] = self.settings.all()
-        elif "renkei_settings" in g:
-            rows = g.renkei_settings
+            rows: dict[str, Any] = store.all()
+        elif kept in g:
+            rows = g.get(kept)
         else:
-            rows = g.renkei_settings = self.settings.all()
+            rows = store.all()
+            setattr(g, kept, rows)
         value = rows.get(name)
         return default if value is None else value
 
-    def _put_setting(self, name: str, value: Any) -> None:
-        self.settings.put(name, value)
+    def _put_setting(self, name: str, value: Any, *, platform: bool = False) -> None:
+        (self.platform_settings if platform else self.settings).put(name, value)
         self._forget_settings()
 
     def _forget_settings(self) -> None:
         """After a change, the request reads the settings again (it shows what it set)."""
         if has_request_context():
             g.pop("renkei_settings", None)
+            g.pop("renkei_platform_settings", None)
 
     def clock(self) -> SandboxClock:
-        stored = self._setting("clock", {})
+        """The sandbox's clock: one for all the banks of its platform (INTERFACE.md §10)."""
+        stored = self._platform_setting("clock", {})
         frozen = stored.get("frozen_at")
         setting = ClockSetting(
             offset=dt.timedelta(seconds=stored.get("offset_seconds", 0.0)),
@@ -197,32 +224,58 @@ class Service:
                 "offset_seconds": s.offset.total_seconds(),
                 "frozen_at": s.frozen_at.isoformat() if s.frozen_at else None,
             },
+            platform=True,
         )
 
-    def faults(self) -> Faults:
-        return Faults(**self._setting("faults", {}))
+    def faults(self, scope: str | None = None) -> Faults:
+        """The faults in force: the bank's own and the platform's together (R-PLAT-3);
+        with ``scope`` (``bank`` or ``platform``, INTERFACE.md §10) only those set so."""
+        own = Faults(**self._setting("faults", {}))
+        if scope == banks.BANK:
+            return own
+        shared = Faults(**self._platform_setting(PLATFORM_FAULTS, {}))
+        if scope == banks.PLATFORM:
+            return shared
+        return Faults(
+            congestion=own.congestion or shared.congestion,
+            system_error=own.system_error or shared.system_error,
+            service_suspended=own.service_suspended or shared.service_suspended,
+        )
 
-    def save_faults(self, faults: Faults) -> None:
+    def save_faults(self, faults: Faults, scope: str = banks.BANK) -> None:
+        platform = scope == banks.PLATFORM
         self._put_setting(
-            "faults",
+            PLATFORM_FAULTS if platform else "faults",
             {
                 "congestion": faults.congestion,
                 "system_error": faults.system_error,
                 "service_suspended": faults.service_suspended,
             },
+            platform=platform,
         )
 
-    def maintenance(self) -> list[dict[str, Any]]:
-        return list(self._setting("maintenance", []))
+    def maintenance(self, scope: str | None = None) -> list[dict[str, Any]]:
+        """The ad-hoc windows (R-HOURS-6): the bank's own and the platform's; with
+        ``scope``, only those set so."""
+        own = [] if scope == banks.PLATFORM else list(self._setting("maintenance", []))
+        shared = (
+            [] if scope == banks.BANK else list(self._platform_setting(PLATFORM_MAINTENANCE, []))
+        )
+        return own + shared
 
-    def add_maintenance(self, start: dt.datetime, end: dt.datetime, label: str) -> None:
+    def add_maintenance(
+        self, start: dt.datetime, end: dt.datetime, label: str, scope: str = banks.BANK
+    ) -> None:
         # Validated by the calendar first, so a bad window is refused, not stored.
         ServiceCalendar(self.rules.windows).add_maintenance(start, end, label)
-        windows = self.maintenance()
+        windows = self.maintenance(scope)
         windows.append(
             {"start": to_jst(start).isoformat(), "end": to_jst(end).isoformat(), "label": label}
         )
-        self._put_setting("maintenance", windows)
+        platform = scope == banks.PLATFORM
+        self._put_setting(
+            PLATFORM_MAINTENANCE if platform else "maintenance", windows, platform=platform
+        )
 
     def calendar(self) -> ServiceCalendar:
         calendar = ServiceCalendar(self.rules.windows)
@@ -283,6 +336,12 @@ class Service:
             part.clear()
         today = today or self.clock().now().date()
         self.host.load(BUILT.host(self.scenario, self.vault, today))
+
+
+#: The names of the platform's own faults and windows among its settings: apart from
+#: the first bank's own, which live under the same key (INTERFACE.md §10).
+PLATFORM_FAULTS = "platform_faults"
+PLATFORM_MAINTENANCE = "platform_maintenance"
 
 
 class BuiltHosts:

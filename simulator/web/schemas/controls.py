@@ -11,12 +11,13 @@ telling.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal, NotRequired
 
 from pydantic import BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
+from renkei.contract import banks
 from renkei.contract.screens import FIELDS, SCREENS, Screen
 from simulator.core.clock import JST, to_jst
 from simulator.core.host import AccountKey
@@ -80,6 +81,14 @@ class AdvanceClock(Body):
     )
 
 
+#: ``scope`` of the fault and maintenance controls (INTERFACE.md §10).
+BankScope = Literal["bank", "platform"]
+SCOPE_TEXT = (
+    "whom for: the bank served at the path (bank), or every bank of the platform "
+    "(platform, INTERFACE.md §10)"
+)
+
+
 class SwitchFaults(Body):
     """``PUT /sandbox/faults``: the switches named are set, the others stay as they
     are (the contract's ``FAULT_SWITCHES``, in its order)."""
@@ -89,9 +98,10 @@ class SwitchFaults(Body):
     congestion: bool | None = Field(None, description="R-ERR-SYS-2")
     system_error: bool | None = Field(None, description="R-ERR-SYS-3")
     service_suspended: bool | None = Field(None, description="R-ERR-SYS-4")
+    scope: BankScope = Field(banks.BANK, description=SCOPE_TEXT)
 
     def switched(self) -> dict[str, bool]:
-        return {k: v for k, v in self.model_dump().items() if v is not None}
+        return {k: v for k, v in self.model_dump(exclude={"scope"}).items() if v is not None}
 
 
 class MaintenanceWindow(Body):
@@ -100,6 +110,7 @@ class MaintenanceWindow(Body):
     start: Instant
     end: Instant
     label: str = Field(MAINTENANCE, description="what the closed screen names")
+    scope: BankScope = Field(banks.BANK, description=SCOPE_TEXT)
 
 
 class Reset(Body):
@@ -156,6 +167,8 @@ class Faults(TypedDict):
     congestion: bool
     system_error: bool
     service_suspended: bool
+    #: Whose switches these are (INTERFACE.md §10); absent: those in force.
+    scope: NotRequired[str]
 
 
 class Window(TypedDict):
@@ -166,6 +179,8 @@ class Window(TypedDict):
 
 class Windows(TypedDict):
     maintenance: list[Window]
+    #: Whose windows these are (INTERFACE.md §10); absent: all in force.
+    scope: NotRequired[str]
 
 
 class ResetDone(TypedDict):
