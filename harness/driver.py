@@ -69,6 +69,19 @@ class Party(requests.Session):
         settings = self._environment[origin]
         return {**settings, "proxies": dict(settings["proxies"])}
 
+    def rebuild_proxies(self, prepared_request: Any, proxies: Any) -> Any:
+        # A redirect followed reads the environment again too: not when the target's
+        # origin has no proxy (the environment does not change during a run), and
+        # then no proxy's credentials go along either.
+        target = prepared_request.url
+        if (
+            not proxies
+            and not self.merge_environment_settings(target, {}, None, None, None)["proxies"]
+        ):
+            prepared_request.headers.pop("Proxy-Authorization", None)
+            return {}
+        return super().rebuild_proxies(prepared_request, proxies)  # type: ignore[no-untyped-call]
+
 
 def cookieless_session() -> requests.Session:
     """A keep-alive session for a party that keeps no cookies."""

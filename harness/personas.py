@@ -12,6 +12,8 @@ conform`` and ``renkei certify`` stop on one line before anything runs.
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,11 +114,31 @@ def _why(error: Exception) -> str:
     return f"not a persona ({type(error).__name__})"
 
 
+#: libyaml's safe loader where PyYAML was built with it (it reads the same YAML
+#: about ten times faster than the pure-Python one).
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.lru_cache(maxsize=8)
+def _read(path: Path, stamp: tuple[float, int]) -> Any:
+    """A file's YAML, read once for each version of it (``stamp``: mtime and size)."""
+    return yaml.load(path.read_text("utf-8"), Loader=_LOADER)
+
+
+def scenario_data(path: Path) -> Any:
+    """A scenario YAML as plain data (the harness reads the scenario as the target's
+    tester would, importing nothing of the bank): read once per run, however many
+    scenarios ask. Raises OSError, yaml.YAMLError or UnicodeDecodeError."""
+    status = path.stat()
+    data = _read(path, (status.st_mtime, status.st_size))
+    return copy.deepcopy(data)
+
+
 def load_personas(path: Path = DEFAULT_FILE) -> dict[str, Persona]:
     """The personas of a scenario YAML by id; :class:`PersonasError` when the file
     is missing, is not YAML, or an entry lacks what the features use."""
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = scenario_data(path)
     except OSError as error:
         raise PersonasError(f"{path}: {error.strerror or error}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:

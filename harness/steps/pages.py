@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-import yaml
 from pytest_bdd import given, parsers, then, when
 
 from harness.driver import TIMEOUT, PartnerApp, url_in
 from harness.embedded import Target
+from harness.personas import scenario_data
 from harness.steps.helpers import Visit
 from renkei.contract.screens import CANCEL_PATH, CSRF_FIELD
 
@@ -158,7 +158,7 @@ class Bank:
 def _scenario_bank(path: Path) -> dict[str, Any]:
     """The ``bank`` section of the personas file, read as data (the harness imports
     nothing of the bank's); absent, nothing."""
-    data = yaml.safe_load(path.read_text("utf-8"))
+    data = scenario_data(path)
     bank = data.get("bank") if isinstance(data, dict) else None
     return bank if isinstance(bank, dict) else {}
 
