@@ -85,7 +85,7 @@ def _names(folder: Path) -> list[str]:
 
 
 def scenario_names() -> list[str]:
-    """The shipped scenarios by name (``default``, ``load``)."""
+    """The shipped scenarios by name (``default``, ``load``, ``platform``)."""
     return _names(scenarios())
 
 
@@ -95,7 +95,7 @@ def profile_names() -> list[str]:
 
 
 def scenario(name: str = DEFAULT_SCENARIO) -> Path:
-    """The shipped scenario ``name`` (``default`` or ``load``); ``KeyError`` if none."""
+    """The shipped scenario ``name`` (``default``, ``load``…); ``KeyError`` if none."""
     path = scenarios() / f"{name}.yaml"
     if not path.is_file():
         raise KeyError(name)

@@ -1,7 +1,9 @@
 """``renkei scenario check [FILE]``: load a scenario (a file, or a shipped one by
 name; the default scenario without FILE), build its host for a day (today
 unless ``--today``) and print the bank's settings, the partner apps and the
-personas as tables. A bad file raises :class:`~simulator.scenario.ScenarioError`,
+personas as tables. A platform file (``banks:``, INTERFACE.md §10) prints the
+platform's settings, its partner apps, a table of its banks and then each bank's
+settings and personas. A bad file raises :class:`~simulator.scenario.ScenarioError`,
 which the command line prints as ``renkei: <file>: <field>: <problem>`` with
 exit 2, never a traceback.
 """
@@ -17,11 +19,13 @@ from urllib.parse import urlsplit
 from tabulate import tabulate
 
 from renkei import resources
+from simulator.core.bank import PlatformRules
 from simulator.core.bank_pages import FAQ_SECTIONS
 from simulator.core.clock import SystemClock, jst_day
 from simulator.core.host import PinVault
+from simulator.core.hours import Window
 from simulator.core.memory import MemoryHost
-from simulator.scenario import Scenario, load_scenario
+from simulator.scenario import PlatformScenario, Scenario, load_platform
 from simulator.scenario_model import AccountSpec
 
 
@@ -86,10 +90,33 @@ def _questions() -> int:
     return sum(len(s.questions) for s in FAQ_SECTIONS)
 
 
-def bank_table(s: Scenario) -> str:
+def _closed_daily(windows: tuple[Window, ...]) -> str:
+    hours = {w.rule: w.length for w in windows}
+    return (
+        f"0:00 for {hours['R-HOURS-1'].total_seconds() / 60:g} min, "
+        f"4:00 for {hours['R-HOURS-2'].total_seconds() / 60:g} min"
+    )
+
+
+def _own_windows(windows: tuple[Window, ...]) -> str:
+    return "; ".join(w.label for w in windows) or "none"
+
+
+def platform_rows(p: PlatformRules) -> list[tuple[str, str]]:
+    """The settings of the shared system: a one-bank file's among the bank's."""
+    capacity = p.capacity
+    return [
+        ("capacity", f"{capacity.flows} flows, retry after {capacity.retry_after.seconds} s"),
+        ("flow timeout", f"{p.flow_timeout.total_seconds() / 60:g} min"),
+    ]
+
+
+def bank_table(s: Scenario, platform: bool = True) -> str:
+    """A bank's settings; with ``platform`` (a one-bank file) the platform's too."""
     r = s.rules
-    hours = {w.rule: w.length for w in r.windows}
+    shared = PlatformRules.of(r)
     rows = [
+        *([("金融機関コード", s.code)] if s.code is not None else []),
         ("name", r.name),
         ("contact department", r.contact.department),
         ("contact phone", r.contact.phone + ("（代）" if r.contact.main_line else "")),
@@ -102,18 +129,56 @@ def bank_table(s: Scenario) -> str:
         ("lockout after", f"{r.lockout.threshold} identity failures a day"),
         ("認可期間", f"{r.grants.days} days"),
         ("after uninstall", f"{r.grants.uninstall_grace.days} days"),
-        ("capacity", f"{r.capacity.flows} flows, retry after {r.capacity.retry_after.seconds} s"),
-        ("flow timeout", f"{r.flow_timeout.total_seconds() / 60:g} min"),
+        *(platform_rows(shared) if platform else []),
         ("history kept", f"{r.history.months} months"),
-        ("mail from", r.mail_from),
-        (
-            "closed daily",
-            f"0:00 for {hours['R-HOURS-1'].total_seconds() / 60:g} min, "
-            f"4:00 for {hours['R-HOURS-2'].total_seconds() / 60:g} min",
+        *(
+            [("mail from", r.mail_from), ("closed daily", _closed_daily(r.windows))]
+            if platform
+            else []
         ),
+        *([("own windows", _own_windows(r.own_windows))] if r.own_windows or not platform else []),
         ("branches", ", ".join(f"{b.code} {b.name}" for b in s.branches)),
     ]
+    return _settings(rows)
+
+
+def _settings(rows: list[tuple[str, str]]) -> str:
     return tabulate(rows, headers=("setting", "value"), tablefmt="simple", disable_numparse=True)
+
+
+def platform_table(p: PlatformScenario) -> str:
+    """The shared system's settings, the same for every bank (INTERFACE.md §10)."""
+    rules = p.rules
+    rows = [
+        *platform_rows(rules),
+        ("mail from", rules.mail_from),
+        ("closed daily", _closed_daily(rules.windows)),
+    ]
+    return _settings(rows)
+
+
+def banks_table(p: PlatformScenario) -> str:
+    """One line a bank: what differs between the credit unions of a platform."""
+    rows = [
+        (
+            b.code or "",
+            b.rules.name,
+            ", ".join(f"{br.code} {br.name}" for br in b.branches),
+            str(b.rules.lockout.threshold),
+            "\n".join(b.rules.call_pool),
+            "\n".join(w.label for w in b.rules.own_windows) or "none",
+            str(len(b.personas)),
+        )
+        for b in p.banks
+    ]
+    headers = ("code", "name", "branches", "lockout", "認証先電話番号", "own windows", "personas")
+    return tabulate(
+        rows,
+        headers=headers,
+        tablefmt="simple",
+        disable_numparse=True,
+        maxcolwidths=[None, None, 30, None, None, None, None],
+    )
 
 
 def clients_table(s: Scenario) -> str:
@@ -150,28 +215,65 @@ def _summary(s: Scenario, host: MemoryHost, today: dt.date) -> str:
     return line + "."
 
 
+def _bank_sections(s: Scenario, vault: PinVault, today: dt.date) -> list[str]:
+    """A bank's personas and what its host holds once built for ``today``."""
+    # Building checks what only a day can tell (an account opened after today).
+    host = s.build_host(vault, today)
+    return [
+        f"Personas ({len(s.personas)})",
+        personas_table(s),
+        "",
+        _summary(s, host, today),
+    ]
+
+
 def check_scenario(args: argparse.Namespace, out: TextIO) -> int:
     """``renkei scenario check [FILE]``: load, build, print; raises ScenarioError if bad."""
-    scenario = load_scenario(resources.find_scenario(args.file))
+    platform = load_platform(resources.find_scenario(args.file))
     today: dt.date = args.today or jst_day(SystemClock().now())
-    # Building checks what only a day can tell (an account opened after today);
-    # a throwaway key, as nothing built here is kept.
-    host = scenario.build_host(PinVault(secrets.token_bytes(32)), today)
-    title = f"{resources.shown(scenario.source)}: {scenario.rules.name}"
-    if scenario.description:
-        title += f" — {scenario.description}"
+    # A throwaway key, as nothing built here is kept.
+    vault = PinVault(secrets.token_bytes(32))
+    if platform.one_bank:
+        scenario = platform.first
+        title = f"{resources.shown(scenario.source)}: {scenario.rules.name}"
+        if scenario.description:
+            title += f" — {scenario.description}"
+        sections = [
+            title,
+            "",
+            bank_table(scenario),
+            "",
+            "Partner apps",
+            clients_table(scenario),
+            "",
+            *_bank_sections(scenario, vault, today),
+        ]
+    else:
+        sections = _platform_sections(platform, vault, today)
+    print("\n".join(sections), file=out)
+    return 0
+
+
+def _platform_sections(p: PlatformScenario, vault: PinVault, today: dt.date) -> list[str]:
+    title = f"{resources.shown(p.source)}: a platform of {_count(len(p.banks), 'bank')}"
+    if p.description:
+        title += f" — {p.description}"
     sections = [
         title,
         "",
-        bank_table(scenario),
+        "Platform",
+        platform_table(p),
         "",
-        "Partner apps",
-        clients_table(scenario),
+        "Partner apps (registered on the platform)",
+        clients_table(p.first),
         "",
-        f"Personas ({len(scenario.personas)})",
-        personas_table(scenario),
-        "",
-        _summary(scenario, host, today),
+        f"Banks ({len(p.banks)})",
+        banks_table(p),
     ]
-    print("\n".join(sections), file=out)
-    return 0
+    for bank in p.banks:
+        heading = f"Bank {bank.code} {bank.rules.name}"
+        if bank.description:
+            heading += f" — {bank.description}"
+        sections += ["", "", heading, "", bank_table(bank, platform=False), ""]
+        sections += _bank_sections(bank, vault, today)
+    return sections

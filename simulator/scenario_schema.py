@@ -16,9 +16,10 @@ from collections.abc import Collection
 from typing import Final
 from urllib.parse import urlsplit
 
+from renkei.contract import banks
 from renkei.contract.oauth import SCOPES
 from renkei.contract.screens import ACCOUNT_TYPES, FIELDS
-from simulator.core.bank import BankRules, Contact
+from simulator.core.bank import BankRules, Contact, PlatformRules
 from simulator.core.faults import Capacity
 from simulator.core.grants import GrantPolicy
 from simulator.core.history import HistoryPolicy
@@ -36,6 +37,7 @@ from simulator.scenario_model import (
     Persona,
     PopulationSpec,
 )
+from simulator.scenario_windows import read_windows
 
 BANK_KEYS: Final = (
     "name",
@@ -55,7 +57,25 @@ BANK_KEYS: Final = (
     "history_months",
     "mail_from",
     "service_hours",
+    "extra_windows",
 )
+#: Of ``bank:``'s keys, the settings of the shared system: in a platform file they are
+#: given once under ``platform:`` and every bank gets them (INTERFACE.md §10).
+PLATFORM_KEYS: Final = (
+    "capacity_flows",
+    "congestion_retry_after_seconds",
+    "flow_timeout_minutes",
+    "service_hours",
+    "mail_from",
+)
+#: ``bank:`` of a bank in a platform file: its own settings (the older contact_phone
+#: is left out: such a bank gives its whole お問い合わせ先).
+PLATFORM_BANK_KEYS: Final = tuple(
+    k for k in BANK_KEYS if k not in PLATFORM_KEYS and k != "contact_phone"
+)
+#: 金融機関コード: 4 half-width digits, as the contract has it (BASE/banks/CODE/).
+BANK_CODE: Final = (banks.CODE_PATTERN, "a 金融機関コード of 4 half-width digits")
+
 # A persona's account, PIN and phone have the forms the screens accept (INTERFACE.md
 # §2), so that a tester can type them; the words are the scenario file's own.
 BRANCH_NO: Final = (FIELDS["branch_no"].pattern or "", "3 half-width digits")
@@ -122,15 +142,18 @@ def _page_url(node: Node) -> str:
     return url
 
 
-def read_contact(r: Record) -> Contact:
+def read_contact(r: Record, required: Collection[str] = ()) -> Contact:
     """``bank.contact`` (お問い合わせ先), or the older ``bank.contact_phone`` alone;
-    every field the scenario leaves out keeps the manual's value."""
+    every field the scenario leaves out keeps the manual's value, but ``required``."""
     d = Contact()
     phone_node = r.get("contact_phone")
     contact_node = r.get("contact")
     if contact_node is None:
+        if required:
+            raise r["contact"].wrong(f"a mapping of {', '.join(CONTACT_KEYS)}")
         return Contact(phone=_contact_phone(phone_node)) if phone_node else d
-    c = contact_node.record(required=(), optional=CONTACT_KEYS)
+    optional = tuple(k for k in CONTACT_KEYS if k not in required)
+    c = contact_node.record(required=required, optional=optional)
     if phone_node is not None and c.get("phone") is not None:
         raise phone_node.error("give the phone once: contact.phone or contact_phone, not both")
     given = c.get("phone") or phone_node
@@ -154,9 +177,66 @@ def _paragraphs(node: Node) -> tuple[str, ...]:
     return tuple(p.strip() for p in re.split(r"\n\s*\n", node.text()) if p.strip())
 
 
-def read_bank(node: Node) -> BankRules:
-    """``bank:``: any of BankRules' settings; the rest keep renkei's defaults (docs/rules.md)."""
-    r = node.record(required=(), optional=BANK_KEYS)
+def _platform_rules(r: Record) -> PlatformRules:
+    """The platform's settings among ``r``'s keys; absent ones keep renkei's defaults."""
+    d = PlatformRules()
+    windows = d.windows
+    if (hours := r.get("service_hours")) is not None:
+        h = hours.record(required=(), optional=("midnight_minutes", "early_morning_minutes"))
+        # R-HOURS-1 「0時から1分程度」 and R-HOURS-2 「4時から数分程度」: at most a day.
+        midnight = h["midnight_minutes"].number(0, 1440) if h.get("midnight_minutes") else 1
+        early = h["early_morning_minutes"].number(0, 1440) if h.get("early_morning_minutes") else 5
+        windows = default_windows(midnight, early)
+    return PlatformRules(
+        capacity=Capacity(
+            flows=_whole(r, "capacity_flows", d.capacity.flows, 1, 1_000_000),
+            retry_after=dt.timedelta(
+                seconds=_whole(
+                    r,
+                    "congestion_retry_after_seconds",
+                    int(d.capacity.retry_after.total_seconds()),
+                    1,
+                    86_400,
+                )
+            ),
+        ),
+        flow_timeout=dt.timedelta(
+            minutes=_whole(
+                r, "flow_timeout_minutes", int(d.flow_timeout.total_seconds() // 60), 1, 1440
+            )
+        ),
+        windows=windows,
+        mail_from=_email(r["mail_from"]) if r.get("mail_from") else d.mail_from,
+    )
+
+
+def read_platform(node: Node | None) -> PlatformRules:
+    """A platform file's ``platform:``: the shared system's settings (INTERFACE.md §10)."""
+    if node is None:
+        return PlatformRules()
+    return _platform_rules(node.record(required=(), optional=PLATFORM_KEYS))
+
+
+def read_bank(node: Node, platform: PlatformRules | None = None) -> BankRules:
+    """``bank:``: any of BankRules' settings; the rest keep renkei's defaults (docs/rules.md).
+
+    With ``platform`` (a bank of a platform file) the platform's settings come from
+    there and giving one here is an error naming it; such a bank must name itself
+    and give its own お問い合わせ先 (phone and e-mail), never the manual's bank's by
+    default."""
+    contact_required: tuple[str, ...] = ()
+    if platform is None:
+        r = node.record(required=(), optional=BANK_KEYS)
+        platform = _platform_rules(r)
+    else:
+        contact_required = ("phone", "email")
+        if isinstance(node.value, dict):
+            for key in PLATFORM_KEYS:
+                if key in node.value:
+                    raise node.child(key, None).error(
+                        "a setting of the whole platform, not of one bank: give it under platform:"
+                    )
+        r = node.record(required=("name", "contact"), optional=PLATFORM_BANK_KEYS)
     d = BankRules()
     name = r["name"].line() if r.get("name") else d.name
     terms_url = _page_url(r["terms_url"]) if r.get("terms_url") else d.terms_url
@@ -173,17 +253,10 @@ def read_bank(node: Node) -> BankRules:
         items = pool_node.items(non_empty=True)
         pool = tuple(item.code(*TOLL_FREE) for item in items)
         _unique(items, list(pool), "number")
-    mail_from = _email(r["mail_from"]) if r.get("mail_from") else d.mail_from
-    windows = d.windows
-    if (hours := r.get("service_hours")) is not None:
-        h = hours.record(required=(), optional=("midnight_minutes", "early_morning_minutes"))
-        # R-HOURS-1 「0時から1分程度」 and R-HOURS-2 「4時から数分程度」: at most a day.
-        midnight = h["midnight_minutes"].number(0, 1440) if h.get("midnight_minutes") else 1
-        early = h["early_morning_minutes"].number(0, 1440) if h.get("early_morning_minutes") else 5
-        windows = default_windows(midnight, early)
-    return BankRules(
+    own_windows = read_windows(r["extra_windows"]) if r.get("extra_windows") else ()
+    rules = BankRules(
         name=name,
-        contact=read_contact(r),
+        contact=read_contact(r, required=contact_required),
         terms_url=terms_url,
         faq_url=faq_url,
         terms_text=terms_text,
@@ -199,26 +272,9 @@ def read_bank(node: Node) -> BankRules:
             ),
         ),
         history=HistoryPolicy(_whole(r, "history_months", d.history.months, 1, 120)),
-        capacity=Capacity(
-            flows=_whole(r, "capacity_flows", d.capacity.flows, 1, 1_000_000),
-            retry_after=dt.timedelta(
-                seconds=_whole(
-                    r,
-                    "congestion_retry_after_seconds",
-                    int(d.capacity.retry_after.total_seconds()),
-                    1,
-                    86_400,
-                )
-            ),
-        ),
-        windows=windows,
-        flow_timeout=dt.timedelta(
-            minutes=_whole(
-                r, "flow_timeout_minutes", int(d.flow_timeout.total_seconds() // 60), 1, 1440
-            )
-        ),
-        mail_from=mail_from,
+        windows=own_windows,
     )
+    return platform.apply(rules)
 
 
 # -- branches and clients ------------------------------------------------------------------

@@ -150,7 +150,7 @@ def test_a_name_that_is_neither_a_file_nor_shipped_lists_the_shipped(
     monkeypatch.chdir(tmp_path)
     assert main(["scenario", "check", "nosuch"]) == 2
     assert capsys.readouterr().err == (
-        "renkei: nosuch: no such file, nor a shipped scenario (one of: default, load)\n"
+        "renkei: nosuch: no such file, nor a shipped scenario (one of: default, load, platform)\n"
     )
     assert main(["simulate", "nosuchprofile"]) == 2
     assert capsys.readouterr().err == (

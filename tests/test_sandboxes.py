@@ -202,7 +202,10 @@ def test_broken_yaml_names_the_line_and_the_field(server: RunningServer) -> None
 @pytest.mark.parametrize(
     ("body", "said"),
     [
-        ({"scenario": "nope"}, "'scenario': no shipped scenario 'nope': one of default, load"),
+        (
+            {"scenario": "nope"},
+            "'scenario': no shipped scenario 'nope': one of default, load, platform",
+        ),
         ({"scenario": 7}, "'scenario': must be a shipped scenario's name or"),
         ({"ttl_seconds": 59}, "'ttl_seconds'"),
         ({"ttl_seconds": 604_801}, "'ttl_seconds'"),

@@ -2,6 +2,9 @@
 
 :class:`BankRules` gathers every number the manual fixes or leaves open, with
 renkei's defaults (INTERFACE.md §8); a scenario file may change any of them.
+:class:`PlatformRules` is the part of them that is the shared system's when
+several credit unions stand on one platform (INTERFACE.md §10): every bank of a
+platform gets the same.
 :class:`HostDirectory` is the read side of the host that the flow needs; the
 in-memory store (:mod:`simulator.core.memory`) and the SQL store implement it.
 """
@@ -9,7 +12,7 @@ in-memory store (:mod:`simulator.core.memory`) and the SQL store implement it.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Protocol
 
 from renkei.contract.docs import FAQ, TERMS, page_path
@@ -24,6 +27,11 @@ from simulator.core.telephony import CALL_WINDOW
 
 #: 認証先電話番号 pool of the default scenario (INTERFACE.md §8).
 DEFAULT_CALL_POOL: Final = ("0120111111", "0120222222", "0120333333")
+#: A flow untouched this long is lost (R-ERR-CALL-4); the manual gives none.
+FLOW_TIMEOUT: Final = dt.timedelta(minutes=30)
+#: R-AUTHZ-5: the completion e-mail's sender (the manual's system sends
+#: from @webcenter.anser.or.jp, which customers are told to allow).
+MAIL_FROM: Final = "api-renkei@webcenter.anser.or.jp"
 
 
 @dataclass(frozen=True)
@@ -58,11 +66,8 @@ class BankRules:
     capacity: Capacity = field(default_factory=Capacity)
     #: The calendar: the platform's windows (R-HOURS-1..5), then the bank's own.
     windows: tuple[Window, ...] = DEFAULT_WINDOWS
-    #: A flow untouched this long is lost (R-ERR-CALL-4); the manual gives none.
-    flow_timeout: dt.timedelta = dt.timedelta(minutes=30)
-    #: R-AUTHZ-5: the completion e-mail's sender (the manual's system sends
-    #: from @webcenter.anser.or.jp, which customers are told to allow).
-    mail_from: str = "api-renkei@webcenter.anser.or.jp"
+    flow_timeout: dt.timedelta = FLOW_TIMEOUT
+    mail_from: str = MAIL_FROM
 
     @property
     def own_windows(self) -> tuple[Window, ...]:
@@ -79,6 +84,37 @@ class BankRules:
             raise ValueError("the 認証先電話番号 pool needs at least one number")
         if self.call_window <= dt.timedelta(0):
             raise ValueError("the call window must be positive")
+
+
+@dataclass(frozen=True)
+class PlatformRules:
+    """The settings of the shared system, one for every credit union on it
+    (INTERFACE.md §10): the congestion capacity (R-ERR-SYS-2, 「金融機関API対象
+    アプリの取引が集中している」 counts the whole platform), how long an untouched
+    flow lives, the calendar of R-HOURS-1..5 and the completion mail's sender (the
+    shared ``webcenter.anser.or.jp``)."""
+
+    capacity: Capacity = field(default_factory=Capacity)
+    flow_timeout: dt.timedelta = FLOW_TIMEOUT
+    windows: tuple[Window, ...] = DEFAULT_WINDOWS
+    mail_from: str = MAIL_FROM
+
+    @classmethod
+    def of(cls, rules: BankRules) -> PlatformRules:
+        """The platform's part of a bank's rules (its calendar without the bank's own)."""
+        platform = tuple(w for w in rules.windows if w.rule != OWN_WINDOW_RULE)
+        return cls(rules.capacity, rules.flow_timeout, platform, rules.mail_from)
+
+    def apply(self, rules: BankRules) -> BankRules:
+        """``rules`` on this platform: its settings replaced by the platform's, the
+        bank's own windows kept after the platform's."""
+        return replace(
+            rules,
+            capacity=self.capacity,
+            flow_timeout=self.flow_timeout,
+            windows=(*self.windows, *rules.own_windows),
+            mail_from=self.mail_from,
+        )
 
 
 class HostDirectory(Protocol):
