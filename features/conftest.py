@@ -14,5 +14,6 @@ pytest_plugins = [
     "harness.steps.input",
     "harness.steps.system",
     "harness.steps.platform",
+    "harness.steps.banks",
     "harness.steps.pages",
 ]

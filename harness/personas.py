@@ -156,3 +156,62 @@ def load_personas(path: Path = DEFAULT_FILE) -> dict[str, Persona]:
             raise PersonasError(f"{path}: personas[{index}]: {_why(error)}") from None
         found[persona.id] = persona
     return found
+
+
+#: INTERFACE.md §8: what a bank that does not say otherwise has.
+DEFAULT_THRESHOLD = 5
+DEFAULT_POOL = ("0120111111", "0120222222", "0120333333")
+
+
+@dataclass(frozen=True)
+class BankPeople:
+    """One credit union of a platform scenario (INTERFACE.md §10), as the features
+    expect it: what its screens show, what the manual leaves to it, its customers."""
+
+    code: str
+    name: str
+    #: お問い合わせ先's phone, in every screen's footer.
+    phone: str
+    lockout_threshold: int
+    call_pool: tuple[str, ...]
+    personas: dict[str, Persona]
+
+
+def load_banks(path: Path) -> dict[str, BankPeople]:
+    """The banks of a platform scenario by 金融機関コード, in the file's order: each
+    item of ``banks``, or the one-bank file a ``scenario: NAME`` item takes whole
+    (a scenario the package ships, renkei.resources). :class:`PersonasError` when
+    the file has no ``banks`` or an item lacks what the features use."""
+    try:
+        data = scenario_data(path)
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
+        raise PersonasError(f"{path}: {error}") from None
+    items = data.get("banks") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not items:
+        raise PersonasError(f"{path}: no banks list (a platform scenario's banks section)")
+    found: dict[str, BankPeople] = {}
+    for index, item in enumerate(items):
+        try:
+            found[str(item["code"])] = _bank_people(item)
+        except (KeyError, TypeError, ValueError, PersonasError) as error:
+            raise PersonasError(f"{path}: banks[{index}]: {error}") from None
+    return found
+
+
+def _bank_people(item: dict[str, Any]) -> BankPeople:
+    whole = item.get("scenario")
+    source = scenario_data(resources.scenario(str(whole))) if whole else item
+    bank = source.get("bank") or {}
+    contact = bank.get("contact") or {}
+    personas = {}
+    for entry in source.get("personas") or []:
+        persona = _persona(entry)
+        personas[persona.id] = persona
+    return BankPeople(
+        code=str(item["code"]),
+        name=str(bank["name"]),
+        phone=str(contact.get("phone") or bank.get("contact_phone") or ""),
+        lockout_threshold=int(bank.get("lockout_threshold", DEFAULT_THRESHOLD)),
+        call_pool=tuple(str(n) for n in bank.get("call_pool", DEFAULT_POOL)),
+        personas=personas,
+    )

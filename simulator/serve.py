@@ -41,9 +41,10 @@ from renkei import resources
 from renkei.args import OneLineParser, count, positive_int, tcp_port
 from renkei.contract.docs import DOCS_PATH
 from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
-from simulator.scenario import ScenarioError, load_scenario
+from simulator.scenario import PlatformScenario, ScenarioError, load_platform
+from simulator.store.schema import ROOT
 from simulator.web.mail import free_port, start_sink
-from simulator.web.platform import MAX_SANDBOXES, Platform
+from simulator.web.platform import MAX_SANDBOXES, Platform, bank_config
 from simulator.web.server import build
 from simulator.web.service import Service, ServiceConfig, load_or_create_key
 
@@ -270,8 +271,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     # test. Requests queued in front of the bank show in a client's latency.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     try:
-        scenario = load_scenario(resources.find_scenario(args.scenario))
+        banks = load_platform(resources.find_scenario(args.scenario))
+        scenario = banks.first  # the root sandbox at / is its first bank (INTERFACE.md §10)
         config = config_from(args)
+        config = bank_config(config, ROOT, banks, scenario, config.issuer)
         tls = tls_context(args)
         if tls is not None and args.workers > 1:
             raise ValueError(
@@ -286,7 +289,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         except OSError as error:
             print(f"renkei: {cannot_listen(args, error)}", file=sys.stderr)
             return 2
-        return run_workers(args, listener, config, scenario, out)
+        return run_workers(args, listener, config, banks, out)
     try:
         service, sink = build(config, scenario)
     except SQLAlchemyError as error:  # a database that cannot be reached or written
@@ -296,10 +299,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     status = 0
     try:
         if tls is not None:
-            serve_tls(args, service, scenario, tls, out)
+            serve_tls(args, service, banks, tls, out)
         else:
             server = create_server(
-                platform_of(args, service),
+                platform_of(args, service, banks),
                 host=args.host,
                 port=args.port,
                 threads=args.threads,
@@ -326,13 +329,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
-def platform_of(args: argparse.Namespace, service: Service) -> Platform:
-    """The sandboxes of INTERFACE.md §9 in front of the root ``service``, with the
-    limits of the options and the sweep of expired ones in a thread of this process."""
+def platform_of(
+    args: argparse.Namespace, service: Service, banks: PlatformScenario | None = None
+) -> Platform:
+    """The sandboxes of INTERFACE.md §9 in front of the root ``service`` (the first of
+    ``banks``, §10), with the limits of the options and the sweep of expired ones in
+    a thread of this process."""
     platform = Platform(
         service,
         max_sandboxes=getattr(args, "max_sandboxes", MAX_SANDBOXES),
         open_sandboxes=getattr(args, "open_sandboxes", 0),
+        root_platform=banks,
     )
     platform.start_sweeper()
     return platform
@@ -373,11 +380,16 @@ def cannot_listen(args: argparse.Namespace, error: OSError) -> str:
 
 
 def serve_tls(
-    args: argparse.Namespace, service: Service, scenario: Any, tls: ssl.SSLContext, out: TextIO
+    args: argparse.Namespace,
+    service: Service,
+    banks: PlatformScenario,
+    tls: ssl.SSLContext,
+    out: TextIO,
 ) -> None:
     """HTTPS (R-AUTHZ-2: 通信はTLSで暗号化) with cheroot, as waitress has no TLS."""
+    scenario = banks.first
     server = cheroot_wsgi.Server(
-        (args.host, args.port), platform_of(args, service), numthreads=args.threads
+        (args.host, args.port), platform_of(args, service, banks), numthreads=args.threads
     )
     adapter = BuiltinSSLAdapter(args.certfile, args.keyfile)
     adapter.context = tls  # TLS 1.2 at least, as tls_context set it
@@ -403,11 +415,12 @@ def run_workers(
     args: argparse.Namespace,
     listener: socket.socket,
     config: ServiceConfig,
-    scenario: Any,
+    banks: PlatformScenario,
     out: TextIO,
 ) -> int:
     """Pre-fork: one listening socket, ``--workers`` processes serving it, each with
     its own database connections; the parent keeps the embedded mail sink."""
+    scenario = banks.first
     url = f"http://{args.host}:{listener.getsockname()[1]}"
     if not getattr(args, "public_url", None):
         config = replace(config, issuer=url)
@@ -420,7 +433,7 @@ def run_workers(
         if pid == 0:  # a worker: its own engine, the shared socket
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            app = platform_of(args, Service(config, scenario))
+            app = platform_of(args, Service(config, scenario), banks)
             create_server(
                 app, sockets=[listener], threads=args.threads, connection_limit=CONNECTION_LIMIT
             ).run()

@@ -819,9 +819,9 @@ def test_every_sandbox_a_scenario_made_is_deleted_even_when_one_delete_fails(
     assert [w.deleted for w in made.values()] == [True, False, True, True]
 
 
-def test_every_requirement_but_the_banks_is_tagged_in_the_features() -> None:
-    """R-PLAT-2..3 wait for the banks (INTERFACE.md §10); every other requirement,
-    R-PLAT-1 (the bank's pages, features/pages.feature) and R-PLAT-4 among them, has
-    a scenario of the shipped features."""
+def test_every_requirement_is_tagged_in_the_features() -> None:
+    """Every requirement has a scenario of the shipped features, the platform's among
+    them (R-PLAT-1..3: features/pages.feature and features/banks.feature; R-PLAT-4:
+    features/platform.feature)."""
     untagged = [rid for rid in load().ids() if rid not in feature_tags()]
-    assert untagged == ["R-PLAT-2", "R-PLAT-3"]
+    assert untagged == []

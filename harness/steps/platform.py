@@ -154,24 +154,34 @@ def delete_worlds(platform: Platform, worlds: dict[str, World]) -> list[str]:
 
 
 def make_world(
-    platform: Platform, scenario: str | None, worlds: dict[str, World], name: str
+    platform: Platform,
+    scenario: str | None,
+    worlds: dict[str, World],
+    name: str,
+    *,
+    requirement: str = "R-PLAT-4",
 ) -> World:
     """A new sandbox named ``name`` in the feature, its clock on a weekday morning
     and its faults off (a new sandbox's clock is the server's; the steps say when
-    they want another). A target without §9 fails here, with the reason."""
+    they want another). A target without §9 fails here, with the reason and the
+    ``requirement`` the sandbox was for."""
     assert name not in worlds, f"sandbox {name!r} is made twice in one scenario"
     try:
-        info = platform.create(yaml=scenario, label=f"R-PLAT-4 {name}", ttl_seconds=TTL_SECONDS)
+        info = platform.create(
+            yaml=scenario, label=f"{requirement} {name}", ttl_seconds=TTL_SECONDS
+        )
     except NoSandboxes as e:
         raise AssertionError(
-            f"the target does not conform to R-PLAT-4: it serves no sandboxes "
+            f"the target does not conform to {requirement}: it serves no sandboxes "
             f"(INTERFACE.md §9): {e}"
         ) from None
     except SandboxRefused as e:
         # The status first: the report shows the start of the message.
-        raise AssertionError(f"the target refused a sandbox for R-PLAT-4: {e}") from None
+        raise AssertionError(f"the target refused a sandbox for {requirement}: {e}") from None
     except requests.RequestException as e:
-        raise AssertionError(f"the target did not answer POST /sandboxes (R-PLAT-4): {e}") from None
+        raise AssertionError(
+            f"the target did not answer POST /sandboxes ({requirement}): {e}"
+        ) from None
     base = info.base_url.rstrip("/")
     world = World(
         name,

@@ -27,6 +27,8 @@ SCOPE: Final = "scope"
 BANK: Final = "bank"
 PLATFORM: Final = "platform"
 SCOPES: Final = (BANK, PLATFORM)
+#: ``errorCode`` of ``BASE/banks/CODE/…`` for a code that is no bank of the sandbox (404).
+NOT_FOUND: Final = "bank_not_found"
 
 
 def bank_base(code: str) -> str:

@@ -25,7 +25,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 from werkzeug.wrappers import Response
 
-from renkei.contract import api, oauth
+from renkei.contract import api, banks, oauth
 from renkei.contract import sandboxes as platform
 from renkei.contract.docs import CONTACT, DOCS_PATH, FAQ, OPENAPI_PATH, TERMS, page_path
 from renkei.contract.errors import ERRORS, Kind
@@ -445,6 +445,32 @@ def sandbox_paths() -> dict[str, Any]:
         platform.metadata_path("{sandbox_id}"): {
             "get": op("A sandbox's metadata (RFC 8414 §3.1)", metadata, parameters=[the_id])
         },
+        banks.metadata_path("", "{code}"): {
+            "get": op(
+                "A bank's metadata (RFC 8414 §3.1, INTERFACE.md §10: issuer ORIGIN/banks/CODE; "
+                "a sandbox's bank's at .../s/ID/banks/CODE)",
+                {
+                    "200": answer(
+                        "The bank's RFC 8414 metadata (issuer ORIGIN/banks/CODE)",
+                        ref(answers.Metadata),
+                    ),
+                    "404": answer(
+                        f"{banks.NOT_FOUND}: no bank of that code on the platform",
+                        ref(answers.Error),
+                    ),
+                    **transport,
+                },
+                parameters=[
+                    param(
+                        "path",
+                        "code",
+                        {"type": "string", "pattern": banks.CODE_PATTERN},
+                        True,
+                        "The bank's 金融機関コード",
+                    )
+                ],
+            )
+        },
     }
 
 
@@ -463,7 +489,9 @@ def _document(root: bool = True) -> dict[str, Any]:
             "version": "1",
             "description": "Every public endpoint of renkei (INTERFACE.md): the OAuth 2.0 "
             "server, the screens of API連携認証 (HTML, or JSON with Accept: application/json), "
-            "the telephony gateway, the account API and the sandbox controls.",
+            "the telephony gateway, the account API and the sandbox controls. Each bank of a "
+            "platform scenario serves all of them under /banks/CODE/ (INTERFACE.md §10), each "
+            "sandbox under /s/ID/ (§9).",
         },
         "components": {
             "securitySchemes": {

@@ -40,19 +40,21 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from renkei import resources
+from renkei.contract import banks
 from renkei.contract import sandboxes as contract
 from renkei.contract.oauth import METADATA_PATH
 from simulator.core.clock import SystemClock
 from simulator.core.errors import SystemError_
-from simulator.fields import ScenarioError, load_yaml
-from simulator.scenario import Scenario, load_scenario, parse_scenario
+from simulator.fields import ScenarioError
+from simulator.scenario import PlatformScenario, Scenario, load_platform, parse_platform
 from simulator.store.sandboxes import ROOT, SandboxRecord, SqlSandboxes
+from simulator.store.schema import bank_world
 from simulator.web import security
 from simulator.web.app import create_app
 from simulator.web.responses import StrictJSON, api_error
 from simulator.web.schemas import Refused, read_body
 from simulator.web.schemas import sandboxes as schemas
-from simulator.web.service import BUILT, Service, secret_hash
+from simulator.web.service import BUILT, Service, ServiceConfig, secret_hash
 
 log = logging.getLogger("renkei")
 
@@ -80,11 +82,33 @@ def utc_now() -> dt.datetime:
 
 @dataclasses.dataclass(frozen=True)
 class Served:
-    """A sandbox as this process serves it: its record, Service and application."""
+    """A sandbox, or a bank of one (INTERFACE.md §10), as this process serves it: its
+    record (None for the root sandbox's banks), Service and application."""
 
-    record: SandboxRecord
+    record: SandboxRecord | None
     service: Service
     app: Flask
+
+
+def bank_config(
+    config: ServiceConfig, sandbox_id: str, platform: PlatformScenario, bank: Scenario, base: str
+) -> ServiceConfig:
+    """``config`` (a sandbox's) for ``bank`` of its platform, served at ``base`` (the
+    sandbox's base URL, or the bank's own ``BASE/banks/CODE``, which is its issuer):
+    the first bank's rows are the sandbox's own, another's are keyed by
+    :func:`~simulator.store.schema.bank_world`; all share the sandbox's settings of
+    the platform, and congestion counts all their flows (INTERFACE.md §10)."""
+    worlds = tuple(
+        sandbox_id if b is platform.first else bank_world(sandbox_id, str(b.code))
+        for b in platform.banks
+    )
+    return dataclasses.replace(
+        config,
+        sandbox_id=sandbox_id if bank is platform.first else bank_world(sandbox_id, str(bank.code)),
+        platform_id=sandbox_id,
+        platform_worlds=worlds if len(worlds) > 1 else (),
+        issuer=base,
+    )
 
 
 class Platform:
@@ -104,16 +128,20 @@ class Platform:
         max_sandboxes: int = MAX_SANDBOXES,
         open_sandboxes: int = 0,
         now: Callable[[], dt.datetime] = utc_now,
+        root_platform: PlatformScenario | None = None,
     ) -> None:
+        """``root_platform``: the banks of the root sandbox (INTERFACE.md §10), the
+        first being ``root``'s; by default ``root``'s scenario alone."""
         self.root = root
         self.root_app: WSGIApp = root_app or create_app(root)
+        self.root_platform = root_platform or PlatformScenario.of(root.scenario)
         self.records = SqlSandboxes(root.db)
         self.max_sandboxes = max_sandboxes
         self.open_sandboxes = open_sandboxes
         self.now = now
         self.api = create_sandboxes_app(self)
         self._served: dict[str, Served] = {}
-        self._scenarios: dict[str, Scenario] = {}
+        self._scenarios: dict[str, PlatformScenario] = {}
         self._lock = threading.Lock()
         self._sweeper: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -126,8 +154,17 @@ class Platform:
             sandbox_id, _, rest = path[len(contract.SANDBOX_PREFIX) :].partition("/")
             return self._in_sandbox(sandbox_id, "/" + rest, environ, start_response)
         if path.startswith(METADATA_PATH + contract.SANDBOX_PREFIX):
-            sandbox_id = path[len(METADATA_PATH + contract.SANDBOX_PREFIX) :]
-            return self._in_sandbox(sandbox_id, METADATA_PATH, environ, start_response)
+            sandbox_id, _, rest = path[len(METADATA_PATH + contract.SANDBOX_PREFIX) :].partition(
+                "/"
+            )
+            issuer = "/" + rest if rest else ""
+            return self._in_sandbox(sandbox_id, issuer + METADATA_PATH, environ, start_response)
+        if path.startswith(METADATA_PATH + banks.BANK_PREFIX):
+            code = path[len(METADATA_PATH + banks.BANK_PREFIX) :]
+            return self._in_bank(ROOT, code, METADATA_PATH, environ, start_response)
+        if path.startswith(banks.BANK_PREFIX):
+            code, _, rest = path[len(banks.BANK_PREFIX) :].partition("/")
+            return self._in_bank(ROOT, code, "/" + rest, environ, start_response)
         if path == contract.SANDBOXES_PATH or path.startswith(contract.SANDBOXES_PATH + "/"):
             return self.api(environ, start_response)
         return self.root_app(environ, start_response)
@@ -135,6 +172,9 @@ class Platform:
     def _in_sandbox(
         self, sandbox_id: str, path: str, environ: Environ, start_response: StartResponse
     ) -> Iterable[bytes]:
+        if path.startswith(banks.BANK_PREFIX):
+            code, _, rest = path[len(banks.BANK_PREFIX) :].partition("/")
+            return self._in_bank(sandbox_id, code, "/" + rest, environ, start_response)
         served = self.served(sandbox_id)
         if served is None:
             return unknown_sandbox(sandbox_id)(environ, start_response)
@@ -144,6 +184,50 @@ class Platform:
             "PATH_INFO": path,
         }
         return served.app(inner, start_response)
+
+    def _in_bank(
+        self,
+        sandbox_id: str,
+        code: str,
+        path: str,
+        environ: Environ,
+        start_response: StartResponse,
+    ) -> Iterable[bytes]:
+        """Bank ``code`` of a sandbox, at ``BASE/banks/CODE/`` (INTERFACE.md §10)."""
+        if sandbox_id != ROOT and self.served(sandbox_id) is None:
+            return unknown_sandbox(sandbox_id)(environ, start_response)
+        served = self.bank_served(sandbox_id, code)
+        if served is None:
+            return unknown_bank(code)(environ, start_response)
+        base = "" if sandbox_id == ROOT else contract.sandbox_base(sandbox_id)
+        inner = {
+            **environ,
+            "SCRIPT_NAME": environ.get("SCRIPT_NAME", "") + base + banks.bank_base(code),
+            "PATH_INFO": path,
+        }
+        return served.app(inner, start_response)
+
+    def bank_served(self, sandbox_id: str, code: str) -> Served | None:
+        """Bank ``code`` of sandbox ``sandbox_id`` as this process serves it; None when
+        the sandbox's scenario has no such bank. The sandbox is known to exist."""
+        if not banks.is_bank_code(code):
+            return None
+        record = None if sandbox_id == ROOT else self.records.get(sandbox_id)
+        if sandbox_id != ROOT and record is None:
+            return None
+        platform = self.root_platform if record is None else self._scenario_of(record)
+        bank = platform.bank(code)
+        if bank is None:
+            return None
+        key = f"{sandbox_id}{banks.bank_base(code)}"
+        with self._lock:
+            found = self._served.get(key)
+            if found is not None and found.record == record:
+                return found
+        service = self._bank_service(sandbox_id, record, platform, bank, seed=record is None)
+        with self._lock:
+            found = self._served[key] = Served(record, service, create_app(service))
+        return found
 
     def served(self, sandbox_id: str) -> Served | None:
         """Sandbox ``sandbox_id`` as this process serves it, None when there is no such
@@ -163,9 +247,11 @@ class Platform:
             return found
 
     def forget(self, sandbox_id: str) -> None:
-        """Drop this process's application of the sandbox (deleted, or expired)."""
+        """Drop this process's applications of the sandbox and its banks (deleted, or expired)."""
         with self._lock:
             self._served.pop(sandbox_id, None)
+            for key in [k for k in self._served if k.startswith(sandbox_id + banks.BANK_PREFIX)]:
+                del self._served[key]
 
     # -- the sandboxes' worlds ----------------------------------------------------------------
 
@@ -177,21 +263,38 @@ class Platform:
         """Where the sandbox is served, and its issuer: ``ORIGIN/s/ID``."""
         return self.origin() + contract.sandbox_base(sandbox_id)
 
-    def _service(self, record: SandboxRecord, scenario: Scenario, seed: bool) -> Service:
-        config = dataclasses.replace(
-            self.root.config,
-            sandbox_id=record.id,
-            issuer=self.base_url(record.id),
-            admin_token_hash=record.admin_token_hash,
-            telephony_secret_hash=record.telephony_secret_hash,
-        )
-        return Service(config, scenario, db=self.root.db, seed=seed)
+    def _service(self, record: SandboxRecord, platform: PlatformScenario, seed: bool) -> Service:
+        """The sandbox at its base: its first bank (INTERFACE.md §10)."""
+        return self._bank_service(record.id, record, platform, platform.first, seed, at_base=True)
 
-    def _scenario_of(self, record: SandboxRecord) -> Scenario:
+    def _bank_service(
+        self,
+        sandbox_id: str,
+        record: SandboxRecord | None,
+        platform: PlatformScenario,
+        bank: Scenario,
+        seed: bool,
+        *,
+        at_base: bool = False,
+    ) -> Service:
+        config = self.root.config
+        if record is not None:
+            config = dataclasses.replace(
+                config,
+                admin_token_hash=record.admin_token_hash,
+                telephony_secret_hash=record.telephony_secret_hash,
+            )
+        base = self.origin() if sandbox_id == ROOT else self.base_url(sandbox_id)
+        if not at_base:
+            base += banks.bank_base(str(bank.code))
+        config = bank_config(config, sandbox_id, platform, bank, base)
+        return Service(config, bank, db=self.root.db, seed=seed)
+
+    def _scenario_of(self, record: SandboxRecord) -> PlatformScenario:
         if record.scenario_yaml is not None:
             return inline_scenario(record.scenario_yaml)
         if record.scenario not in self._scenarios:
-            self._scenarios[record.scenario] = load_scenario(resources.scenario(record.scenario))
+            self._scenarios[record.scenario] = load_platform(resources.scenario(record.scenario))
         return self._scenarios[record.scenario]
 
     def create(self, body: schemas.CreateSandbox) -> tuple[SandboxRecord, str, str]:
@@ -222,6 +325,8 @@ class Platform:
         self.records.create(record)
         try:
             service = self._service(record, scenario, seed=True)
+            for bank in scenario.banks[1:]:  # each bank loaded with its data (§10)
+                self._bank_service(record.id, record, scenario, bank, seed=True)
         except BaseException:
             self.records.delete(record.id)
             raise
@@ -279,7 +384,7 @@ class Platform:
         }
 
 
-def inline_scenario(text: str) -> Scenario:
+def inline_scenario(text: str) -> PlatformScenario:
     """An inline scenario's text read as ``renkei scenario check`` reads a file.
 
     A text with more than :data:`MOST_ALIASES` YAML aliases is refused first: a few
@@ -291,16 +396,17 @@ def inline_scenario(text: str) -> Scenario:
         aliases = 0  # load_yaml says where the syntax is wrong
     if aliases > MOST_ALIASES:
         raise ScenarioError(INLINE_SOURCE, "", f"more than {MOST_ALIASES} YAML aliases (*name)")
-    return parse_scenario(load_yaml(text, INLINE_SOURCE), INLINE_SOURCE)
+    return parse_platform(text, INLINE_SOURCE)
 
 
-def checked_inline_scenario(text: str, vault: Any, now: dt.datetime) -> Scenario:
+def checked_inline_scenario(text: str, vault: Any, now: dt.datetime) -> PlatformScenario:
     """:func:`inline_scenario`, built for today as ``renkei scenario check`` builds it
     (what only a day can tell: an account opened after today)."""
     scenario = inline_scenario(text)
     try:
         # Kept: the new sandbox's reset loads this very build (service.BUILT).
-        BUILT.host(scenario, vault, now.date())
+        for bank in scenario.banks:
+            BUILT.host(bank, vault, now.date())
     except ScenarioError:
         raise
     except ValueError as error:
@@ -332,6 +438,13 @@ def line_of(text: str, path: str) -> int | None:
             break
         line = int(node.start_mark.line) + 1
     return line
+
+
+def unknown_bank(code: str) -> Response:
+    """404 ``bank_not_found``: the sandbox's scenario has no bank of this code (§10)."""
+    shown = code[:40] + ("…" if len(code) > 40 else "")
+    body = {"errorCode": banks.NOT_FOUND, "errorMessage": f"no bank {shown!r} on this platform"}
+    return Response(json.dumps(body), status=404, mimetype="application/json")
 
 
 def unknown_sandbox(sandbox_id: str) -> Response:

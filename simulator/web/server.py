@@ -10,9 +10,10 @@ from typing import Any
 
 from waitress import create_server
 
-from simulator.scenario import Scenario
+from simulator.scenario import PlatformScenario, Scenario
+from simulator.store.schema import ROOT
 from simulator.web.mail import start_sink
-from simulator.web.platform import MAX_SANDBOXES, Platform, utc_now
+from simulator.web.platform import MAX_SANDBOXES, Platform, bank_config, utc_now
 from simulator.web.service import Service, ServiceConfig
 
 
@@ -52,7 +53,7 @@ def build(
 
 def start_in_thread(
     config: ServiceConfig,
-    scenario: Scenario,
+    scenario: Scenario | PlatformScenario,
     host: str = "127.0.0.1",
     port: int = 0,
     threads: int = 8,
@@ -62,10 +63,18 @@ def start_in_thread(
 ) -> RunningServer:
     """The server of ``renkei serve``, the sandboxes of §9 with it (``now``: the
     clock their lives are measured with); the sweep runs when asked
-    (``platform.sweep()``) and on the §9 calls, not in a thread of its own."""
-    service, sink = build(config, scenario)
+    (``platform.sweep()``) and on the §9 calls, not in a thread of its own. A
+    platform ``scenario`` serves its first bank at ``/`` and each at ``/banks/CODE/``
+    (INTERFACE.md §10)."""
+    banks = scenario if isinstance(scenario, PlatformScenario) else PlatformScenario.of(scenario)
+    config = bank_config(config, ROOT, banks, banks.first, config.issuer)
+    service, sink = build(config, banks.first)
     platform = Platform(
-        service, max_sandboxes=max_sandboxes, open_sandboxes=open_sandboxes, now=now
+        service,
+        max_sandboxes=max_sandboxes,
+        open_sandboxes=open_sandboxes,
+        now=now,
+        root_platform=banks,
     )
     server = create_server(platform, host=host, port=port, threads=threads)
     url = f"http://{host}:{server.effective_port}"
