@@ -194,9 +194,13 @@ class Platform:
         start_response: StartResponse,
     ) -> Iterable[bytes]:
         """Bank ``code`` of a sandbox, at ``BASE/banks/CODE/`` (INTERFACE.md §10)."""
-        if sandbox_id != ROOT and self.served(sandbox_id) is None:
-            return unknown_sandbox(sandbox_id)(environ, start_response)
-        served = self.bank_served(sandbox_id, code)
+        record = None
+        if sandbox_id != ROOT:
+            at_base = self.served(sandbox_id)
+            if at_base is None:
+                return unknown_sandbox(sandbox_id)(environ, start_response)
+            record = at_base.record
+        served = self.bank_served(sandbox_id, code, record)
         if served is None:
             return unknown_bank(code)(environ, start_response)
         base = "" if sandbox_id == ROOT else contract.sandbox_base(sandbox_id)
@@ -207,13 +211,13 @@ class Platform:
         }
         return served.app(inner, start_response)
 
-    def bank_served(self, sandbox_id: str, code: str) -> Served | None:
-        """Bank ``code`` of sandbox ``sandbox_id`` as this process serves it; None when
-        the sandbox's scenario has no such bank. The sandbox is known to exist."""
+    def bank_served(
+        self, sandbox_id: str, code: str, record: SandboxRecord | None = None
+    ) -> Served | None:
+        """Bank ``code`` of sandbox ``sandbox_id`` (its ``record``, just read; None for
+        the root) as this process serves it; None when the sandbox's scenario has no
+        such bank."""
         if not banks.is_bank_code(code):
-            return None
-        record = None if sandbox_id == ROOT else self.records.get(sandbox_id)
-        if sandbox_id != ROOT and record is None:
             return None
         platform = self.root_platform if record is None else self._scenario_of(record)
         bank = platform.bank(code)
