@@ -134,18 +134,19 @@ def scenario_data(path: Path) -> Any:
     return copy.deepcopy(data)
 
 
-def load_personas(path: Path = DEFAULT_FILE) -> dict[str, Persona]:
-    """The personas of a scenario YAML by id; :class:`PersonasError` when the file
-    is missing, is not YAML, or an entry lacks what the features use."""
+def _data(path: Path) -> Any:
+    """A scenario file's YAML, or :class:`PersonasError` saying why it cannot be read."""
     try:
-        data = scenario_data(path)
+        return scenario_data(path)
     except OSError as error:
         raise PersonasError(f"{path}: {error.strerror or error}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise PersonasError(f"{path}: not YAML ({' '.join(str(error).split())})") from None
-    entries = data.get("personas") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise PersonasError(f"{path}: no personas list (a scenario YAML's personas section)")
+
+
+def _personas_in(entries: list[Any], where: str) -> dict[str, Persona]:
+    """The entries of a ``personas`` list by id; :class:`PersonasError` naming the
+    entry (``where``: the file and the list) that lacks what the features use."""
     found: dict[str, Persona] = {}
     for index, entry in enumerate(entries):
         try:
@@ -153,9 +154,19 @@ def load_personas(path: Path = DEFAULT_FILE) -> dict[str, Persona]:
                 raise TypeError(entry)
             persona = _persona(entry)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
-            raise PersonasError(f"{path}: personas[{index}]: {_why(error)}") from None
+            raise PersonasError(f"{where}[{index}]: {_why(error)}") from None
         found[persona.id] = persona
     return found
+
+
+def load_personas(path: Path = DEFAULT_FILE) -> dict[str, Persona]:
+    """The personas of a scenario YAML by id; :class:`PersonasError` when the file
+    is missing, is not YAML, or an entry lacks what the features use."""
+    data = _data(path)
+    entries = data.get("personas") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise PersonasError(f"{path}: no personas list (a scenario YAML's personas section)")
+    return _personas_in(entries, f"{path}: personas")
 
 
 #: INTERFACE.md §8: what a bank that does not say otherwise has.
@@ -182,10 +193,7 @@ def load_banks(path: Path) -> dict[str, BankPeople]:
     item of ``banks``, or the one-bank file a ``scenario: NAME`` item takes whole
     (a scenario the package ships, renkei.resources). :class:`PersonasError` when
     the file has no ``banks`` or an item lacks what the features use."""
-    try:
-        data = scenario_data(path)
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as error:
-        raise PersonasError(f"{path}: {error}") from None
+    data = _data(path)
     items = data.get("banks") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise PersonasError(f"{path}: no banks list (a platform scenario's banks section)")
@@ -203,10 +211,7 @@ def _bank_people(item: dict[str, Any]) -> BankPeople:
     source = scenario_data(resources.scenario(str(whole))) if whole else item
     bank = source.get("bank") or {}
     contact = bank.get("contact") or {}
-    personas = {}
-    for entry in source.get("personas") or []:
-        persona = _persona(entry)
-        personas[persona.id] = persona
+    personas = _personas_in(list(source.get("personas") or []), "personas")
     return BankPeople(
         code=str(item["code"]),
         name=str(bank["name"]),

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 from bankdriver import Customer, PartnerApp, bank_config
-from sqlalchemy import create_engine, func, select
+from test_sandboxes import rows_of
 
 from harness.personas import BankPeople, Persona, load_banks
 from renkei import resources
@@ -26,7 +26,6 @@ from renkei.contract.controls import CLOCK_PATH, FAULTS_PATH
 from renkei.contract.oauth import METADATA_PATH
 from renkei.contract.telephony import CALLS_PATH, SECRET_HEADER
 from simulator.scenario import load_platform
-from simulator.store.schema import WORLD
 from simulator.web.server import RunningServer, start_in_thread
 
 ADMIN = "banks-operator-token"
@@ -188,22 +187,6 @@ def test_a_platform_window_closes_every_bank_and_a_banks_only_that_bank(
         assert begin(bank_url(server.url, code))[2].status_code == 503, code
 
 
-def rows(database_url: str, key: str) -> int:
-    engine = create_engine(database_url)
-    try:
-        with engine.connect() as c:
-            return sum(
-                int(
-                    c.execute(
-                        select(func.count()).select_from(t).where(t.c.sandbox == key)
-                    ).scalar_one()
-                )
-                for t in WORLD
-            )
-    finally:
-        engine.dispose()
-
-
 def test_a_sandbox_of_the_platform_serves_every_bank_and_goes_with_all_their_rows(
     server: RunningServer, database_url: str
 ) -> None:
@@ -230,13 +213,13 @@ def test_a_sandbox_of_the_platform_serves_every_bank_and_goes_with_all_their_row
     )
     assert listed.json()["counts"]["grants"] == 1
     keys = [box["id"], *(f"{box['id']}.{code}" for code in list(BANKS)[1:])]
-    assert all(rows(database_url, key) > 0 for key in keys)
+    assert all(rows_of(database_url, key) > 0 for key in keys)
 
     gone = requests.delete(
         server.url + sandboxes.sandbox_path(box["id"]), headers=OPERATOR, timeout=10
     )
     assert gone.status_code == 204
-    assert [rows(database_url, key) for key in keys] == [0] * len(keys)
+    assert [rows_of(database_url, key) for key in keys] == [0] * len(keys)
     after = requests.get(bank_url(base, SECOND) + "/connect/account", timeout=10)
     assert (after.status_code, after.json()["errorCode"]) == (404, sandboxes.NOT_FOUND)
     app.base = bank_url(base, SECOND)
