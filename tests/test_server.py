@@ -257,6 +257,7 @@ def test_r_err_sys_faults_on_a_screen(
         "error": oauth_error,
         "error_description": code,
         "state": app.state,
+        "iss": bank.url,  # RFC 9207: in error responses too
     }
 
 
@@ -426,7 +427,11 @@ def test_cancel_returns_access_denied(weekday_morning: RunningServer) -> None:
     walk_json(bank.url, app, customer, until="SOA208")
     cancelled = customer.post("/connect/cancel")
     assert cancelled.status == 200 and cancelled.body["message"] == "API連携認証を中止しました。"
-    assert query(cancelled.body["return_url"]) == {"error": "access_denied", "state": app.state}
+    assert query(cancelled.body["return_url"]) == {
+        "error": "access_denied",
+        "state": app.state,
+        "iss": bank.url,  # RFC 9207
+    }
 
 
 def test_introspection_and_app_revocation(weekday_morning: RunningServer) -> None:
@@ -570,8 +575,9 @@ def test_controls_reset_unlock_and_bad_input(weekday_morning: RunningServer) -> 
 
 
 def test_mail_failure_does_not_undo_the_grant(tmp_path: Path) -> None:
-    """R-AUTHZ-5: an SMTP server that refuses: logged, and the authorization stands."""
-    cfg = replace(config(tmp_path), smtp_host="127.0.0.1", smtp_port=free_port())
+    """R-AUTHZ-5: an SMTP server that refuses: logged, and the authorization stands
+    (one attempt allowed here: the outbox's retries are tests/test_mail_outbox.py's)."""
+    cfg = replace(config(tmp_path), smtp_host="127.0.0.1", smtp_port=free_port(), mail_attempts=1)
     running = start_in_thread(cfg, load_scenario(ROOT / "scenarios/default.yaml"))
     try:
         set_clock(running, "2026-11-24T10:15:00+09:00")

@@ -4,6 +4,12 @@ A code is burnt by the first attempt to use it, whatever that attempt's fate
 (a failed ``code_verifier`` included), by one conditional UPDATE, so two
 concurrent exchanges cannot both succeed; a later use is a replay and revokes
 every token of the grant the code issued (RFC 6749 §4.1.2, RFC 9700 §4.5).
+
+A row holds one access token and the refresh token issued with it. Its
+``revoked_at`` ends both: set when the refresh token is rotated out (by one
+conditional UPDATE, so of two refreshes with one token only one rotates it) or
+when the grant ends. Revoking the access token alone (RFC 7009) forgets it
+instead, so that the refresh token issued with it goes on working.
 """
 
 from __future__ import annotations
@@ -11,12 +17,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
 from simulator.store.database import writing
 from simulator.store.schema import ROOT, codes, tokens
+
+#: The start of an access hash whose token was revoked alone: no SHA-256 digest in
+#: hexadecimal begins so, and the value keeps the column's 64 characters.
+REVOKED_ACCESS = "revoked-"
 
 
 def digest(secret: str) -> str:
@@ -52,6 +62,18 @@ class StoredToken:
     issued_at: dt.datetime
     access_expires_at: dt.datetime
     revoked_at: dt.datetime | None = None
+
+
+#: Which of a row's two secrets a token string is (RFC 7009 §2.1, RFC 7662 §2.1).
+TokenKind = Literal["access_token", "refresh_token"]
+
+
+@dataclass(frozen=True)
+class FoundToken:
+    """A token string looked up: the row it belongs to, and which of its secrets it is."""
+
+    stored: StoredToken
+    kind: TokenKind
 
 
 def _code(row: Any) -> StoredCode:
@@ -134,28 +156,45 @@ class SqlTokens:
                 },
             )  # fmt: skip
 
-    def find(self, secret: str, hint: str | None = None) -> StoredToken | None:
-        """The token whose access or refresh token is ``secret`` (RFC 7009/7662 hints)."""
+    def lookup(self, secret: str) -> FoundToken | None:
+        """The row whose access or refresh token is ``secret``, and which of the two
+        it is. One indexed query looks at both at once, so a ``token_type_hint``,
+        which may only speed the search (RFC 7009 §2.1, RFC 7662 §2.1), has nothing
+        to speed here: no caller passes one."""
         hashed = digest(secret)
-        if hint == "access_token":
-            where = tokens.c.access_hash == hashed
-        elif hint == "refresh_token":
-            where = tokens.c.refresh_hash == hashed
-        else:
-            where = or_(tokens.c.access_hash == hashed, tokens.c.refresh_hash == hashed)
         with self.engine.connect() as c:
-            row = c.execute(select(tokens).where(self.my_tokens, where)).first()
-        return _token(row) if row else None
+            row = c.execute(
+                select(tokens).where(
+                    self.my_tokens,
+                    or_(tokens.c.access_hash == hashed, tokens.c.refresh_hash == hashed),
+                )
+            ).first()
+        if row is None:
+            return None
+        return FoundToken(
+            _token(row), "access_token" if row.access_hash == hashed else "refresh_token"
+        )
+
+    def find(self, secret: str) -> StoredToken | None:
+        """The row whose access or refresh token is ``secret`` (see :meth:`lookup`)."""
+        found = self.lookup(secret)
+        return found.stored if found else None
 
     def by_refresh(self, secret: str) -> StoredToken | None:
-        return self.find(secret, "refresh_token")
+        """The row whose refresh token is ``secret``; None for an access token."""
+        found = self.lookup(secret)
+        return found.stored if found and found.kind == "refresh_token" else None
 
     def by_access(self, secret: str) -> StoredToken | None:
-        return self.find(secret, "access_token")
+        """The row whose access token is ``secret``; None for a refresh token."""
+        found = self.lookup(secret)
+        return found.stored if found and found.kind == "access_token" else None
 
-    def revoke(self, access_hash: str, now: dt.datetime) -> None:
+    def revoke(self, access_hash: str, now: dt.datetime) -> bool:
+        """End the row, its access and its refresh token (a refresh token rotated out,
+        RFC 6749 §6); answers whether this call ended it (False: it was already)."""
         with writing(self.engine) as c:
-            c.execute(
+            ended: int = c.execute(
                 update(tokens)
                 .where(
                     self.my_tokens,
@@ -163,6 +202,18 @@ class SqlTokens:
                     tokens.c.revoked_at.is_(None),
                 )
                 .values(revoked_at=now.isoformat())
+            ).rowcount
+        return ended == 1
+
+    def revoke_access(self, access_hash: str) -> None:
+        """RFC 7009 for an access token: it is unknown from now on; the refresh token
+        issued with it is not. In its place the row keeps a value no token string
+        digests to (it is not hexadecimal), so that no clock set back revives it."""
+        with writing(self.engine) as c:
+            c.execute(
+                update(tokens)
+                .where(self.my_tokens, tokens.c.access_hash == access_hash)
+                .values(access_hash=REVOKED_ACCESS + digest(access_hash)[len(REVOKED_ACCESS) :])
             )
 
     def revoke_grant(self, grant_id: str, now: dt.datetime) -> int:

@@ -75,7 +75,7 @@ def show(
 ) -> Response:
     """The flow's current screen (or its end), with ``errors``."""
     if flow.screen is None:
-        model = ended_model(b, app_return_url(flow), errors or [])
+        model = ended_model(b, app_return_url(b, flow), errors or [])
         return page("ended.html", model, status, headers)
     model = screen_model(b, flow, flow.screen, errors, values)
     return page(TEMPLATES[flow.screen], model, status, headers)
@@ -266,7 +266,8 @@ def post_cancel() -> Response:
 @connect.route("/return", methods=["GET", "POST"])
 def return_to_app() -> Response:
     """「連携元画面へ」: back to the app with the error shown (INTERFACE.md §1)."""
-    with FlowRequest(service()) as fr:
+    b = service()
+    with FlowRequest(b) as fr:
         flow = current_flow(fr)
         try:
             flow = fr.engine.return_to_app(flow)
@@ -274,4 +275,4 @@ def return_to_app() -> Response:
             return failed(fr, flow, error)
         if not _saved(fr, flow):
             return _raced(fr, current_flow(fr))
-        return redirect(app_return_url(flow), code=303)
+        return redirect(app_return_url(b, flow), code=303)

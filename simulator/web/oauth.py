@@ -5,6 +5,12 @@ refresh (RFC 6749 §6), revocation (RFC 7009), introspection (RFC 7662),
 metadata (RFC 8414). Authlib does the protocol; this module fills in its
 storage hooks and reads time only from the sandbox clock, so that advancing
 the clock 30 days ends a grant here just as it does in the core.
+
+Where Authlib's defaults stop short of the RFCs (INTERFACE.md §1), this module
+goes on: ``token_type_hint`` only orders a search and an unknown one is ignored
+(RFC 7009 §2.1-2.2, RFC 7662 §2.1); a refresh token introspects with its own
+``exp``, the end of its grant; a refresh token used after it was rotated out
+ends its grant and with it every token of the family (RFC 9700 §4.14.2).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from authlib.oauth2.rfc6749 import (
     AuthorizationCodeMixin,
     ClientMixin,
     InvalidClientError,
+    InvalidGrantError,
     InvalidRequestError,
     TokenMixin,
     UnsupportedResponseTypeError,
@@ -34,7 +41,7 @@ from renkei.contract.oauth import CLIENT_AUTH_METHODS, SCOPES
 from simulator.core.errors import RenkeiError
 from simulator.core.grants import Grant
 from simulator.scenario_model import Client
-from simulator.store.tokens import StoredCode, StoredToken, digest
+from simulator.store.tokens import StoredCode, StoredToken, TokenKind, digest
 from simulator.web.service import Service
 
 TOKEN_AUTH_METHODS = list(CLIENT_AUTH_METHODS)
@@ -93,8 +100,20 @@ class Code(AuthorizationCodeMixin):  # type: ignore[misc]
 
 
 class Token(TokenMixin):  # type: ignore[misc]
-    def __init__(self, stored: StoredToken, now: dt.datetime) -> None:
-        self.stored, self.now = stored, now
+    """A row of the store as Authlib sees it, through one of its two secrets: the
+    access token (``kind`` ``access_token``, living ``access_token_seconds``) or
+    the refresh token, which lives as long as its grant does (``ends_at``: the end
+    of the 認可期間 or of the uninstall grace, R-AUTHZ-1/4; None for a grant that
+    no longer holds)."""
+
+    def __init__(
+        self,
+        stored: StoredToken,
+        now: dt.datetime,
+        kind: TokenKind = "access_token",
+        ends_at: dt.datetime | None = None,
+    ) -> None:
+        self.stored, self.now, self.kind, self.ends_at = stored, now, kind, ends_at
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.stored.client_id == client.get_client_id()
@@ -103,10 +122,16 @@ class Token(TokenMixin):  # type: ignore[misc]
         return self.stored.scope
 
     def get_expires_in(self) -> int:
-        return int((self.stored.access_expires_at - self.stored.issued_at).total_seconds())
+        return int((self.expires_at() - self.stored.issued_at).total_seconds())
+
+    def expires_at(self) -> dt.datetime:
+        """When this secret stops working, whatever else ends it sooner."""
+        if self.kind == "access_token":
+            return self.stored.access_expires_at
+        return self.ends_at if self.ends_at is not None else self.stored.issued_at
 
     def is_expired(self) -> bool:
-        return self.now >= self.stored.access_expires_at
+        return self.now >= self.expires_at()
 
     def is_revoked(self) -> bool:
         return self.stored.revoked_at is not None
@@ -201,6 +226,24 @@ class RenkeiServer(AuthorizationServer):  # type: ignore[misc]
             return None
         return grant
 
+    def token(self, stored: StoredToken, kind: TokenKind) -> Token:
+        """``stored`` as Authlib sees it through its ``kind`` of secret; a refresh
+        token ends with its grant."""
+        grant = self.active_grant(stored.grant_id) if kind == "refresh_token" else None
+        ends_at = self.service.rules.grants.ends_at(grant) if grant else None
+        return Token(stored, self.now(), kind, ends_at)
+
+    def end_family(self, stored: StoredToken) -> None:
+        """RFC 9700 §4.14.2: a refresh token came back after it was rotated out, so
+        either the app or someone who stole it holds a copy. The bank ends the grant
+        and every token of it; the operator's listing shows it revoked by the bank,
+        the operation log says why (``refresh_token_reuse``), and the customer links
+        the app again through the six screens (R-FLOW-9)."""
+        if self.active_grant(stored.grant_id) is None:
+            return  # already over: nothing of the family works any more
+        self.service.revoke_grant(stored.grant_id, by="bank")
+        self.service.note("refresh_token_reuse", grant_id=stored.grant_id)
+
 
 class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
     """RFC 6749 §4.1 with the codes in the store. Authlib makes one per request and
@@ -269,45 +312,67 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         stored = self.server.service.tokens.by_refresh(refresh_token)
-        if stored is None or stored.revoked_at is not None:
+        if stored is None:
+            return None
+        if stored.revoked_at is not None:  # rotated out, or its grant ended
+            self.server.end_family(stored)
             return None
         # R-FLOW-9: after the 認可期間 (or a revocation, or a move) refresh stops working.
         if self.server.active_grant(stored.grant_id) is None:
             return None
-        return Token(stored, self.server.now())
+        return self.server.token(stored, "refresh_token")
 
     def authenticate_user(self, refresh_token: Token) -> Grant | None:
         return self.server.active_grant(refresh_token.stored.grant_id)
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
-        self.server.service.tokens.revoke(refresh_token.stored.access_hash, self.server.now())
+        """Rotate the refresh token out (RFC 9700 §4.14.2). When another request with
+        the same token rotated it first, this one is a reuse as well: the family ends,
+        the tokens just saved with it, and the app is answered ``invalid_grant``."""
+        if not self.server.service.tokens.revoke(
+            refresh_token.stored.access_hash, self.server.now()
+        ):
+            self.server.end_family(refresh_token.stored)
+            raise InvalidGrantError("The refresh token was used already.")
 
 
 class _FindsTokens:
-    """Both RFC 7009 and RFC 7662 look a token up by either of its secrets. Authlib
+    """Both RFC 7009 and RFC 7662 look a token up by either of its secrets, whatever
+    ``token_type_hint`` says: the hint may only speed the search, and one that names
+    no type the server knows is ignored (RFC 7009 §2.1-2.2, RFC 7662 §2.1). Authlib
     gives each endpoint the server it is registered on (``self.server``)."""
 
     server: RenkeiServer
 
+    def check_params(self, request: OAuth2Request, client: OAuthClient) -> None:
+        """Authlib's, without refusing a hint it does not know (``unsupported_token_type``)."""
+        if "token" not in request.form:
+            raise InvalidRequestError("Missing 'token' in request.")
+
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
-        stored = self.server.service.tokens.find(token_string, token_type_hint)
-        return Token(stored, self.server.now()) if stored else None
+        found = self.server.service.tokens.lookup(token_string)
+        return self.server.token(found.stored, found.kind) if found else None
 
 
 class Revocation(_FindsTokens, RevocationEndpoint):  # type: ignore[misc]
-    """RFC 7009. Revoking a refresh token ends the whole grant (§2.1)."""
+    """RFC 7009. Revoking a refresh token ends the whole grant, every access token
+    of it too (§2.1); revoking an access token ends that access token alone, and the
+    app may go on refreshing."""
 
     CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
     def revoke_token(self, token: Token, request: OAuth2Request) -> None:
-        if request.form.get("token_type_hint") == "access_token":
-            self.server.service.tokens.revoke(token.stored.access_hash, self.server.now())
-        else:
+        if token.kind == "refresh_token":
             self.server.service.revoke_grant(token.stored.grant_id, by="app")
+        else:
+            self.server.service.tokens.revoke_access(token.stored.access_hash)
 
 
 class Introspection(_FindsTokens, IntrospectionEndpoint):  # type: ignore[misc]
-    """RFC 7662, for the partner app's own resource servers."""
+    """RFC 7662, for the partner app's own resource servers. Each secret answers for
+    itself: an access token with its 15 minutes, a refresh token with its grant's
+    end (``exp``) and without a ``token_type``, which names access tokens only
+    (RFC 7662 §2.2, RFC 6749 §7.1)."""
 
     CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
 
@@ -317,16 +382,18 @@ class Introspection(_FindsTokens, IntrospectionEndpoint):  # type: ignore[misc]
         if not active:
             return {"active": False}
         assert grant is not None
-        return {
+        answer: dict[str, Any] = {
             "active": True,
             "client_id": token.stored.client_id,
             "scope": token.stored.scope,
-            "token_type": "Bearer",
             "iat": int(token.stored.issued_at.timestamp()),
-            "exp": int(token.stored.access_expires_at.timestamp()),
+            "exp": int(token.expires_at().timestamp()),
             "sub": grant.grant_id,
             "iss": self.server.service.config.issuer,
         }
+        if token.kind == "access_token":
+            answer["token_type"] = "Bearer"
+        return answer
 
     def check_permission(self, token: Token, client: OAuthClient, request: Any) -> bool:
         return token.check_client(client)

@@ -1,10 +1,22 @@
-"""The OAuth 2.0 endpoints (INTERFACE.md §1)."""
+"""The OAuth 2.0 endpoints (INTERFACE.md §1).
+
+Every authorization response, success or error, carries the issuer's ``iss``
+(RFC 9207), and a request that repeats a parameter is ``invalid_request`` at
+every endpoint (RFC 6749 §3.1, §3.2), before Authlib reads it: Authlib looks
+for repeats of five of the authorization request's parameters only, and reads
+the first of any other.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from authlib.oauth2 import OAuth2Error, OAuth2Request
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Blueprint, current_app, jsonify, redirect, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from renkei.contract.docs import DOCS_PATH
@@ -26,7 +38,7 @@ from simulator.core.flow import FlowState
 from simulator.core.grants import Grant
 from simulator.web.oauth import RenkeiServer
 from simulator.web.responses import cookie_path, here, page, retry_after
-from simulator.web.screen_model import ended_model, footer, redirect_with
+from simulator.web.screen_model import authorization_response, ended_model, footer
 from simulator.web.service import FlowRequest, Service
 
 oauth = Blueprint("oauth", __name__)
@@ -91,6 +103,44 @@ def _error_page(b: Service, error: str, description: str, status: int) -> Respon
     return page("ended.html", model, status)
 
 
+def repeated(values: MultiDict[str, str]) -> str | None:
+    """The first parameter ``values`` holds more than once, if any (RFC 6749 §3.1, §3.2)."""
+    return next((name for name in values if len(values.getlist(name)) > 1), None)
+
+
+def _repeated_error(name: str) -> InvalidRequestError:
+    """``invalid_request`` naming ``name``, less the characters RFC 6749 §5.2 keeps
+    out of an ``error_description`` (Authlib refuses its own error otherwise)."""
+    shown = "".join(c for c in name if not invalid_error_characters(c))
+    return InvalidRequestError(f"The parameter '{shown}' is repeated.")
+
+
+def _refuse_repeated(b: Service, name: str) -> Response:
+    """RFC 6749 §4.1.2.1 for an authorization request that repeats ``name``: back to
+    the app with ``invalid_request`` when its client and redirect URI are each given
+    once (or the latter not at all) and registered; else, since where to send the
+    answer is unsure, an error page."""
+    error = _repeated_error(name)
+    ids, asked = request.args.getlist("client_id"), request.args.getlist("redirect_uri")
+    client = b.clients.get(ids[0]) if len(ids) == 1 else None
+    if client is None or len(asked) > 1:
+        return _error_page(b, error.error, error.get_error_description(), 400)
+    if asked and asked[0] not in client.redirect_uris:
+        return _error_page(b, error.error, error.get_error_description(), 400)
+    back = {"error": error.error, "error_description": error.get_error_description()}
+    if len(request.args.getlist("state")) == 1:
+        back["state"] = request.args["state"]
+    target = asked[0] if asked else client.redirect_uris[0]
+    return redirect(authorization_response(b, target, back), code=302)
+
+
+def _with_iss(b: Service, response: Response) -> Response:
+    """Authlib's authorization response, with the issuer's ``iss`` (RFC 9207 §2)."""
+    if response.location:
+        response.location = authorization_response(b, response.location, {})
+    return response
+
+
 @oauth.get(AUTHORIZE_PATH)
 def authorize() -> Response:
     """Validate the app's request with Authlib, then start a flow at ①.
@@ -101,12 +151,14 @@ def authorize() -> Response:
     """
     the_server = server()
     b = the_server.service
+    name = repeated(request.args)
+    if name is not None:
+        return _refuse_repeated(b, name)
     try:
         the_server.get_consent_grant(end_user=None)
     except OAuth2Error as error:
         if getattr(error, "redirect_uri", None):
-            response: Response = the_server.handle_error_response(None, error)
-            return response
+            return _with_iss(b, the_server.handle_error_response(None, error))
         return _error_page(b, error.error, error.get_error_description() or error.error, 400)
     params = {k: request.args[k] for k in AUTHORIZE_PARAMS if k in request.args}
     client = b.clients[params["client_id"]]
@@ -127,7 +179,8 @@ def authorize() -> Response:
             back = {"error": error.oauth_error, "error_description": error.code}
             if params.get("state"):
                 back["state"] = params["state"]
-            model = ended_model(b, redirect_with(params["redirect_uri"], back), error.errors)
+            return_url = authorization_response(b, params["redirect_uri"], back)
+            model = ended_model(b, return_url, error.errors)
             return page("ended.html", model, error.status, retry_after(error, now))
         fr.save(flow, params)
     response = redirect(here(SCREEN_PATHS[Screen.ACCOUNT.value]), code=303)
@@ -143,29 +196,38 @@ def authorize() -> Response:
 
 
 def authorization_redirect(flow: FlowState, grant: Grant) -> Response:
-    """「許可する」: Authlib issues the code and answers 302 redirect_uri?code=…&state=…"""
+    """「許可する」: Authlib issues the code and answers 302 redirect_uri?code=…&state=…&iss=…"""
     the_server = server()
     params = the_server.service.flows.oauth_params(flow.flow_id)
     req = OAuth2Request("GET", the_server.service.config.issuer + AUTHORIZE_PATH)
     req.payload = BasicOAuth2Payload(params)
     authz = the_server.get_authorization_grant(req)
-    response: Response = the_server.create_authorization_response(req, grant, authz)
-    return response
+    return _with_iss(
+        the_server.service, the_server.create_authorization_response(req, grant, authz)
+    )
+
+
+def _unless_repeated(answer: Callable[[], Response]) -> Response:
+    """``answer()``, or ``invalid_request`` for a request whose query and form
+    together hold a parameter twice (RFC 6749 §3.2; RFC 7009 and RFC 7662 send
+    theirs the same way)."""
+    name = repeated(request.values)
+    if name is not None:
+        refused: Response = server().handle_error_response(None, _repeated_error(name))
+        return refused
+    return answer()
 
 
 @oauth.post(TOKEN_PATH)
 def token() -> Response:
-    response: Response = server().create_token_response()
-    return response
+    return _unless_repeated(server().create_token_response)
 
 
 @oauth.post(REVOKE_PATH)
 def revoke() -> Response:
-    response: Response = server().create_endpoint_response("revocation")
-    return response
+    return _unless_repeated(lambda: server().create_endpoint_response("revocation"))
 
 
 @oauth.post(INTROSPECT_PATH)
 def introspect() -> Response:
-    response: Response = server().create_endpoint_response("introspection")
-    return response
+    return _unless_repeated(lambda: server().create_endpoint_response("introspection"))

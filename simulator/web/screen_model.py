@@ -39,14 +39,16 @@ def csrf_token(service: Service, flow_id: str) -> str:
     return hmac.new(service.config.secret_key, flow_id.encode(), hashlib.sha256).hexdigest()[:40]
 
 
-def redirect_with(redirect_uri: str, params: dict[str, str]) -> str:
+def authorization_response(service: Service, redirect_uri: str, params: dict[str, str]) -> str:
+    """An authorization response to the app (RFC 6749 §4.1.2, §4.1.2.1): ``params``
+    and, as RFC 9207 §2 wants of every one, success or error, the issuer's ``iss``."""
     joiner = "&" if "?" in redirect_uri else "?"
-    return redirect_uri + joiner + urlencode(params)
+    return redirect_uri + joiner + urlencode({**params, "iss": service.config.issuer})
 
 
-def app_return_url(flow: FlowState) -> str:
+def app_return_url(service: Service, flow: FlowState) -> str:
     """Where 「連携元画面へ」 goes once the flow has ended (INTERFACE.md §1)."""
-    return redirect_with(flow.redirect_uri, flow.oauth_return())
+    return authorization_response(service, flow.redirect_uri, flow.oauth_return())
 
 
 def _shown(errors: list[FieldError]) -> list[type[RenkeiError]]:
