@@ -84,7 +84,7 @@ from renkei.args import positive_int
 from renkei.contract.controls import CLOCK_PATH
 
 if TYPE_CHECKING:
-    from harness.embedded import Target
+    from harness.embedded import EmbeddedSandbox, Target
 
 FEATURES: Final = resources.features()
 #: Files a run writes into ``--out`` (removed first, so that a failed run never
@@ -421,17 +421,45 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         return _usage(plan)
     folder, label = _announce(args, plan, out)
     began = time.monotonic()
+    servers: list[EmbeddedSandbox] = []  # the embedded server, once started
+    try:
+        outcome = _execute(args, plan, folder, out, servers)
+        if isinstance(outcome, int):
+            return outcome
+        for server in servers:
+            server.terminate()  # it shuts down while the report is written
+        code = _report(args, plan, folder, label, outcome, out)
+    finally:
+        for server in servers:
+            server.stop()
+    written = "conformance.md, conformance.html, junit.xml, cucumber.json"
+    if args.browser:
+        written += ", screenshots/"
+    print(f"\nReports in {folder}: {written} ({time.monotonic() - began:.1f} s)", file=out)
+    return code
+
+
+def _execute(
+    args: argparse.Namespace,
+    plan: Plan,
+    folder: Path,
+    out: TextIO,
+    servers: list[EmbeddedSandbox],
+) -> RunResult | int:
+    """The features (and the browser run) against the target: what they gave, or the
+    exit status of a run that could not be made. An embedded server it starts is
+    put in ``servers`` for the caller to stop.
+
+    With several workers, or ``--browser``: one embedded server for the features
+    (their workers' sandboxes in it) and the browser run, so that both show the
+    same target; sequentially without ``--browser``, the features' plugin starts
+    its own. It serves §9, so nothing is asked of it before the workers start: it
+    runs a process per worker, and pytest is launched while it boots (each worker
+    waits for its answer before making its sandbox, harness.plugin)."""
     # Imported here: every renkei command imports this module, and requests
-    # (harness.embedded) is needed only now. With several workers, or --browser:
-    # one embedded server for the features (their workers' sandboxes in it) and the
-    # browser run, so that both show the same target; sequentially without
-    # --browser, the features' plugin starts its own. It serves §9, so nothing is
-    # asked of it before the workers start: it runs a process per worker, and
-    # pytest is launched while it boots (each worker waits for its answer before
-    # making its sandbox, harness.plugin).
+    # (harness.embedded) is needed only when the features run.
     from harness.embedded import EmbeddedSandbox, Target  # noqa: PLC0415
 
-    embedded = None
     workers = args.workers if args.workers is not None else default_workers(args.tags)
     try:
         target: Target | None = None
@@ -440,16 +468,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             workers = _workers(args, target, workers, out)
         elif args.browser or workers > 1:
             embedded = EmbeddedSandbox(("--workers", str(workers)) if workers > 1 else ())
+            servers.append(embedded)
             target = embedded.target
             if workers == 1:
                 # One process runs the features on the target itself, and does not
                 # wait for it as each of several workers does (harness.plugin).
                 embedded.ready()
         outcome = _features(args, plan, folder, target, out, workers)
-        if embedded is not None:
+        for server in servers:
             # A server that never started failed every scenario for want of a
             # target: that is the run that could not be made, not a report.
-            target = embedded.ready()
+            target = server.ready()
         if outcome is None:
             return NO_RUN
         if args.browser:
@@ -460,15 +489,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except KeyboardInterrupt:
         print("renkei conform: interrupted; no report written", file=sys.stderr)
         return INTERRUPTED
-    finally:
-        if embedded is not None:
-            embedded.stop()
-    code = _report(args, plan, folder, label, outcome, out)
-    written = "conformance.md, conformance.html, junit.xml, cucumber.json"
-    if args.browser:
-        written += ", screenshots/"
-    print(f"\nReports in {folder}: {written} ({time.monotonic() - began:.1f} s)", file=out)
-    return code
+    return outcome
 
 
 def _announce(args: argparse.Namespace, plan: Plan, out: TextIO) -> tuple[Path, str]:

@@ -132,6 +132,12 @@ class EmbeddedSandbox:
         self._answered = True
         return self.target
 
+    def terminate(self) -> None:
+        """Ask the child to stop (SIGTERM) without waiting: its shutdown goes on while
+        the caller writes its report; :meth:`stop` then waits for it."""
+        if self._process.poll() is None:
+            self._process.terminate()
+
     def stop(self) -> None:
         """Stop the child (SIGTERM, then SIGKILL after 10 s) and remove its data; idempotent."""
         if self._process.poll() is None:
