@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Column, Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Insert
 from sqlalchemy.sql.schema import Table
@@ -39,6 +39,7 @@ def open_database(url: str) -> Engine:
     try:
         metadata.create_all(engine)
         _migrate(engine)
+        _add_columns(engine)
     except BaseException:
         engine.dispose()
         raise
@@ -105,6 +106,54 @@ def _migrate(engine: Engine) -> None:
         c.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         for table in _unkeyed(c):
             _rebuild(c, table)
+
+
+def _missing(connection: Connection) -> list[tuple[Table, Column[Any]]]:
+    """The columns a table made by a previous renkei (already keyed by sandbox) lacks."""
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names())
+    missing = []
+    for table in metadata.sorted_tables:
+        if table.name not in present:
+            continue
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        missing += [(table, column) for column in table.c if column.name not in have]
+    return missing
+
+
+def _add_columns(engine: Engine) -> None:
+    """Add the columns renkei added to a table since (``mails.attempts``, ``due`` and
+    ``lease`` of the outbox), each nullable or with a server default, so the rows
+    already there stay as they were. Under the same lock as :func:`_migrate`, and
+    looked for again under it, so that of several processes opening one database
+    the first adds them."""
+    with engine.connect() as c:
+        if not _missing(c):
+            return
+
+    def add(c: Connection) -> None:
+        quote = c.dialect.identifier_preparer.quote
+        for table, column in _missing(c):
+            added = f"{quote(column.name)} {column.type.compile(dialect=c.dialect)}"
+            if column.server_default is not None:
+                added += f" DEFAULT {column.server_default.arg}"  # type: ignore[attr-defined]
+            if not column.nullable:
+                added += " NOT NULL"
+            c.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {added}"))
+
+    if engine.dialect.name == "sqlite":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                add(c)
+            except BaseException:
+                c.exec_driver_sql("ROLLBACK")
+                raise
+            c.exec_driver_sql("COMMIT")
+        return
+    with engine.begin() as c:
+        c.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        add(c)
 
 
 #: Any fixed number: the PostgreSQL advisory lock the migration holds.

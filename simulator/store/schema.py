@@ -17,6 +17,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -186,6 +187,13 @@ mails = Table(
     Column("subject", Text, nullable=False),
     Column("body", Text, nullable=False),
     Column("status", String(16), nullable=False),
+    # The outbox's bookkeeping (simulator.web.mail), in wall-clock seconds since the
+    # epoch rather than the sandbox clock, which a tester moves by days: the SMTP
+    # conversations begun so far, when a ``queued`` mail may be tried again, and
+    # until when a ``sending`` one is held by the outbox that claimed it.
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("due", Float),
+    Column("lease", Float),
 )
 Index("mails_sandbox", mails.c.sandbox, mails.c.id)
 

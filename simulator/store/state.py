@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
 
+from simulator.core.clock import Clock, SystemClock
 from simulator.core.flow import Event, FlowState
 from simulator.core.mail import Mail
 from simulator.core.screens import Screen
@@ -226,12 +227,21 @@ class SqlSettings:
 
 
 class SqlMailbox:
-    """One sandbox's completion e-mails, with how each delivery went (R-AUTHZ-5)."""
+    """One sandbox's completion e-mails, with how each delivery went (R-AUTHZ-5).
 
-    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
+    The outbox's defaults (``ServiceConfig`` takes them up): a claim is held for
+    :attr:`LEASE_SECONDS`, and a mail is given up after :attr:`ATTEMPTS` conversations."""
+
+    LEASE_SECONDS = 120.0
+    ATTEMPTS = 5
+
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT, wall: Clock | None = None) -> None:
         self.engine = engine
         self.sandbox = sandbox
         self.mine = mails.c.sandbox == sandbox
+        #: The outbox's leases and retries go by real time, which every server process
+        #: and host shares, never by the sandbox clock, which a tester moves by days.
+        self.wall = wall or SystemClock()
 
     def record(self, at: dt.datetime, mail: Mail, status: str) -> None:
         with writing(self.engine) as c:
@@ -267,27 +277,94 @@ class SqlMailbox:
             ).scalar_one()
         return int(row)
 
-    def claim(self, mail_id: int) -> Mail | None:
-        """``queued`` → ``sending``, atomically: the one sender that gets the mail."""
-        with writing(self.engine) as c:
-            done = c.execute(
-                update(mails)
-                .where(self.mine, mails.c.id == mail_id, mails.c.status == "queued")
-                .values(status="sending")
-            ).rowcount
-            if not done:
-                return None
-            r = c.execute(select(mails).where(self.mine, mails.c.id == mail_id)).one()
-        return Mail(sender=r.sender, to=r.recipient, subject=r.subject, body=r.body)
+    def _due(self, now: float) -> Any:
+        """A mail an outbox may take now: ``queued`` and due, or ``sending`` under a
+        lease that has lapsed (its outbox died; none at all: an older renkei's)."""
+        return ((mails.c.status == "queued") & (mails.c.due.is_(None) | (mails.c.due <= now))) | (
+            (mails.c.status == "sending") & (mails.c.lease.is_(None) | (mails.c.lease <= now))
+        )
 
-    def mark(self, mail_id: int, status: str, was: tuple[str, ...] = ("sending",)) -> bool:
-        """Set the status of a mail that is in one of ``was``."""
+    def claim(
+        self, mail_id: int, *, lease: float = LEASE_SECONDS, attempts: int = ATTEMPTS
+    ) -> Mail | None:
+        """:meth:`take` without the attempt's number."""
+        taken = self.take(mail_id, lease=lease, attempts=attempts)
+        return None if taken is None else taken[0]
+
+    def take(
+        self, mail_id: int, *, lease: float = LEASE_SECONDS, attempts: int = ATTEMPTS
+    ) -> tuple[Mail, int] | None:
+        """Take the mail for one SMTP conversation, atomically: the one outbox that
+        gets it, for ``lease`` seconds; answers it and the number of the attempt, which
+        :meth:`retry` and :meth:`mark` are given back so that they change the mail only
+        while the claim is still this one. A mail ``queued`` and due, or ``sending``
+        under a lapsed lease, becomes ``sending``, its attempts counted; one whose
+        lapsed lease was its ``attempts``-th is ``failed`` instead (an outbox that died
+        on it that often would die again). None when another outbox holds it, it waits
+        for a retry, or is settled, failed or unknown."""
+        now = self.wall.now().timestamp()
+        this = self.mine & (mails.c.id == mail_id) & self._due(now)
+        with writing(self.engine) as c:
+            c.execute(
+                update(mails)
+                .where(this, mails.c.status == "sending", mails.c.attempts >= attempts)
+                .values(status="failed", lease=None)
+            )
+            r = c.execute(
+                update(mails)
+                .where(this)
+                .values(status="sending", lease=now + lease, attempts=mails.c.attempts + 1)
+                .returning(
+                    mails.c.sender,
+                    mails.c.recipient,
+                    mails.c.subject,
+                    mails.c.body,
+                    mails.c.attempts,
+                )
+            ).first()
+        if r is None:
+            return None
+        mail = Mail(sender=r.sender, to=r.recipient, subject=r.subject, body=r.body)
+        return mail, int(r.attempts)
+
+    def retry(self, mail_id: int, attempt: int, wait: float | None) -> bool:
+        """After the ``attempt``-th conversation did not deliver the mail: ``queued``
+        again, due in ``wait`` seconds, or ``failed`` when ``wait`` is None (given up).
+        False when the claim is no longer that attempt's (renkei's sink took the mail
+        after all, another outbox took it over, or the sandbox was deleted)."""
+        due = None if wait is None else self.wall.now().timestamp() + wait
+        status = "failed" if wait is None else "queued"
         with writing(self.engine) as c:
             done = c.execute(
                 update(mails)
-                .where(self.mine, mails.c.id == mail_id, mails.c.status.in_(was))
-                .values(status=status)
+                .where(self._claimed(mail_id, attempt))
+                .values(status=status, due=due, lease=None)
             ).rowcount
+        return bool(done)
+
+    def _claimed(self, mail_id: int, attempt: int) -> Any:
+        return (
+            self.mine
+            & (mails.c.id == mail_id)
+            & (mails.c.status == "sending")
+            & (mails.c.attempts == attempt)
+        )
+
+    def mark(
+        self,
+        mail_id: int,
+        status: str,
+        was: tuple[str, ...] = ("sending",),
+        *,
+        attempt: int | None = None,
+    ) -> bool:
+        """Set the status of a mail that is in one of ``was`` (and, given ``attempt``,
+        still ``sending`` under that attempt's claim)."""
+        where = self.mine & (mails.c.id == mail_id) & mails.c.status.in_(was)
+        if attempt is not None:
+            where = where & self._claimed(mail_id, attempt)
+        with writing(self.engine) as c:
+            done = c.execute(update(mails).where(where).values(status=status, lease=None)).rowcount
         return bool(done)
 
     def queued(self) -> list[int]:
@@ -297,11 +374,29 @@ class SqlMailbox:
             ).scalars()
             return [int(r) for r in rows]
 
+    def due(self) -> list[int]:
+        """The mail an outbox may :meth:`claim` now, oldest first."""
+        now = self.wall.now().timestamp()
+        query = select(mails.c.id).where(self.mine, self._due(now)).order_by(mails.c.id)
+        with self.engine.connect() as c:
+            return [int(r) for r in c.execute(query).scalars()]
+
     def unsettled(self) -> int:
-        """Mails not yet through their SMTP conversation (queued or sending)."""
-        query = select(func.count()).where(self.mine, mails.c.status.in_(("queued", "sending")))
+        """Mails not yet through their SMTP conversation: ``sending``, or ``queued`` and
+        due (not those waiting for a retry, which come later than anyone waits)."""
+        now = self.wall.now().timestamp()
+        waiting = (mails.c.status == "sending") | (
+            (mails.c.status == "queued") & (mails.c.due.is_(None) | (mails.c.due <= now))
+        )
+        query = select(func.count()).where(self.mine, waiting)
         with self.engine.connect() as c:
             return int(c.execute(query).scalar_one())
+
+    def attempts(self, mail_id: int) -> int:
+        """The SMTP conversations begun for the mail (0 for one unknown)."""
+        query = select(mails.c.attempts).where(self.mine, mails.c.id == mail_id)
+        with self.engine.connect() as c:
+            return int(c.execute(query).scalar() or 0)
 
     def sent(self) -> list[dict[str, Any]]:
         with self.engine.connect() as c:

@@ -5,12 +5,21 @@ By default ``renkei serve`` starts an SMTP server of its own on loopback
 ``GET /sandbox/mail`` lists; with ``--smtp HOST:PORT`` the mail goes to a real
 server instead. Either way it is a real SMTP conversation, and a failure is
 logged while the authorization stands. The mailbox keeps each mail's status:
-``queued``, ``sending``, ``sent`` (the server took it), ``delivered`` (renkei's
-own sink received it) or ``failed``.
+``queued`` (also while it waits to be tried again), ``sending``, ``sent`` (the
+server took it), ``delivered`` (renkei's own sink received it) or ``failed``
+(given up).
+
+No server can hold the outbox: a whole conversation (connect, greeting, EHLO,
+MAIL, RCPT, DATA, QUIT) has a deadline, at which its socket is shut and the mail
+tried again later; a mail an outbox claimed is held under a lease, and taken by
+another outbox when the lease lapses (its holder died). The figures are the
+``mail_*`` fields of :class:`~simulator.web.service.ServiceConfig`; the rules are
+in docs/hardening.md, "The completion mail: leases and deadlines".
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import smtplib
@@ -29,7 +38,7 @@ from simulator.core.flow import FlowState
 from simulator.core.grants import Grant
 from simulator.core.mail import Mail, completion_mail
 from simulator.store.state import SqlMailbox
-from simulator.web.service import Service
+from simulator.web.service import Service, ServiceConfig
 
 log = logging.getLogger("renkei")
 
@@ -69,6 +78,147 @@ SANDBOX_HEADER = "X-Renkei-Sandbox"
 SETTLE_SECONDS = 5.0
 
 
+#: The most a server may answer in one conversation: EHLO's list of extensions is
+#: well under a kilobyte, so a server that goes on past this only fills memory.
+REPLY_BYTES = 64 * 1024
+
+
+def retry_wait(config: ServiceConfig, attempt: int) -> float | None:
+    """How long after its ``attempt``-th conversation failed a mail waits to be tried
+    again: ``mail_retry_seconds``, doubled after each further attempt (30 s, 1, 2 and
+    4 min by default); None once ``mail_attempts`` were made (given up)."""
+    if attempt >= config.mail_attempts:
+        return None
+    return float(config.mail_retry_seconds * 2 ** (attempt - 1))
+
+
+def lease_seconds(config: ServiceConfig) -> float:
+    """How long a claim holds a mail: never less than the deadline and a second more,
+    so that a live conversation's mail is not taken over while it is being held."""
+    return max(config.mail_lease_seconds, config.mail_deadline_seconds + 1.0)
+
+
+#: How often an outbox that has seen no Service looks for due mail.
+DEFAULT_SWEEP_SECONDS = 30.0
+#: What the outbox's queue carries besides mail: look at the time again; end.
+_WAKE, _STOP = "wake", "stop"
+
+
+def sweep_seconds(config: ServiceConfig) -> float:
+    """How often an outbox looks for a Service's due mail: the shorter of the first
+    retry wait and a quarter of the lease (30 s by default), so that a retry goes at
+    most that late and a mail whose outbox died waits at most the lease and that."""
+    return max(min(config.mail_retry_seconds, lease_seconds(config) / 4), 0.05)
+
+
+class _Capped:
+    """The server's replies as smtplib reads them, refused past :data:`REPLY_BYTES`."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.left = REPLY_BYTES
+
+    def readline(self, size: int = -1) -> bytes:
+        line: bytes = self.raw.readline(size)
+        self.left -= len(line)
+        if self.left < 0:
+            raise OSError(f"the server answered more than {REPLY_BYTES} bytes")
+        return line
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class DeadlineSMTP(smtplib.SMTP):
+    """smtplib's client whose whole conversation ends by ``deadline`` (``time.monotonic``).
+
+    smtplib's timeout bounds each socket operation, not the conversation: a server
+    that sends a ``220-`` line every few seconds, never the last, keeps it reading
+    for ever. :meth:`expire`, called by a timer at the deadline, shuts the socket,
+    which ends any read or write under way; connecting is bounded by the time left.
+    (Resolving the name of ``--smtp`` is not: give an address, or a name that
+    resolves at once, as ``/etc/hosts`` does.)
+    The EHLO name is the connected socket's own address (RFC 5321 §4.1.3), so that
+    smtplib does not look the machine's name up in DNS, which no timeout bounds."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.expired = False
+        self._guard = threading.Lock()
+        self._live: socket.socket | None = None
+        super().__init__(local_hostname="localhost", timeout=self._left())
+
+    def _left(self) -> float:
+        left = self.deadline - time.monotonic()
+        if left <= 0 or self.expired:
+            raise TimeoutError("the deadline passed")
+        return left
+
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # smtplib's own _get_socket is this call, bounded by the time left; then each
+        # read and write may take a second past the deadline, so that it is the
+        # deadline's timer that ends the conversation (the timeout stays as a backstop).
+        sock = socket.create_connection((host, port), self._left(), self.source_address)
+        sock.settimeout(self._left() + 1.0)
+        with self._guard:
+            if self.expired:
+                sock.close()
+                raise TimeoutError("the deadline passed")
+            self._live = sock
+        address = sock.getsockname()[0]
+        self.local_hostname = f"[IPv6:{address}]" if ":" in address else f"[{address}]"
+        return sock
+
+    def getreply(self) -> tuple[int, bytes]:
+        if self.file is None and self.sock is not None:
+            self.file = _Capped(self.sock.makefile("rb"))
+        return super().getreply()
+
+    def expire(self) -> None:
+        """End the conversation now, from any thread."""
+        with self._guard:
+            self.expired = True
+            sock = self._live
+        if sock is not None:
+            with contextlib.suppress(OSError):  # closed already
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def converse(host: str, port: int, message: EmailMessage, deadline_seconds: float) -> None:
+    """Send ``message`` in one SMTP conversation of at most ``deadline_seconds``;
+    raises :class:`TimeoutError` when that passed, else smtplib's errors or OSError."""
+    smtp = DeadlineSMTP(time.monotonic() + deadline_seconds)
+    watchdog = threading.Timer(deadline_seconds, smtp.expire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        code, reply = smtp.connect(host, port)
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, reply)
+        smtp.send_message(message)
+        # The server has taken the mail: how it says goodbye does not matter.
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            smtp.quit()
+    except (OSError, smtplib.SMTPException) as error:
+        if smtp.expired or time.monotonic() >= smtp.deadline:
+            raise TimeoutError(
+                f"the SMTP conversation passed its deadline of {deadline_seconds:g} s"
+            ) from error
+        raise
+    finally:
+        watchdog.cancel()
+        smtp.close()
+
+
+def permanent(error: Exception) -> bool:
+    """Whether the server refused the mail for good (a 5xx reply, RFC 5321 §4.2.1):
+    trying again would be refused again. Anything else (no answer, a 4xx, a
+    connection lost, the deadline) may go another time."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
 class Outbox:
     """This process's mail sender: one thread that holds each SMTP conversation, for
     the mail of every sandbox the process serves (INTERFACE.md §9).
@@ -78,65 +228,131 @@ class Outbox:
     would have to be stopped when the sandbox goes, and a request still in flight
     in it would start another. A sandbox's Service is held only while a mail of
     its own waits in the queue; a mail of a sandbox deleted meanwhile is gone from
-    the database with the rest of its data, and :meth:`deliver` finds nothing."""
+    the database with the rest of its data, and :meth:`deliver` finds nothing.
+
+    Mail comes to the thread when it is queued (:meth:`post`), and when the thread
+    looks for it (:meth:`look`): at a Service's first use, at each reading of the
+    mailbox, and every :meth:`sweep_seconds` for every Service it has seen, so that
+    a mail due to be tried again, or claimed by an outbox that died, is found."""
 
     def __init__(self) -> None:
-        self.queue: queue.Queue[tuple[Service, int]] = queue.Queue()
+        self.queue: queue.Queue[tuple[Service, int] | str] = queue.Queue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        # The Services whose left-behind mail was taken up; weak, so that a Service the
-        # platform dropped is not kept alive by its having once sent mail.
+        # The Services whose mail this outbox has looked for; weak, so that a Service
+        # the platform dropped is not kept alive by its having once sent mail.
         self._recovered: weakref.WeakSet[Service] = weakref.WeakSet()
+        # What waits in the queue, so that looking again does not queue it twice.
+        self._waiting: set[tuple[int, int]] = set()
+        #: How often the thread looks at every Service it has seen (:meth:`_sweep`).
+        self.sweep_seconds = DEFAULT_SWEEP_SECONDS
 
     def post(self, service: Service, mail_id: int) -> None:
         self.adopt(service)
+        self._put(service, mail_id)
+
+    def _put(self, service: Service, mail_id: int) -> None:
+        with self._lock:
+            if (id(service), mail_id) in self._waiting:
+                return
+            self._waiting.add((id(service), mail_id))
         self.queue.put((service, mail_id))
 
-    def adopt(self, service: Service) -> None:
-        """Start the thread if it is not running, and on ``service``'s first use take
-        up the mail it left ``queued`` in a process that ended (another process's
-        outbox may hold some of it: :meth:`SqlMailbox.claim` gives each to one)."""
+    def adopt(self, service: Service, *, again: bool = False) -> None:
+        """Start the thread if it is not running, and on ``service``'s first use (or
+        ``again``) look for the mail it may send (:meth:`look`)."""
         with self._lock:
+            known = service in self._recovered
+            self._recovered.add(service)
+            self.sweep_seconds = min(self.sweep_seconds, sweep_seconds(service.config))
             # Not alive in a server process forked after the thread had started.
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="renkei-outbox", daemon=True)
                 self._thread.start()
-            if service in self._recovered:
-                return
-            self._recovered.add(service)
-        for mail_id in service.mailbox.queued():
-            self.queue.put((service, mail_id))
+        if not known:
+            self.queue.put(_WAKE)  # to wait no longer than this Service's sweep
+        if again or not known:
+            self.look(service)
+
+    def look(self, service: Service) -> None:
+        """Queue the mail of ``service`` that is due: left ``queued`` by a process that
+        ended, waiting for a retry whose time came, or claimed under a lease that
+        lapsed (another process's outbox may want it too: :meth:`SqlMailbox.take`
+        gives each to one)."""
+        for mail_id in service.mailbox.due():
+            self._put(service, mail_id)
+
+    def stop(self) -> None:
+        """End the thread once it has handled what is queued (an outbox of a test)."""
+        self.queue.put(_STOP)
+        thread = self._thread
+        if thread is not None:
+            thread.join()
 
     def _run(self) -> None:
+        swept = time.monotonic()
         while True:
-            service, mail_id = self.queue.get()
             try:
-                self.deliver(service, mail_id)
-            except Exception:  # the sender must outlive one bad mail
-                log.exception("renkei: the outbox could not handle mail %s", mail_id)
-            finally:
-                del service  # not kept alive by the wait for the next mail
+                item = self.queue.get(timeout=max(swept + self.sweep_seconds - time.monotonic(), 0))
+            except queue.Empty:
+                item = _WAKE
+            if item == _STOP:
+                return
+            if not isinstance(item, str):
+                self._handle(*item)
+            del item  # the Service is not kept alive by the wait for the next mail
+            if time.monotonic() >= swept + self.sweep_seconds:
+                self._sweep()
+                swept = time.monotonic()
+
+    def _handle(self, service: Service, mail_id: int) -> None:
+        with self._lock:
+            self._waiting.discard((id(service), mail_id))
+        try:
+            self.deliver(service, mail_id)
+        except Exception:  # the sender must outlive one bad mail
+            log.exception("renkei: the outbox could not handle mail %s", mail_id)
+
+    def _sweep(self) -> None:
+        """Look at every Service seen (:meth:`look`); the sweep's period becomes the
+        shortest of theirs."""
+        services = list(self._recovered)
+        for service in services:
+            try:
+                self.look(service)
+            except Exception:  # one sandbox's database trouble is not the others'
+                log.exception("renkei: the outbox could not look for %s's mail", service.sandbox)
+        every = [sweep_seconds(s.config) for s in services]
+        self.sweep_seconds = min(every, default=DEFAULT_SWEEP_SECONDS)
 
     def deliver(self, service: Service, mail_id: int) -> None:
-        mail = service.mailbox.claim(mail_id)
-        if mail is None:
-            return  # another process's outbox has it, or its sandbox was deleted
+        """One conversation for the mail, if this outbox gets it; a failure is logged
+        and the mail tried again later (:func:`retry_wait`) or given up."""
+        config = service.config
+        taken = service.mailbox.take(
+            mail_id, lease=lease_seconds(config), attempts=config.mail_attempts
+        )
+        if taken is None:
+            return  # another outbox has it, it is not due, or its sandbox was deleted
+        mail, attempt = taken
         message = to_email(mail)
         message[MAIL_ID_HEADER] = str(mail_id)
         message[SANDBOX_HEADER] = service.sandbox
-        assert service.config.smtp_host is not None
+        assert config.smtp_host is not None
         try:
-            with smtplib.SMTP(
-                service.config.smtp_host, service.config.smtp_port, timeout=5
-            ) as smtp:
-                smtp.send_message(message)
+            converse(config.smtp_host, config.smtp_port, message, config.mail_deadline_seconds)
         except (OSError, smtplib.SMTPException) as error:
-            service.mailbox.mark(mail_id, "failed")
-            service.note("mail_failed", to=mail.to, mail_id=mail_id, error=str(error))
+            wait = None if permanent(error) else retry_wait(config, attempt)
+            if service.mailbox.retry(mail_id, attempt, wait):
+                detail: dict[str, Any] = {"gave_up": True} if wait is None else {"retry_in": wait}
+                service.note(
+                    "mail_failed", to=mail.to, mail_id=mail_id, attempt=attempt,
+                    error=str(error), **detail,
+                )  # fmt: skip
             return
         # The embedded sink may have marked it "delivered" already.
-        service.mailbox.mark(mail_id, "sent")
-        service.note("mail_sent", to=mail.to, mail_id=mail_id)
+        service.mailbox.mark(mail_id, "sent", attempt=attempt)
+        service.note("mail_sent", to=mail.to, mail_id=mail_id, attempt=attempt)
 
 
 #: The one outbox of this process.
@@ -147,7 +363,7 @@ def settled_mail(service: Service) -> list[dict[str, Any]]:
     """The mailbox once no mail is waiting for its SMTP conversation (at most
     :data:`SETTLE_SECONDS`), so that a tester who reads it right after 「許可する」
     sees the mail — whichever server process queued it."""
-    OUTBOX.adopt(service)  # sends what a process that ended left queued
+    OUTBOX.adopt(service, again=True)  # what is due: left by a process that ended, a retry
     deadline = time.monotonic() + SETTLE_SECONDS
     while service.mailbox.unsettled() and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -63,6 +63,16 @@ class ServiceConfig:
     smtp_port: int = 25
     #: True when ``smtp_host`` is renkei's own sink, which files what it receives.
     embedded_mail: bool = False
+    #: The completion mail's outbox (simulator.web.mail; docs/hardening.md, "The
+    #: completion mail: leases and deadlines"): a whole SMTP conversation is abandoned
+    #: after ``mail_deadline_seconds``; a claimed mail is another outbox's to take
+    #: ``mail_lease_seconds`` after its claim (at least the deadline and 1 s more);
+    #: a conversation that did not deliver is tried again ``mail_retry_seconds``
+    #: later, doubled after each further one, and ``mail_attempts`` in all.
+    mail_deadline_seconds: float = 30.0
+    mail_lease_seconds: float = SqlMailbox.LEASE_SECONDS
+    mail_retry_seconds: float = 30.0
+    mail_attempts: int = SqlMailbox.ATTEMPTS
     #: Access tokens are short-lived (INTERFACE.md §1): 15 minutes.
     access_token_seconds: int = 900
     #: Authorization codes: 60 seconds (RFC 6749 §4.1.2 recommends at most 10 minutes).
