@@ -134,22 +134,44 @@ def add_parser(commands: Any) -> None:
         "exist (429 when they are taken); default 0: only the operator creates them",
     )
     serve.add_argument(
-        "--public-url",
+        "--issuer",
+        action=IssuerOption,
         metavar="URL",
-        help="the origin clients reach this server at, e.g. https://sandbox.example.jp behind "
-        "a TLS proxy: the issuer, and the base_url of every sandbox (default: from --host "
-        "and --port)",
+        help="the issuer (RFC 8414), the origin clients reach this server at, e.g. "
+        "https://sandbox.example.jp behind a TLS proxy: the metadata and its endpoints, the "
+        "iss of every authorization response, and each sandbox's and bank's issuer "
+        "(ORIGIN/s/ID, ORIGIN/banks/CODE) derive from it, never from a request's Host "
+        "(default: http://HOST:PORT of the listening socket)",
     )
-    serve.set_defaults(handler=run)
+    # The name it had before it was the issuer, for the scripts that still use it.
+    serve.add_argument("--public-url", action=IssuerOption, help=argparse.SUPPRESS)
+    serve.set_defaults(handler=run, issuer=None, issuer_option="--issuer")
 
 
-def public_url(text: str) -> str:
-    """``--public-url``: an http(s) origin, without a path, query or fragment; else ValueError."""
+class IssuerOption(argparse.Action):
+    """``--issuer`` (or ``--public-url``): the value, and which of the two was typed,
+    so that an error names the option the operator wrote."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        namespace.issuer = values
+        namespace.issuer_option = option_string or "--issuer"
+
+
+def issuer_origin(text: str, option: str = "--issuer") -> str:
+    """``--issuer``: an http(s) origin, without a path, query or fragment (a sandbox's
+    issuer is ORIGIN/s/ID, a bank's ORIGIN/banks/CODE); else ValueError."""
     parts = urlsplit(text)
+    wrong = ValueError(f"{option} wants an origin such as https://host[:port], not {text!r}")
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
-        raise ValueError(f"--public-url wants an origin such as https://host[:port], not {text!r}")
+        raise wrong
     if parts.query or parts.fragment:
-        raise ValueError(f"--public-url wants an origin such as https://host[:port], not {text!r}")
+        raise wrong
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -203,8 +225,8 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         secret_key=load_or_create_key(data / "secret.key"),
         smtp_host=smtp_host,
         smtp_port=smtp_port,
-        issuer=public_url(args.public_url)
-        if getattr(args, "public_url", None)
+        issuer=issuer_origin(args.issuer, args.issuer_option)
+        if getattr(args, "issuer", None)
         else f"{scheme}://{args.host}:{args.port}",
         telephony_secret=args.telephony_secret or None,
     )
@@ -309,7 +331,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                 connection_limit=CONNECTION_LIMIT,
             )
             url = f"http://{args.host}:{server.effective_port}"
-            if not getattr(args, "public_url", None):
+            if not getattr(args, "issuer", None):
                 service.config = replace(service.config, issuer=url)
             print(banner(url, service.config, scenario), file=out, flush=True)
             server.run()
@@ -422,7 +444,7 @@ def run_workers(
     its own database connections; the parent keeps the embedded mail sink."""
     scenario = banks.first
     url = f"http://{args.host}:{listener.getsockname()[1]}"
-    if not getattr(args, "public_url", None):
+    if not getattr(args, "issuer", None):
         config = replace(config, issuer=url)
     if config.smtp_host is None:
         config = replace(config, smtp_host="127.0.0.1", smtp_port=free_port(), embedded_mail=True)
