@@ -349,6 +349,42 @@ def test_the_token_response_is_not_cached(world: World) -> None:
     app.close()
 
 
+# -- iss in every authorization response --------------------------------------------------
+
+
+def test_every_authorization_response_carries_iss(world: World) -> None:
+    """RFC 9207 §2: success or error, every authorization response names the issuer:
+    an error Authlib sends back (a ``plain`` challenge), a refusal at the start
+    (out of hours, R-ERR-SYS-1), 「連携元画面へ」 after 中止 on ② (R-FLOW-7). The code's
+    own response is the independent client's test above."""
+    app = PartnerApp(world.base)
+    plain = requests.get(
+        app.authorize_url().replace("S256", "plain"), allow_redirects=False, timeout=10
+    )
+    assert plain.status_code == 302, plain.text
+    back = query(plain.headers["Location"])
+    assert back["error"] == "invalid_request" and back["iss"] == world.base, back
+
+    world.set_clock("2026-11-25T04:01:00+09:00")  # R-HOURS-2
+    closed = Customer(world.base).open(app.authorize_url())
+    assert closed.status == 503 and closed.codes == ["out_of_hours"], closed
+    back = query(closed.body["return_url"])
+    assert back["error"] == "temporarily_unavailable" and back["iss"] == world.base, back
+    assert back["state"] == app.state
+
+    world.set_clock()
+    customer = Customer(world.base)
+    assert customer.session.get(app.authorize_url(), allow_redirects=False, timeout=10).ok
+    assert customer.get("/connect/account").status == 200
+    assert customer.post("/connect/account", world.persona.account).status == 303
+    assert customer.get("/connect/customer").status == 200
+    cancelled = customer.post("/connect/cancel")  # 「中止する」 on ②
+    assert cancelled.status == 200, cancelled
+    back = query(cancelled.body["return_url"])
+    assert back == {"error": "access_denied", "state": app.state, "iss": world.base}
+    app.close()
+
+
 # -- token_type_hint ----------------------------------------------------------------------
 
 
