@@ -16,6 +16,9 @@ GRANT_TYPES: Final = ("authorization_code", "refresh_token")
 RESPONSE_TYPES: Final = ("code",)
 #: PKCE is required; ``plain`` is refused (RFC 7636 §4.2).
 CODE_CHALLENGE_METHODS: Final = ("S256",)
+#: The ``token_type_hint`` values the server knows. A hint only orders the search: a
+#: token given under the other hint is revoked or introspected all the same, and any
+#: other value is ignored (RFC 7009 §2.1-2.2, RFC 7662 §2.1).
 TOKEN_TYPE_HINTS: Final = ("access_token", "refresh_token")
 #: RFC 7636 §4.1: 43 to 128 characters of the unreserved set.
 CODE_VERIFIER_PATTERN: Final = r"[A-Za-z0-9._~-]{43,128}"
