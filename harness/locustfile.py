@@ -37,6 +37,11 @@ Settings (environment, as Locust's own options are taken by Locust):
   of the trace's;
 * ``RENKEI_KEEP_SANDBOX`` — ``1`` to keep the sandbox when Locust quits.
 
+A platform's trace (version 2, INTERFACE.md §10) plays each journey at its
+bank, ``BASE/banks/CODE/``, and the reset at the start resets every bank of it
+(:func:`harness.replay.reset_banks`); the statistics then name each bank's
+paths (``/banks/9902/connect/customer [422]``).
+
 A journey follows its trace while the server answers as the twin did; at the
 first other answer (the server's own clock may say closed, its own state
 congested) the customer stops, and the journey is counted as ``JOURNEY ended
@@ -94,8 +99,8 @@ from harness.driver import (
     SandboxRefused,
     discard_sandbox,
 )
-from harness.replay import Customer, ReplayError, trace_scenario
-from renkei.contract.controls import CLOCK_PATH, RESET_PATH
+from harness.replay import Customer, ReplayError, bank_url, reset_banks, trace_scenario
+from renkei.contract.controls import CLOCK_PATH
 from renkei.contract.trace import Step, Trace, read
 
 #: Answers that are the bank's own "come back later" and not a server failure.
@@ -243,8 +248,13 @@ def _reset(environment: Environment, **_: Any) -> None:
     else:
         return
     trace = journeys().trace
-    day = trace.header.get("host_day")
-    sandbox.request("POST", RESET_PATH, **({"today": day} if day else {})).raise_for_status()
+    # Every bank of a platform's trace, as the replayer does; a refusal is Locust's
+    # error, as the reset's answer always was.
+    try:
+        reset_banks(sandbox.base, sandbox.token, trace)
+    except ReplayError as error:
+        sandbox.close()
+        raise RuntimeError(str(error)) from None
     # The clock runs on from the first traced instant: the load meets the day's
     # calendar (closed windows) as the twin's customers did.
     sandbox.request("PUT", CLOCK_PATH, now=trace.steps[0].t, frozen=False).raise_for_status()
@@ -313,8 +323,10 @@ class JourneyUser(User):
         header = journeys().trace.header.get("clients") or {}
         client_id = step.inputs.get("client_id", "creco")
         client = header.get(client_id, {})
+        # A platform trace's journey is its bank's, at BASE/banks/CODE (INTERFACE.md §10).
+        base = bank_url(self.host or "", step.bank)
         app = PartnerApp(
-            self.host or "",
+            base,
             client_id=client_id,
             client_secret=str(client.get("client_secret", "")),
             redirect_uri=str(client.get("redirect_uri", "")),
@@ -323,9 +335,9 @@ class JourneyUser(User):
         if clear:
             self.session.cookies.clear()  # a new customer: no flow cookie of the last one
         return Customer(
-            Browser(self.host or "", self.session),
+            Browser(base, self.session),
             app,
-            self.host or "",
+            base,
             secret=telephony_secret(self.environment),
         )
 

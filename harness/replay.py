@@ -18,6 +18,15 @@ mostly sequential — concurrent load is the Locust file's job.
 Before the first step the sandbox is reset to the scenario as on the trace's
 ``host_day`` (renkei's ``{"today": ...}`` extension of ``POST /sandbox/reset``).
 
+**A platform's trace** (version 2, INTERFACE.md §10: the header lists the
+banks, each step names its own) is played bank by bank on one sandbox of the
+platform scenario: each step at ``BASE/banks/CODE/`` of its bank, each bank
+reset as on the trace's day (``BASE/sandbox/reset`` puts back the platform's
+settings and the first bank, ``BASE/banks/CODE/sandbox/reset`` each other
+bank), the one clock steered at BASE. The server's congestion counts the flows
+of every bank together (R-PLAT-3), as the twin's one capacity did, so the
+answers compare code by code exactly as a one-bank replay's.
+
 **A sandbox of its own.** Steering the clock and resetting would change the
 world of everyone else on the server, so ``renkei replay`` plays in a new
 sandbox (INTERFACE.md §9, ``POST /sandboxes`` with the operator's
@@ -70,6 +79,7 @@ from harness.driver import (
 )
 from renkei import resources
 from renkei.args import non_negative, positive_int
+from renkei.contract.banks import bank_base
 from renkei.contract.controls import CLOCK_PATH, RESET_PATH
 from renkei.contract.screens import CANCEL_PATH, SCREEN_PATHS
 from renkei.contract.trace import BUTTONS, Step, Trace, TraceError, read
@@ -84,6 +94,30 @@ SHOWN_MISMATCHES: Final = 10
 
 class ReplayError(Exception):
     """The replay cannot go on (the target refused a control, or is not reachable)."""
+
+
+def bank_url(base: str, code: str) -> str:
+    """Where a step of bank ``code`` is played: ``BASE/banks/CODE`` (INTERFACE.md §10);
+    BASE itself for a one-bank trace's step (``code`` "")."""
+    return base + bank_base(code) if code else base
+
+
+def reset_banks(base: str, admin_token: str, trace: Trace) -> None:
+    """Reset the sandbox at ``base`` to the trace's scenario as on its ``host_day``:
+    BASE (the platform's settings and its first bank), then each bank of a platform
+    trace at its own path (the first again, whichever the sandbox's first is: a
+    reset costs less than a doubt). :class:`ReplayError` when a reset is refused."""
+    day = trace.header.get("host_day")
+    body = {"today": day} if day else {}
+    for code in ("", *trace.banks):
+        sandbox = Sandbox(bank_url(base, code), admin_token)
+        try:
+            r = sandbox.request("POST", RESET_PATH, **body)
+        finally:
+            sandbox.close()
+        if r.status_code != 200:
+            shown = bank_url("", code) + RESET_PATH
+            raise ReplayError(f"POST {shown}: {r.status_code} {r.text[:200]}")
 
 
 @dataclass
@@ -149,6 +183,8 @@ class Result:
     observed: Counter[str] = field(default_factory=Counter)
     mismatches: list[tuple[Step, str]] = field(default_factory=list)
     sent: int = 0
+    #: The steps sent per bank of a platform trace (empty for one bank).
+    banks: Counter[str] = field(default_factory=Counter)
     complete: bool = True
     wall: float = 0.0
 
@@ -212,8 +248,11 @@ class Replayer:
             client = self.clients.get(client_id)
             if not isinstance(client, dict):
                 raise ReplayError(f"the trace's header has no partner app {client_id!r}")
+            # The journey's bank (a platform trace's step names it): its own issuer,
+            # screens and gateway, at BASE/banks/CODE (INTERFACE.md §10).
+            base = bank_url(self.target, step.bank)
             app = PartnerApp(
-                self.target,
+                base,
                 client_id=client_id,
                 client_secret=str(client.get("client_secret", "")),
                 redirect_uri=str(client.get("redirect_uri", "")),
@@ -222,9 +261,7 @@ class Replayer:
             # A retry after a refusal is a new authorization request in the same
             # browser, as a person's would be.
             if found is None:
-                found = Customer(
-                    Browser(self.target), app, self.target, secret=self.telephony_secret
-                )
+                found = Customer(Browser(base), app, base, secret=self.telephony_secret)
             else:
                 found.app.close()
                 found.app = app
@@ -232,10 +269,7 @@ class Replayer:
         return found
 
     def prepare(self) -> None:
-        day = self.trace.header.get("host_day")
-        r = self.sandbox.request("POST", RESET_PATH, **({"today": day} if day else {}))
-        if r.status_code != 200:
-            raise ReplayError(f"POST {RESET_PATH}: {r.status_code} {r.text[:200]}")
+        reset_banks(self.target, self.sandbox.token, self.trace)
 
     def set_clock(self, instant: str) -> None:
         r = self.sandbox.request("PUT", CLOCK_PATH, now=instant, frozen=True)
@@ -278,6 +312,8 @@ class Replayer:
                     if out != step.out:
                         result.mismatches.append((step, out))
                     result.sent += 1
+                    if step.bank:
+                        result.banks[step.bank] += 1
                 if progress is not None and progress.isatty():
                     progress.write(f"\rreplayed {result.sent:,}/{len(steps):,} steps")
                     progress.flush()
@@ -497,9 +533,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _where(step: Step) -> str:
-    """Where a step happened: the screen whose button it pressed, else the action."""
+    """Where a step happened: the screen whose button it pressed, else the action (and
+    on a platform, at which bank)."""
     screen = BUTTONS.get(step.do)
-    return screen.value if screen is not None else step.do
+    where = screen.value if screen is not None else step.do
+    return f"bank {step.bank} {where}" if step.bank else where
 
 
 def verdict(trace: Trace, result: Result, tolerance: float = 0.0) -> tuple[str, int]:
@@ -528,6 +566,11 @@ def verdict(trace: Trace, result: Result, tolerance: float = 0.0) -> tuple[str, 
     return f"renkei replay: agrees with the twin on {result.sent:,} {scope}{early}", 0
 
 
+def _name(bank: object) -> str:
+    """A bank's name from a platform trace's header (its entry in ``banks``)."""
+    return str(bank.get("name", "")) if isinstance(bank, dict) else ""
+
+
 def report(trace: Trace, result: Result, target: str) -> str:
     h = trace.header
     lines = [
@@ -538,14 +581,29 @@ def report(trace: Trace, result: Result, target: str) -> str:
         "",
         result.table(),
     ]
+    if result.banks:
+        differ = Counter(step.bank for step, _ in result.mismatches)
+        named = h.get("banks") or {}
+        per_bank = [
+            (code, _name(named.get(code)), result.banks[code], differ[code]) for code in trace.banks
+        ]
+        lines += [
+            "",
+            # The code is text: a 金融機関コード may start with 0.
+            tabulate(
+                per_bank,
+                headers=("bank", "name", "steps", "differ"),
+                tablefmt="github",
+                disable_numparse=[0],
+            ),
+        ]
     if result.mismatches:
         lines += ["", f"first steps that differ ({len(result.mismatches)} in all):"]
-        rows = [
-            (s.t, s.journey, s.do, s.out, got) for s, got in result.mismatches[:SHOWN_MISMATCHES]
-        ]
-        lines.append(
-            tabulate(
-                rows, headers=("instant", "journey", "step", "twin", "server"), tablefmt="github"
-            )
-        )
+        shown = result.mismatches[:SHOWN_MISMATCHES]
+        # A platform's trace says at which bank each step was (its code is text).
+        bank = bool(trace.banks)
+        rows = [[s.t, s.journey, *([s.bank] if bank else []), s.do, s.out, got] for s, got in shown]
+        headers = ("instant", "journey", *(["bank"] if bank else []), "step", "twin", "server")
+        numbers: bool | list[int] = [2] if bank else False
+        lines.append(tabulate(rows, headers=headers, tablefmt="github", disable_numparse=numbers))
     return "\n".join(lines)

@@ -155,7 +155,7 @@ def test_a_name_that_is_neither_a_file_nor_shipped_lists_the_shipped(
     assert main(["simulate", "nosuchprofile"]) == 2
     assert capsys.readouterr().err == (
         "renkei: nosuchprofile: no such file, nor a shipped traffic profile "
-        "(one of: after-maintenance, payday, weekday)\n"
+        "(one of: after-maintenance, payday, platform-day, weekday)\n"
     )
 
 

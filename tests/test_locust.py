@@ -25,7 +25,7 @@ from servers import bank_without_sandboxes
 
 from harness.embedded import Target, embedded_sandbox
 from renkei.contract import trace
-from simulator.scenario import load_scenario
+from simulator.scenario import load_platform, load_scenario
 from simulator.twin.command import trace_header
 from simulator.twin.journey import run
 from simulator.twin.model import Twin
@@ -183,3 +183,44 @@ def test_a_server_without_sandboxes_is_one_line_and_exit_2(tmp_path: Path) -> No
     )
     assert line in done.stderr.splitlines(), done.stderr[-3000:]
     assert "Traceback" not in done.stderr
+
+
+def platform_morning_trace(path: Path) -> None:
+    """40 customers of the test platform's three banks between 10:00 and 11:00."""
+    base = load_profile(DATA / "twin-platform-profile.yaml")
+    profile = parse_profile(
+        {
+            "name": "platform-morning",
+            "day": base.day,
+            "customers": 40,
+            "hourly": [0] * 10 + [1] + [0] * 13,
+            "banks": {"9901": 1, "9902": 1, "9903": 1},
+            "clients": {"creco": 1},
+            "behaviour": _behaviour(),
+        },
+        "platform-morning.yaml",
+    )
+    twin = Twin(load_platform(DATA / "twin-platform.yaml"), profile, seed=5, trace=True)
+    run(twin)
+    trace.write(path, trace_header(twin), twin.steps or [])
+
+
+def test_locust_plays_a_platform_trace_at_each_bank(tmp_path: Path) -> None:
+    """A platform's trace (INTERFACE.md §10) in a sandbox of its own made from the
+    trace's platform scenario: each journey at its bank's BASE/banks/CODE/, which the
+    statistics name, and no failure."""
+    trace_path = tmp_path / "platform.jsonl"
+    platform_morning_trace(trace_path)
+    assert set(trace.read(trace_path).banks) == {"9901", "9902", "9903"}
+    with embedded_sandbox(("--scenario", str(DATA / "twin.yaml"))) as target:
+        done = locust(
+            trace_path, target.url, tmp_path / "stats", RENKEI_ADMIN_TOKEN=target.admin_token
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "renkei locust: in sandbox " in done.stderr, done.stderr[-3000:]
+        assert grants(target) == []  # the root's world saw none of the load
+    names, total = statistics(tmp_path / "stats")
+    authorized = {n for n in names if re.fullmatch(r"/banks/990[123]/oauth/authorize \[303\]", n)}
+    assert len(authorized) >= 2, names
+    assert "completed as traced" in names, names
+    assert int(total["Failure Count"]) == 0

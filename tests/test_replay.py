@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from harness.replay import Replayer, ReplayError, Result, trace_scenario, verdic
 from renkei.cli import main
 from renkei.contract import trace
 from renkei.contract.trace import Step, Trace
-from simulator.scenario import load_scenario
+from simulator.scenario import load_platform, load_scenario
 from simulator.twin.command import trace_header
 from simulator.twin.journey import run
 from simulator.twin.model import Twin
@@ -298,3 +299,105 @@ def test_a_wrong_admin_token_is_a_clear_error(
     assert err.count("\n") == 1
     assert main([*argv, "--root"]) == 2
     assert "POST /sandbox/reset: 401" in capsys.readouterr().err
+
+
+# -- a platform of several credit unions (INTERFACE.md §10) -------------------------------------
+
+PLATFORM = DATA / "twin-platform.yaml"
+
+
+@pytest.fixture(scope="module")
+def platform_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The short platform day: three banks on 6 shared slots (tests/data/twin-platform*)."""
+    twin = Twin(
+        load_platform(PLATFORM), load_profile(DATA / "twin-platform-profile.yaml"), 1, trace=True
+    )
+    run(twin)
+    path = tmp_path_factory.mktemp("replay") / "platform.jsonl"
+    trace.write(path, trace_header(twin), twin.steps or [])
+    return path
+
+
+def test_a_platform_day_replays_with_the_same_answers_bank_by_bank(platform_trace: Path) -> None:
+    """Every step at its bank's BASE/banks/CODE/ on a server whose root is the test
+    platform; the answers are the twin's, code by code: congestion of the platform's
+    shared slots (R-PLAT-3) met at every bank, each bank's own lockout and window.
+
+    The root rather than a sandbox of its own: a sandbox of an inline platform
+    scenario reads its YAML again on every request to a bank, which makes a few
+    hundred steps take minutes; the sandbox path is the next test's, on the shipped
+    platform."""
+    recorded = trace.read(platform_trace)
+    assert recorded.header["version"] == 2 and recorded.banks == ("9901", "9902", "9903")
+    with embedded_sandbox(("--scenario", str(PLATFORM))) as target:
+        result = Replayer(recorded, target.url, target.admin_token).run()
+    assert result.complete and result.sent == len(recorded.steps)
+    assert result.mismatches == []
+    assert result.observed == result.predicted
+    assert result.banks == Counter(step.bank for step in recorded.steps)
+    by_bank: dict[str, Counter[str]] = {code: Counter() for code in recorded.banks}
+    for step in recorded.steps:
+        by_bank[step.bank][step.out] += 1
+    for code in recorded.banks:
+        assert by_bank[code]["congested"] > 0, code
+        assert by_bank[code]["granted"] > 0, code
+    assert by_bank["9902"]["locked_now"] > 0 and by_bank["9902"]["B84"] > 0  # locks after 2
+    assert 200 < result.sent < 1000  # a few hundred attempts' steps
+
+
+def test_a_platform_trace_of_a_file_replays_in_an_inline_sandbox(
+    server: Target, platform_trace: Path
+) -> None:
+    """The trace's scenario is a file, not a shipped one: the sandbox is made from its
+    YAML sent inline, a platform of three banks; its first steps agree."""
+    recorded = trace.read(platform_trace)
+    name, text, _ = trace_scenario(recorded)
+    assert name is None and text == PLATFORM.read_text("utf-8")
+    platform = Platform(server.url, server.admin_token)
+    made = platform.create(yaml=text, label="platform replay test")
+    try:
+        result = Replayer(
+            recorded,
+            made.base_url,
+            made.admin_token,
+            max_steps=40,
+            telephony_secret=made.telephony_secret,
+        ).run()
+    finally:
+        assert platform.delete(made.id)
+    assert result.sent == 40 and result.mismatches == []
+    assert len(result.banks) == 3
+
+
+def test_a_platform_trace_replays_in_a_sandbox_of_the_shipped_platform(
+    server: Target, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``renkei replay`` of a trace of the shipped platform-day: a sandbox of its own
+    made from the scenario by name, each step at its bank, the banks' table."""
+    path = tmp_path / "day.jsonl"
+    argv = ["simulate", "platform-day", "--customers", "200", "--quiet", "--no-plots"]
+    assert main([*argv, "--out", str(tmp_path / "twin"), "--trace", str(path)]) == 0
+    recorded = trace.read(path)
+    assert recorded.header["scenario"] == "scenarios/platform.yaml"
+    capsys.readouterr()
+    replay = ["replay", str(path), "--target", server.url, "--admin-token", server.admin_token]
+    assert main([*replay, "--max-steps", "120"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    said = SANDBOX_LINE.fullmatch(lines[0])
+    assert said and said.group(3) == "scenarios/platform.yaml", lines[0]
+    assert lines[-1].startswith("renkei replay: agrees with the twin on 120 of 120 steps sent")
+    sent = Counter(step.bank for step in recorded.steps[:120])
+    for code, name in (("9901", "中ノ郷信用組合"), ("9902", "みなと架空信用組合")):
+        assert any(
+            re.fullmatch(rf"\| {code} +\| {name} +\| +{sent[code]} \| +0 \|", x) for x in lines
+        )
+    assert _sandboxes(server) == []
+
+
+def test_a_platform_difference_names_the_bank(platform_trace: Path) -> None:
+    recorded = trace.read(platform_trace)
+    step = next(s for s in recorded.steps if s.bank == "9902" and s.do == "customer")
+    result = _result((step, "identity_mismatch" if step.out != "identity_mismatch" else "SOA208"))
+    line, status = verdict(recorded, result)
+    assert status == 1
+    assert f"(first: journey {step.journey}, bank 9902 SOA202: twin {step.out}, live " in line

@@ -350,7 +350,10 @@ def test_cli_simulate_writes_the_report_and_trace(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["simulate", "no-such-profile"], "one of: after-maintenance, payday, weekday"),
+        (
+            ["simulate", "no-such-profile"],
+            "one of: after-maintenance, payday, platform-day, weekday",
+        ),
         (["simulate", "weekday", "--days", "0"], "must be 1 or more"),
         (
             ["simulate", "weekday", "--scenario", "scenarios/default.yaml", "--customers", "x"],

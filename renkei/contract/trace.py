@@ -24,6 +24,21 @@ step whose ``do`` is ``authorize`` carries the partner app in ``in``; a
 ``call`` carries the calling number, the caller-ID choice and whether the
 customer dialled the number ④ showed (the replayer reads that number from the
 screen, as the server draws its own).
+
+**Versions.** A trace of one bank is version 1, exactly as above. A trace of a
+day on a platform of several credit unions (INTERFACE.md §10) is version 2: its
+header also holds ``"banks"``, the platform's banks by 金融機関コード in the
+scenario's order (the first is the one also served at BASE), and every step
+says its bank in ``"b"``, one of those codes; the step is played at
+``BASE/banks/CODE/`` (:func:`renkei.contract.banks.bank_base`)::
+
+    {"kind": "renkei-trace", "version": 2, ..., "banks": {"9901": {"name": "中ノ郷信用組合",
+     ...}, "9902": {...}}}
+    {"t": "...", "j": 17, "b": "9902", "do": "customer", "in": {...}, "out": "SOA208"}
+
+:func:`write` writes version 1 for a header without ``"banks"``, so that a
+one-bank trace is byte for byte what it was before platforms and every reader
+of version 1 reads it; :func:`read` reads both.
 """
 
 from __future__ import annotations
@@ -34,10 +49,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final
 
+from renkei.contract.banks import is_bank_code
 from renkei.contract.screens import Screen
 
-VERSION: Final = 1
+#: The version of a platform trace (its steps name their banks); a one-bank trace is
+#: :data:`ONE_BANK_VERSION`. :func:`read` reads every one of :data:`VERSIONS`.
+VERSION: Final = 2
+ONE_BANK_VERSION: Final = 1
+VERSIONS: Final = (ONE_BANK_VERSION, VERSION)
 KIND: Final = "renkei-trace"
+#: The header's member that makes a trace a platform's: the banks by 金融機関コード.
+BANKS: Final = "banks"
 #: The buttons and calls a trace may hold, in the order a journey meets them.
 ACTIONS: Final = (
     "authorize",  # the partner app sends the browser to /oauth/authorize
@@ -76,9 +98,17 @@ class Step:
     do: str
     inputs: dict[str, str] = field(default_factory=dict)
     out: str = ""
+    #: The bank's 金融機関コード in a platform trace; "" in a one-bank trace.
+    bank: str = ""
 
     def to_json(self) -> str:
-        record = {"t": self.t, "j": self.journey, "do": self.do, "in": self.inputs, "out": self.out}
+        record: dict[str, object]
+        if self.bank:
+            record = {"t": self.t, "j": self.journey, "b": self.bank, "do": self.do}
+        else:
+            record = {"t": self.t, "j": self.journey, "do": self.do}
+        record["in"] = self.inputs
+        record["out"] = self.out
         return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -94,10 +124,18 @@ class Trace:
             by_journey.setdefault(step.journey, []).append(step)
         return by_journey
 
+    @property
+    def banks(self) -> tuple[str, ...]:
+        """The codes of a platform trace's banks, in the scenario's order; () for one bank."""
+        banks = self.header.get(BANKS)
+        return tuple(banks) if isinstance(banks, dict) else ()
+
 
 def header_line(header: dict[str, Any]) -> str:
+    """The first line: version 2 for a platform's header (it has ``"banks"``), else 1."""
+    version = VERSION if BANKS in header else ONE_BANK_VERSION
     return json.dumps(
-        {"kind": KIND, "version": VERSION, **header}, ensure_ascii=False, separators=(",", ":")
+        {"kind": KIND, "version": version, **header}, ensure_ascii=False, separators=(",", ":")
     )
 
 
@@ -108,7 +146,8 @@ def write(path: Path, header: dict[str, Any], steps: Iterable[Step]) -> None:
             out.write(step.to_json() + "\n")
 
 
-def _step(record: object, where: str) -> Step:
+def _step(record: object, where: str, banks: tuple[str, ...]) -> Step:
+    """One step line; ``banks`` are the header's codes (a platform trace's), () else."""
     if not isinstance(record, dict):
         raise TraceError(f"{where}: a step must be a JSON object")
     t, j, do, inputs, out = (record.get(k) for k in ("t", "j", "do", "in", "out"))
@@ -122,7 +161,30 @@ def _step(record: object, where: str) -> Step:
         raise TraceError(f"{where}: 'in' must map field names to text")
     if not isinstance(out, str):
         raise TraceError(f"{where}: 'out' must be text")
-    return Step(t, j, do, dict(inputs), out)
+    bank = record.get("b")
+    if banks and bank not in banks:
+        raise TraceError(
+            f"{where}: 'b' must be the code of one of the header's banks "
+            f"({', '.join(banks)}; got {bank!r})"
+        )
+    if not banks and bank is not None:
+        raise TraceError(f"{where}: 'b' names a bank, but the header has no banks (version 1)")
+    return Step(t, j, do, dict(inputs), out, bank or "")
+
+
+def _banks(header: dict[str, Any], where: str) -> tuple[str, ...]:
+    """A version 2 header's bank codes, checked; () for version 1."""
+    banks = header.get(BANKS)
+    if header.get("version") == ONE_BANK_VERSION:
+        if banks is not None:
+            raise TraceError(f"{where}: a version 1 trace has no {BANKS!r} (a platform's is 2)")
+        return ()
+    if not isinstance(banks, dict) or not banks:
+        raise TraceError(f"{where}: a version 2 trace's header needs {BANKS!r}, the banks by code")
+    wrong = [code for code in banks if not is_bank_code(code)]
+    if wrong:
+        raise TraceError(f"{where}: {BANKS!r}: {wrong[0]!r} is not a 4-digit 金融機関コード")
+    return tuple(banks)
 
 
 def _lines(stream: IO[str], source: str) -> Iterator[tuple[str, object]]:
@@ -150,9 +212,11 @@ def read(path: Path) -> Trace:
         where, header = first
         if not isinstance(header, dict) or header.get("kind") != KIND:
             raise TraceError(f"{where}: not a renkei trace (no {KIND} header)")
-        if header.get("version") != VERSION:
+        if header.get("version") not in VERSIONS:
             raise TraceError(
-                f"{where}: trace version {header.get('version')!r}, expected {VERSION}"
+                f"{where}: trace version {header.get('version')!r}, expected "
+                + " or ".join(str(v) for v in VERSIONS)
             )
-        steps = [_step(record, where) for where, record in lines]
+        banks = _banks(header, where)
+        steps = [_step(record, where, banks) for where, record in lines]
     return Trace(header, steps)

@@ -2,13 +2,16 @@
 
 ``renkei simulate PROFILE`` loads a traffic profile (a path, or the name of a
 shipped one: ``scenarios/traffic/`` of the repository, inside the package once
-installed) and the scenario whose customers play it (the shipped ``load``
-unless ``--scenario``), runs the twin, prints the summary tables and writes
-``summary.txt``, ``hourly.csv``, ``codes.csv`` and ``day.png`` into ``--out``
-(``reports/twin/<profile>`` under the current directory by default). ``--trace
-FILE`` also writes every step as JSON lines for ``renkei replay``. The same
-``--seed`` gives the same files, byte for byte; the wall time and the progress
-bar go to stderr only.
+installed) and the scenario whose customers play it (``--scenario``, else the
+one the profile names, else the shipped ``load``), runs the twin, prints the
+summary tables and writes ``summary.txt``, ``hourly.csv``, ``codes.csv`` and
+``day.png`` into ``--out`` (``reports/twin/<profile>`` under the current
+directory by default). A platform scenario of several credit unions
+(INTERFACE.md §10) is one day of all its banks on one shared capacity: the files
+are the platform's, with ``banks.csv``, and each bank's in ``banks/CODE/``.
+``--trace FILE`` also writes every step as JSON lines for ``renkei replay``. The
+same ``--seed`` gives the same files, byte for byte; the wall time and the
+progress bar go to stderr only.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ from typing import Any, Final, TextIO
 from renkei import resources
 from renkei.args import count, positive_int
 from renkei.contract import trace
-from simulator.scenario import load_scenario
+from renkei.contract.trace import BANKS
+from simulator.scenario import load_platform
 from simulator.twin.journey import run as run_twin
 from simulator.twin.model import Twin
-from simulator.twin.profile import load_profile
-from simulator.twin.report import shown_path, summary, write_outputs
+from simulator.twin.profile import TrafficProfile, load_profile
+from simulator.twin.report import BANKS_DIR, shown_path, summary, write_outputs
 
 #: Where the files go without ``--out``: relative to the current directory.
 OUT: Final = Path("reports") / "twin"
@@ -46,10 +50,10 @@ def add_parser(commands: Any) -> None:
     p.add_argument("profile", metavar="PROFILE", help=f"a profile file, or one of: {known}")
     p.add_argument(
         "--scenario",
-        default=resources.LOAD_SCENARIO,
         metavar="FILE",
-        help="the bank and its customers: a scenario YAML, or the name of a shipped one "
-        f"(default: {resources.LOAD_SCENARIO})",
+        help="the bank (or the platform of banks) and its customers: a scenario YAML, or the "
+        "name of a shipped one (default: the profile's scenario, else "
+        f"{resources.LOAD_SCENARIO})",
     )
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--days", type=positive_int, default=1, help="days to simulate (default 1)")
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     profile = load_profile(resources.find_profile(args.profile))
     if args.customers is not None:
         profile = profile.scaled(args.customers)
-    scenario = load_scenario(resources.find_scenario(args.scenario))
+    scenario = load_platform(scenario_path(profile, args.scenario))
     try:
         twin = Twin(scenario, profile, args.seed, args.days, trace=args.trace is not None)
     except ValueError as e:
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         written.append(Path(args.trace))
     if not args.quiet:
         print(summary(twin), file=out)
-        print("wrote " + ", ".join(str(p) for p in written), file=out)
+        print("wrote " + ", ".join(str(p) for p in shown_files(target, written)), file=out)
     rate = twin.tally.attempts / wall if wall > 0 else 0.0
     print(
         f"renkei simulate: {twin.tally.attempts:,} attempts, {len(twin.steps or []) or ''}"
@@ -119,8 +123,34 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def scenario_path(profile: TrafficProfile, given: str | None) -> Path:
+    """The scenario of the run: ``--scenario``, else the profile's (a file beside it or
+    a shipped name), else the shipped ``load``. NotFound for a name that is neither."""
+    if given is not None:
+        return resources.find_scenario(given)
+    named = profile.scenario_path()
+    if named is None:
+        return resources.find_scenario(resources.LOAD_SCENARIO)
+    return named if named.parent != Path() else resources.find_scenario(str(named))
+
+
+def shown_files(target: Path, written: list[Path]) -> list[str]:
+    """The files written, each banks' folder once (``DIR/banks/9901/``, …) rather than
+    its four files."""
+    shown: list[str] = []
+    for path in written:
+        folder = path.parent
+        if folder.parent == target / BANKS_DIR:
+            if f"{folder}/" not in shown:
+                shown.append(f"{folder}/")
+        else:
+            shown.append(str(path))
+    return shown
+
+
 def trace_header(twin: Twin) -> dict[str, Any]:
-    """What the replayer needs besides the steps: the day, the host and the apps."""
+    """What the replayer needs besides the steps: the day, the host and the apps; on a
+    platform also its banks (the trace's version 2), each step then naming its own."""
     clients = {}
     for client_id in twin.profile.clients:
         client = twin.scenario.client(client_id)
@@ -134,7 +164,7 @@ def trace_header(twin: Twin) -> dict[str, Any]:
     return {
         "profile": twin.profile.name,
         "seed": twin.seed,
-        "scenario": shown_path(twin.scenario.source),
+        "scenario": shown_path(twin.platform.source),
         "host_day": twin.profile.day.isoformat(),
         "start": twin.start.isoformat(),
         "days": twin.days,
@@ -143,4 +173,21 @@ def trace_header(twin: Twin) -> dict[str, Any]:
         "clients": clients,
         "predicted": dict(sorted(t.codes.items())),
         "outcomes": dict(sorted(t.outcomes.items())),
+        **({} if twin.one_bank else {BANKS: bank_headers(twin)}),
+    }
+
+
+def bank_headers(twin: Twin) -> dict[str, Any]:
+    """The banks of a platform trace, in the scenario's order (the first is also at
+    BASE): each one's name, customers, share of the arrivals and predicted answers."""
+    whole = sum(b.share for b in twin.banks)
+    return {
+        bank.code: {
+            "name": bank.name,
+            "bulk_customers": len(bank.people),
+            "share": round(bank.share / whole, 6) if whole else 0.0,
+            "journeys": bank.tally.journeys,
+            "predicted": dict(sorted(bank.tally.codes.items())),
+        }
+        for bank in twin.banks
     }

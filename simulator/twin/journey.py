@@ -5,8 +5,10 @@ follows the profile's hourly weights, plus the surges; :func:`journey` is one
 customer: the partner app's authorization request, then screen by screen
 (① account, ② details, ③ phone, ④ the call, ⑤ PIN, ⑥ consent) with the
 mistakes, delays and second thoughts the profile gives. Every button is a call
-into the core through :meth:`Twin.act`; this module decides only what the
-customer does next, never what the bank answers.
+into the core of the customer's bank through :meth:`Twin.act`; this module
+decides only what the customer does next, never what the bank answers. On a
+platform each arrival is first drawn a bank (by the banks' shares), then one of
+that bank's customers.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from simulator.core.screens import Screen
 from simulator.core.telephony import InboundCall
 from simulator.population import BulkAccount, BulkCustomer
 from simulator.scenario_model import Client
-from simulator.twin.model import Process, Tally, Twin
+from simulator.twin.model import Bank, Process, Tally, Twin
 
 #: A journey presses at most this many buttons (a loop breaker, never reached in practice).
 MAX_ACTIONS: Final = 60
@@ -59,6 +61,11 @@ def arrivals(twin: Twin) -> Process:
     total = sum(weights)
     clients = list(profile.clients)
     shares = [profile.clients[c] for c in clients]
+    # Only a platform of several banks draws a bank, so that a one-bank run draws
+    # exactly what it did before platforms.
+    banks = [bank for bank in twin.banks if bank.share > 0]
+    bank_shares = [bank.share for bank in banks]
+    only = banks[0] if len(banks) == 1 else None
     for day in range(twin.days):
         base = day * 86_400.0
         times: list[float] = []
@@ -79,35 +86,43 @@ def arrivals(twin: Twin) -> Process:
         for t in times:
             if t > twin.env.now:
                 yield twin.env.timeout(t - twin.env.now)
-            person = rng.choice(twin.people)
+            bank = only or rng.choices(banks, bank_shares)[0]
+            person = rng.choice(bank.people)
             client = rng.choices(clients, shares)[0]
-            start(twin, person, client)
+            start(twin, bank, person, client)
 
 
-def start(twin: Twin, person: BulkCustomer, client_id: str) -> None:
-    twin.tally.journeys += 1
-    twin.env.process(journey(twin, twin.tally.journeys, person, client_id))
+def start(twin: Twin, bank: Bank, person: BulkCustomer, client_id: str) -> None:
+    for tally in bank.tallies:
+        tally.journeys += 1
+    twin.env.process(journey(twin, bank, twin.tally.journeys, person, client_id))
 
 
-def _later(twin: Twin, delay: float, person: BulkCustomer, client_id: str) -> Process:
+def _later(twin: Twin, delay: float, bank: Bank, person: BulkCustomer, client_id: str) -> Process:
     """A customer's return: after a lock the same day, or after the 認可期間."""
     yield twin.env.timeout(delay)
-    start(twin, person, client_id)
+    start(twin, bank, person, client_id)
 
 
-def come_back(twin: Twin, delay: float, person: BulkCustomer, client_id: str) -> None:
+def come_back(twin: Twin, delay: float, bank: Bank, person: BulkCustomer, client_id: str) -> None:
     if twin.env.now + delay < twin.horizon:
-        twin.env.process(_later(twin, delay, person, client_id))
+        twin.env.process(_later(twin, delay, bank, person, client_id))
 
 
-def journey(twin: Twin, number: int, person: BulkCustomer, client_id: str) -> Process:
-    """One customer linking one account for one partner app."""
+def _ended(bank: Bank, outcome: str) -> None:
+    for tally in bank.tallies:
+        tally.outcomes[outcome] += 1
+
+
+def journey(twin: Twin, bank: Bank, number: int, person: BulkCustomer, client_id: str) -> Process:
+    """One customer linking one account of ``bank`` for one partner app."""
     b = twin.profile.behaviour
     client = twin.clients[client_id]
     tries = 0
     while True:
-        twin.tally.attempts += 1
-        flow, out = authorize(twin, number, client)
+        for tally in bank.tallies:
+            tally.attempts += 1
+        flow, out = authorize(twin, bank, number, client)
         if flow is not None:
             break
         # A refusal of the service (R-ERR-SYS-*: the contract's REFUSALS) may be tried again.
@@ -115,30 +130,32 @@ def journey(twin: Twin, number: int, person: BulkCustomer, client_id: str) -> Pr
             tries += 1
             yield twin.env.timeout(lognormal(twin, b.retry_median_minutes * 60.0, 0.5))
             continue
-        twin.tally.outcomes[out] += 1
+        _ended(bank, out)
         return
-    slot = twin.take_slot()
-    walk = Walk(twin, number, person, flow)
+    slot = twin.take_slot(bank)
+    walk = Walk(twin, bank, number, person, flow)
     try:
         outcome = yield from walk.run()
     finally:
-        twin.free_slot(flow, slot)
-    twin.tally.outcomes[outcome] += 1
+        twin.free_slot(bank, flow, slot)
+    _ended(bank, outcome)
     if outcome == "locked_now" and twin.rng.random() < b.comes_back_locked:
-        come_back(twin, lognormal(twin, b.retry_median_minutes * 60.0, 0.5), person, client_id)
+        delay = lognormal(twin, b.retry_median_minutes * 60.0, 0.5)
+        come_back(twin, delay, bank, person, client_id)
     if outcome == "granted" and walk.expires_in is not None and twin.rng.random() < b.reauthorize:
-        come_back(twin, walk.expires_in + twin.rng.random() * 6 * 3600.0, person, client_id)
+        come_back(twin, walk.expires_in + twin.rng.random() * 6 * 3600.0, bank, person, client_id)
 
 
-def authorize(twin: Twin, number: int, client: Client) -> tuple[FlowState | None, str]:
-    """The partner app's authorization request: a new flow at ① (or None when
-    refused) and the answer."""
+def authorize(twin: Twin, bank: Bank, number: int, client: Client) -> tuple[FlowState | None, str]:
+    """The partner app's authorization request at ``bank``: a new flow at ① (or None
+    when refused) and the answer. The capacity gate counts the platform's flows in
+    progress, every bank's together (R-PLAT-3)."""
     started: list[FlowState] = []
     in_progress = twin.slots.count
 
     def request() -> str:
         started.append(
-            twin.engine.start(
+            bank.engine.start(
                 client.client_id,
                 client.redirect_uris[0],
                 client.scopes,
@@ -149,17 +166,19 @@ def authorize(twin: Twin, number: int, client: Client) -> tuple[FlowState | None
         )
         return Screen.ACCOUNT.value
 
-    out = twin.act(number, "authorize", {"client_id": client.client_id}, request)
+    out = twin.act(bank, number, "authorize", {"client_id": client.client_id}, request)
     return (started[0] if started else None), out
 
 
 class Walk:
     """The screens of one flow, with this customer's habits drawn once per journey."""
 
-    def __init__(self, twin: Twin, number: int, person: BulkCustomer, flow: FlowState) -> None:
+    def __init__(
+        self, twin: Twin, bank: Bank, number: int, person: BulkCustomer, flow: FlowState
+    ) -> None:
         b = twin.profile.behaviour
         rng = twin.rng
-        self.twin, self.number, self.person, self.flow = twin, number, person, flow
+        self.twin, self.bank, self.number, self.person, self.flow = twin, bank, number, person, flow
         self.accounts = list(person.accounts)
         rng.shuffle(self.accounts)
         self.account: BulkAccount = self.accounts.pop()
@@ -213,7 +232,7 @@ class Walk:
             button()
             return out or self.shown()
 
-        return self.twin.act(self.number, do, inputs, pressed)
+        return self.twin.act(self.bank, self.number, do, inputs, pressed)
 
     def shown(self) -> str:
         """The screen the flow is on, or how it ended."""
@@ -237,7 +256,7 @@ class Walk:
                 # Leaving right after an error counts as that error's outcome.
                 return last if last not in ("", *SCREEN_IDS) else "abandoned"
             if screen not in (Screen.ACCOUNT, Screen.CONSENT) and twin.rng.random() < b.cancel:
-                return self.press("cancel", {}, partial(twin.engine.cancel, flow), "cancelled")
+                return self.press("cancel", {}, partial(self.bank.engine.cancel, flow), "cancelled")
             if screen is Screen.CALL:
                 last = yield from self.call()
             else:
@@ -252,7 +271,7 @@ class Walk:
 
     def on(self, screen: Screen) -> str:
         """The button of ``screen`` (all but ④), with what this customer types."""
-        engine, flow = self.twin.engine, self.flow
+        engine, flow = self.bank.engine, self.flow
         if screen is Screen.ACCOUNT:
             form = self.account_form()
             return self.press("account", form, partial(engine.submit_account, flow, form))
@@ -262,7 +281,7 @@ class Walk:
         if screen is Screen.PHONE:
             out = self.press("phone", {}, partial(engine.decide_phone, flow))
             if flow.screen is Screen.CALL:
-                self.twin.wait_for_call(flow)
+                self.bank.wait_for_call(flow)
             return out
         if screen is Screen.PIN:
             form = {"pin": self.pin()}
@@ -278,7 +297,7 @@ class Walk:
 
     def call(self) -> Generator[Any, Any, str]:
         """④: the number is on the screen; the customer dials it, then 「確定する」."""
-        twin, flow, engine = self.twin, self.flow, self.twin.engine
+        twin, flow, engine = self.twin, self.flow, self.bank.engine
         b = twin.profile.behaviour
         challenge = flow.challenge
         assert challenge is not None and flow.registered_phone is not None
@@ -302,17 +321,17 @@ class Walk:
 
     def dial(self, phone: str, number: str, prefix: str) -> str:
         """The phone calls ``prefix`` + the number ④ shows; the gateway judges it (§4)."""
-        twin = self.twin
+        bank = self.bank
 
         def ring() -> str:
             call = InboundCall(phone, prefix + number)
-            answer = twin.engine.receive_call(call, twin.waiting_for_call_from(phone))
+            answer = bank.engine.receive_call(call, bank.waiting_for_call_from(phone))
             return "verified" if answer.verified else "not_verified"
 
-        return twin.act(self.number, "call", {"from": phone, "prefix": prefix}, ring)
+        return self.twin.act(bank, self.number, "call", {"from": phone, "prefix": prefix}, ring)
 
     def consent(self) -> str:
-        twin, flow, engine = self.twin, self.flow, self.twin.engine
+        twin, flow, engine = self.twin, self.flow, self.bank.engine
         if twin.rng.random() < twin.profile.behaviour.deny:
             deny = {"decision": "deny"}
             return self.press("consent", deny, partial(engine.decide, flow, deny), "cancelled")

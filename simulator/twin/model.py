@@ -12,6 +12,15 @@ and gives it back when it ends or when the timeout after its last touch runs out
 
 Every step is tallied by hour and answer code, and, with ``trace=True``, kept
 as a :class:`renkei.contract.trace.Step` for ``renkei replay``.
+
+**A platform** (INTERFACE.md §10, a scenario of several credit unions): one
+environment, one clock and one ``Resource`` of the platform's
+``capacity_flows`` for every bank's flows (R-PLAT-3), and a :class:`Bank` per
+credit union — its host, lock ledger, engine on its own rules (threshold, pool,
+own windows on the platform's calendar, 認可期間), its flows on ④ and its tally
+beside the platform's. A one-bank scenario is a platform of that one bank and
+runs exactly as before platforms: the same draws in the same order, so the same
+numbers for the same seed.
 """
 
 from __future__ import annotations
@@ -27,12 +36,15 @@ from typing import Any, Final
 import simpy
 
 from renkei.contract.trace import Step
+from simulator.core.bank import BankRules
 from simulator.core.clock import JST
 from simulator.core.errors import RenkeiError
 from simulator.core.flow import ConnectFlow, FlowState
 from simulator.core.host import PinVault
+from simulator.core.memory import MemoryHost
 from simulator.core.screens import Screen
-from simulator.scenario import Scenario
+from simulator.population import BulkCustomer
+from simulator.scenario import PlatformScenario, Scenario
 from simulator.twin.profile import TrafficProfile
 
 #: What a SimPy process yields.
@@ -104,90 +116,34 @@ class Tally:
         self.peak_slots[hour] = max(self.peak_slots[hour], slots)
 
 
-class Twin:
-    """One run: the environment, the host, the engine, the slots, the tallies."""
+@dataclass
+class Bank:
+    """One credit union of the run: what the server keeps per bank (INTERFACE.md §10).
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        profile: TrafficProfile,
-        seed: int,
-        days: int = 1,
-        trace: bool = False,
-    ) -> None:
-        if days < 1:
-            raise ValueError("a run lasts at least one day")
-        self.scenario, self.profile, self.seed, self.days = scenario, profile, seed, days
-        self.env = simpy.Environment()
-        self.start = dt.datetime.combine(profile.day, dt.time(0), JST)
-        self.clock = SimClock(self.env, self.start)
-        # The PIN key only has to be the same within the run; derive it from the seed
-        # so that a run is repeatable and nothing reads the machine's randomness.
-        vault = PinVault(hashlib.sha256(f"renkei-twin-{seed}".encode()).digest())
-        self.host, self.people = scenario.build_with_population(vault, profile.day)
-        if not self.people:
-            raise ValueError(
-                f"{scenario.source} has no population: the twin plays bulk customers "
-                "(add a population section, e.g. scenarios/load.yaml)"
-            )
-        unknown = [c for c in profile.clients if scenario.client(c) is None]
-        if unknown:
-            raise ValueError(
-                f"{profile.source}: clients {unknown} are not partner apps of {scenario.source}"
-            )
-        self.clients = {c.client_id: c for c in scenario.clients}
-        self.rules = scenario.rules
-        self.engine = ConnectFlow(
-            self.rules, self.host, self.host, vault, self.clock, random.Random(seed * 2 + 1)
-        )
-        #: Human behaviour draws, apart from the engine's, so that a rule change
-        #: that draws differently does not reshuffle who makes which mistake.
-        self.rng = random.Random(seed)
-        self.slots = simpy.Resource(self.env, capacity=self.rules.capacity.flows)
-        self.waiting: dict[str, list[FlowState]] = {}
-        self.tally = Tally()
-        self.steps: list[Step] | None = [] if trace else None
-        self.horizon = days * 86_400.0
-        self.progress: Callable[[float], None] | None = None
+    ``code`` is its 金融機関コード on a platform, "" for a one-bank run (whose trace
+    names no bank). ``tallies`` are the tallies each of its steps counts in: the
+    platform's, then its own (only the platform's when the run has one bank, so that
+    nothing is counted twice). ``in_use`` is how many of the platform's slots its
+    flows hold."""
 
-    # -- the hour and the record of each step -------------------------------------------------
+    code: str
+    scenario: Scenario
+    share: float
+    host: MemoryHost
+    people: list[BulkCustomer]
+    engine: ConnectFlow
+    tally: Tally
+    tallies: tuple[Tally, ...]
+    waiting: dict[str, list[FlowState]] = field(default_factory=dict)
+    in_use: int = 0
 
-    def hour(self) -> int:
-        return int(self.env.now // 3600)
+    @property
+    def rules(self) -> BankRules:
+        return self.scenario.rules
 
-    def record(self, journey: int, do: str, inputs: dict[str, str], out: str) -> str:
-        self.tally.add(int(self.env.now // 3600), do, out, len(self.slots.users))
-        if self.steps is not None:
-            self.steps.append(Step(self.clock.now().isoformat(), journey, do, inputs, out))
-        return out
-
-    def act(self, journey: int, do: str, inputs: dict[str, str], button: Callable[[], str]) -> str:
-        """Press ``button`` (a call into the core); answers the screen reached or the code."""
-        try:
-            out = button()
-        except RenkeiError as error:
-            out = error.code
-        return self.record(journey, do, inputs, out)
-
-    # -- the host's slots (R-ERR-SYS-2) ---------------------------------------------------------
-
-    def take_slot(self) -> simpy.resources.resource.Request:
-        request = self.slots.request()
-        if not request.triggered:  # the core admitted the flow, so a slot is free
-            raise AssertionError("the core admitted a flow beyond the host's capacity")
-        return request
-
-    def free_slot(self, flow: FlowState, slot: simpy.resources.resource.Request) -> None:
-        """Give the slot back now if the flow ended, else when it times out."""
-        if flow.finished:
-            self.slots.release(slot)
-            return
-        delay = (flow.slot_freed_at(self.rules.flow_timeout) - self.clock.now()).total_seconds()
-        self.env.process(self._free_later(max(delay, 0.0), slot))
-
-    def _free_later(self, delay: float, slot: simpy.resources.resource.Request) -> Process:
-        yield self.env.timeout(delay)
-        self.slots.release(slot)
+    @property
+    def name(self) -> str:
+        return self.scenario.rules.name
 
     # -- ④: flows waiting for a call, found by the calling number as the server does ----------
 
@@ -196,12 +152,181 @@ class Twin:
         self.waiting.setdefault(flow.registered_phone, []).append(flow)
 
     def waiting_for_call_from(self, phone: str) -> list[FlowState]:
-        """Flows on ④ whose registered phone is ``phone`` — abandoned ones too, as the
-        server keeps them (the core's verdict on those is "too late"); flows that
-        have left ④ are dropped here, as the server's store stops listing them."""
+        """This bank's flows on ④ whose registered phone is ``phone`` — abandoned ones
+        too, as the server keeps them (the core's verdict on those is "too late");
+        flows that have left ④ are dropped here, as the server's store stops listing
+        them. The gateway of a bank hears only its own flows (its own 認証先電話番号)."""
         waiting = [f for f in self.waiting.get(phone, ()) if f.screen is Screen.CALL]
         if waiting:
             self.waiting[phone] = waiting
         else:
             self.waiting.pop(phone, None)
         return waiting
+
+
+def bank_shares(
+    platform: PlatformScenario, profile: TrafficProfile, sizes: list[int]
+) -> list[float]:
+    """Each bank's share of the arrivals: the profile's ``banks`` (a bank it does not
+    list has none), else in proportion to each bank's bulk customers (``sizes``), so
+    that each customer of the platform is as likely to arrive as any other.
+    ValueError for a code that is no bank of the platform, for shares on a one-bank
+    scenario, and for a share on a bank without bulk customers."""
+    given = profile.banks
+    if given is None:
+        return [float(n) for n in sizes]
+    if platform.one_bank:
+        raise ValueError(
+            f"{profile.source}: banks: {platform.source} is one bank, not a platform "
+            "of several (INTERFACE.md §10)"
+        )
+    unknown = [code for code in given if platform.bank(code) is None]
+    if unknown:
+        raise ValueError(
+            f"{profile.source}: banks: {unknown} are not banks of {platform.source} "
+            f"(its banks: {', '.join(platform.codes)})"
+        )
+    shares = [given.get(str(bank.code), 0.0) for bank in platform.banks]
+    empty = [
+        str(b.code)
+        for b, share, n in zip(platform.banks, shares, sizes, strict=True)
+        if share and not n
+    ]
+    if empty:
+        raise ValueError(
+            f"{profile.source}: banks: {empty} have a share but no bulk customers in "
+            f"{platform.source} (give them a population section)"
+        )
+    return shares
+
+
+class Twin:
+    """One run: the environment, the slots, the tallies and the banks (each with its
+    host and engine); a one-bank scenario is a platform of that bank."""
+
+    def __init__(
+        self,
+        scenario: Scenario | PlatformScenario,
+        profile: TrafficProfile,
+        seed: int,
+        days: int = 1,
+        trace: bool = False,
+    ) -> None:
+        if days < 1:
+            raise ValueError("a run lasts at least one day")
+        platform = (
+            scenario if isinstance(scenario, PlatformScenario) else PlatformScenario.of(scenario)
+        )
+        self.platform = platform
+        #: The first bank's scenario (the one bank of a one-bank run).
+        self.scenario = platform.first
+        self.profile, self.seed, self.days = profile, seed, days
+        self.env = simpy.Environment()
+        self.start = dt.datetime.combine(profile.day, dt.time(0), JST)
+        self.clock = SimClock(self.env, self.start)
+        # The PIN key only has to be the same within the run; derive it from the seed
+        # so that a run is repeatable and nothing reads the machine's randomness.
+        vault = PinVault(hashlib.sha256(f"renkei-twin-{seed}".encode()).digest())
+        built = [bank.build_with_population(vault, profile.day) for bank in platform.banks]
+        #: Every bulk customer of the platform, bank by bank.
+        self.people = [person for _, people in built for person in people]
+        if not self.people:
+            raise ValueError(
+                f"{platform.source} has no population: the twin plays bulk customers "
+                "(add a population section, e.g. scenarios/load.yaml)"
+            )
+        unknown = [c for c in profile.clients if self.scenario.client(c) is None]
+        if unknown:
+            raise ValueError(
+                f"{profile.source}: clients {unknown} are not partner apps of {platform.source}"
+            )
+        shares = bank_shares(platform, profile, [len(people) for _, people in built])
+        self.clients = {c.client_id: c for c in self.scenario.clients}
+        #: The platform's settings (capacity, flow timeout): the same in every bank's rules.
+        self.rules = self.scenario.rules
+        self.tally = Tally()
+        self.banks: list[Bank] = []
+        for i, (bank, (host, people)) in enumerate(zip(platform.banks, built, strict=True)):
+            # The first bank's engine draws as a one-bank run's always did; the others
+            # from a seed of their own, so that no bank's draws depend on another's.
+            rng = random.Random(seed * 2 + 1) if i == 0 else random.Random(f"{seed}/{bank.code}")
+            own = self.tally if platform.one_bank else Tally()
+            self.banks.append(
+                Bank(
+                    code="" if platform.one_bank else str(bank.code),
+                    scenario=bank,
+                    share=shares[i],
+                    host=host,
+                    people=people,
+                    engine=ConnectFlow(bank.rules, host, host, vault, self.clock, rng),
+                    tally=own,
+                    tallies=(self.tally,) if own is self.tally else (self.tally, own),
+                )
+            )
+        #: Human behaviour draws, apart from the engines', so that a rule change
+        #: that draws differently does not reshuffle who makes which mistake.
+        self.rng = random.Random(seed)
+        self.slots = simpy.Resource(self.env, capacity=self.rules.capacity.flows)
+        self.steps: list[Step] | None = [] if trace else None
+        self.horizon = days * 86_400.0
+        self.progress: Callable[[float], None] | None = None
+
+    @property
+    def one_bank(self) -> bool:
+        """A run of a one-bank scenario: the output and the trace as before platforms."""
+        return self.platform.one_bank
+
+    # -- the hour and the record of each step -------------------------------------------------
+
+    def hour(self) -> int:
+        return int(self.env.now // 3600)
+
+    def record(self, bank: Bank, journey: int, do: str, inputs: dict[str, str], out: str) -> str:
+        hour = int(self.env.now // 3600)
+        self.tally.add(hour, do, out, len(self.slots.users))
+        if len(bank.tallies) > 1:
+            bank.tally.add(hour, do, out, bank.in_use)
+        if self.steps is not None:
+            self.steps.append(
+                Step(self.clock.now().isoformat(), journey, do, inputs, out, bank.code)
+            )
+        return out
+
+    def act(
+        self, bank: Bank, journey: int, do: str, inputs: dict[str, str], button: Callable[[], str]
+    ) -> str:
+        """Press ``button`` (a call into the core); answers the screen reached or the code."""
+        try:
+            out = button()
+        except RenkeiError as error:
+            out = error.code
+        return self.record(bank, journey, do, inputs, out)
+
+    # -- the platform's slots (R-ERR-SYS-2, R-PLAT-3) -----------------------------------------
+
+    def take_slot(self, bank: Bank) -> simpy.resources.resource.Request:
+        request = self.slots.request()
+        if not request.triggered:  # the core admitted the flow, so a slot is free
+            raise AssertionError("the core admitted a flow beyond the host's capacity")
+        bank.in_use += 1
+        return request
+
+    def free_slot(
+        self, bank: Bank, flow: FlowState, slot: simpy.resources.resource.Request
+    ) -> None:
+        """Give the slot back now if the flow ended, else when it times out."""
+        if flow.finished:
+            self.release(bank, slot)
+            return
+        delay = (flow.slot_freed_at(self.rules.flow_timeout) - self.clock.now()).total_seconds()
+        self.env.process(self._free_later(max(delay, 0.0), bank, slot))
+
+    def release(self, bank: Bank, slot: simpy.resources.resource.Request) -> None:
+        self.slots.release(slot)
+        bank.in_use -= 1
+
+    def _free_later(
+        self, delay: float, bank: Bank, slot: simpy.resources.resource.Request
+    ) -> Process:
+        yield self.env.timeout(delay)
+        self.release(bank, slot)

@@ -1,7 +1,10 @@
 """Traffic profiles: how many customers start API連携認証, when, and how they behave.
 
 A profile is a YAML file in ``scenarios/traffic/`` (schema in
-``docs/twin.md``). It fixes the simulated day, the number of customers who
+``docs/twin.md``). It may name the scenario whose customers play it (a shipped
+one's name or a file beside the profile; ``renkei simulate --scenario`` wins)
+and, for a platform scenario of several credit unions (INTERFACE.md §10), each
+bank's share of the arrivals. It fixes the simulated day, the number of customers who
 start a journey that day, the shape of their arrivals over the 24 hours (JST),
 surges on top, the partner apps' shares, and the probabilities of each human
 behaviour the manual has an answer for: typing mistakes (R-ERR-INPUT-*), a
@@ -13,12 +16,13 @@ consent. Errors in the file name the file and the field, as scenario files do.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
 from renkei.contract.screens import SCREEN_IDS, Screen
 from simulator.fields import Node, Record, ScenarioError, load_yaml
+from simulator.scenario_schema import BANK_CODE
 
 #: The screens a customer may leave a journey on (by 画面ID, see core.screens).
 
@@ -72,22 +76,29 @@ class TrafficProfile:
     clients: dict[str, float]
     behaviour: Behaviour
     source: str = ""
+    #: The scenario the profile is for, as written (a shipped name or a file beside the
+    #: profile); None: the command's default.
+    scenario: str | None = None
+    #: Each bank's relative share of the arrivals by 金融機関コード, for a platform
+    #: scenario; None: in proportion to each bank's bulk customers.
+    banks: dict[str, float] | None = None
 
     def scaled(self, customers: int) -> TrafficProfile:
         """The same day with ``customers`` arrivals (surges scaled alike)."""
         factor = customers / self.customers if self.customers else 0.0
         surges = tuple(Surge(s.at, s.minutes, round(s.customers * factor)) for s in self.surges)
-        return TrafficProfile(
-            self.name,
-            self.description,
-            self.day,
-            customers,
-            self.hourly,
-            surges,
-            self.clients,
-            self.behaviour,
-            self.source,
-        )
+        return replace(self, customers=customers, surges=surges)
+
+    def scenario_path(self) -> Path | None:
+        """The file :attr:`scenario` names: a path (with a slash or a YAML suffix)
+        beside the profile, else the text as given, for the command to read as a
+        shipped name; None when the profile names none."""
+        text = self.scenario
+        if text is None:
+            return None
+        if "/" in text or Path(text).suffix in (".yaml", ".yml"):
+            return Path(self.source).parent / text
+        return Path(text)
 
 
 def _probability(node: Node) -> float:
@@ -168,11 +179,33 @@ def _behaviour(r: Record) -> Behaviour:
     )
 
 
+def _bank_shares(node: Node) -> dict[str, float]:
+    """``banks``: 金融機関コード to a relative share (zero or more, one above zero)."""
+    if not isinstance(node.value, dict) or not node.value:
+        raise node.wrong("a mapping of 金融機関コード to share")
+    shares: dict[str, float] = {}
+    for key, value in node.value.items():
+        share = node.child(str(key), value)
+        # The key itself, where the share is: a code YAML read as a number is named so.
+        code = Node(share.source, share.path, key).code(*BANK_CODE)
+        shares[code] = _weight(share)
+    if not any(shares.values()):
+        raise node.error("at least one bank must have a share above 0")
+    return shares
+
+
+def _weight(node: Node) -> float:
+    value = node.value
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise node.wrong("a weight, zero or more")
+    return float(value)
+
+
 def parse_profile(data: object, source: str) -> TrafficProfile:
     root = Node(source, "", data)
     r = root.record(
         ("name", "day", "customers", "hourly", "clients", "behaviour"),
-        ("description", "surges"),
+        ("description", "surges", "scenario", "banks"),
     )
     day = r["day"].plain_date()
     if day is None:
@@ -180,11 +213,7 @@ def parse_profile(data: object, source: str) -> TrafficProfile:
     hourly_nodes = r["hourly"].items(non_empty=True)
     if len(hourly_nodes) != 24:
         raise r["hourly"].error(f"must list 24 weights, hour 0 to 23 (got {len(hourly_nodes)})")
-    hourly = []
-    for n in hourly_nodes:
-        if isinstance(n.value, bool) or not isinstance(n.value, int | float) or n.value < 0:
-            raise n.wrong("a weight, zero or more")
-        hourly.append(float(n.value))
+    hourly = [_weight(n) for n in hourly_nodes]
     if not any(hourly):
         raise r["hourly"].error("at least one hour must have a weight above 0")
     surges = []
@@ -202,6 +231,8 @@ def parse_profile(data: object, source: str) -> TrafficProfile:
         share = client_node.child(str(key), client_node.value[key])
         clients[str(key)] = share.number(0, 1_000_000)
     description = r.get("description")
+    scenario = r.get("scenario")
+    banks = r.get("banks")
     return TrafficProfile(
         name=r["name"].line(),
         description=description.text() if description else "",
@@ -212,6 +243,8 @@ def parse_profile(data: object, source: str) -> TrafficProfile:
         clients=clients,
         behaviour=_behaviour(r["behaviour"].record(BEHAVIOUR_KEYS)),
         source=source,
+        scenario=scenario.line() if scenario else None,
+        banks=_bank_shares(banks) if banks else None,
     )
 
 
