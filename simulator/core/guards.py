@@ -227,22 +227,33 @@ def account_still_usable(a: Attempt) -> None:
 
 @guard("not locked")
 def not_locked(a: Attempt) -> None:
-    """R-ERR-HOST-4: any attempt on a locked account answers B84, before any judging."""
+    """R-ERR-HOST-4: any attempt on a locked account answers B84, before any judging.
+
+    A read, which spares a locked account's attempts a write. What holds when many
+    attempts race is that the judging guards judge inside the ledger's atomic step
+    that counts the failure (:meth:`~simulator.core.lockout.Lockout.judge`).
+    """
     a.engine.rules.lockout.refuse_if_locked(a.engine.locks, a.found_account().key, a.now)
 
 
 @guard("name, birth date, phone")
 def identity_confirmed(a: Attempt) -> None:
-    """② R-FLOW-2, R-ERR-HOST-2/3: the entry matches the account's customer;
-    a mismatch is counted, and the one reaching the threshold locks."""
+    """② R-FLOW-2, R-ERR-HOST-2/3/4: the entry matches the account's customer,
+    judged with a failure reserved: a mismatch keeps it, and the one reaching the
+    threshold locks; no failure left to reserve is B84, unjudged."""
     account = a.found_account()
     assert a.entry is not None, "the input guard runs first"
-    customer = a.engine.host.customer(account.customer_id)
     entry = a.entry
-    if customer is None or not identity_matches(
-        customer, entry.name_kana, entry.birth_date, entry.phone
-    ):
-        raise a.engine.rules.lockout.failure(a.engine.locks, account.key, a.now)
+    # Read before the failure is reserved: the judging inside the ledger's step is
+    # then pure, and holds the step open for no longer than a comparison.
+    customer = a.engine.host.customer(account.customer_id)
+
+    def right() -> bool:
+        return customer is not None and identity_matches(
+            customer, entry.name_kana, entry.birth_date, entry.phone
+        )
+
+    a.engine.rules.lockout.judge(a.engine.locks, account.key, a.now, right)
     a.customer = customer
 
 
@@ -254,11 +265,13 @@ def pin_entered(a: Attempt) -> None:
 
 @guard("PIN")
 def pin_matches(a: Attempt) -> None:
-    """⑤ R-FLOW-5, R-ERR-HOST-2/3: the cash card's PIN; counted like ②'s failures."""
+    """⑤ R-FLOW-5, R-ERR-HOST-2/3/4: the cash card's PIN, judged and counted like ②'s."""
     account = a.found_account()
-    assert a.pin is not None, "the input guard runs first"
-    if not a.engine.pins.verify(account, a.pin):
-        raise a.engine.rules.lockout.failure(a.engine.locks, account.key, a.now)
+    pin = a.pin
+    assert pin is not None, "the input guard runs first"
+    a.engine.rules.lockout.judge(
+        a.engine.locks, account.key, a.now, lambda: a.engine.pins.verify(account, pin)
+    )
 
 
 # -- ④ SOA209 -------------------------------------------------------------------------------

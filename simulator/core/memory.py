@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from simulator.core.history import Transaction
 from simulator.core.host import Account, AccountKey, Customer, move_account
+from simulator.core.lockout import Reservation
 
 
 @dataclass
@@ -46,6 +48,27 @@ class MemoryHost:
             return None
         self._failures[(account, day)] += 1
         return self._failures[(account, day)]
+
+    @contextmanager
+    def reserve_failure(
+        self, account: AccountKey, day: dt.date, ceiling: int
+    ) -> Iterator[Reservation]:
+        reserved = Reservation(self.add_failure(account, day, ceiling))
+        try:
+            yield reserved
+        except BaseException:
+            reserved.given_back = True
+            raise
+        finally:
+            if reserved.count is not None and reserved.given_back:
+                self._take_back(account, day)
+
+    def _take_back(self, account: AccountKey, day: dt.date) -> None:
+        # A count back at 0 leaves no entry, as if the failure had never been counted.
+        if self._failures[(account, day)] > 1:
+            self._failures[(account, day)] -= 1
+        else:
+            del self._failures[(account, day)]
 
     def clear(self, account: AccountKey, day: dt.date) -> None:
         self._failures.pop((account, day), None)

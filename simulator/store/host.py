@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from simulator.core.history import Transaction
 from simulator.core.host import (
@@ -16,6 +18,7 @@ from simulator.core.host import (
     Customer,
     move_account,
 )
+from simulator.core.lockout import Reservation
 from simulator.core.memory import MemoryHost
 from simulator.store.database import upsert, writing
 from simulator.store.schema import ROOT, accounts, customers, failures, transactions
@@ -133,6 +136,32 @@ class SqlHost:
         """One atomic INSERT … ON CONFLICT DO UPDATE … WHERE failed < ceiling
         RETURNING: the database, not this process, adds one, so concurrent failures
         are each counted once and never past the ceiling (no row comes back then)."""
+        with writing(self.engine) as c:
+            return self._count_one(c, account, day, ceiling)
+
+    @contextmanager
+    def reserve_failure(
+        self, account: AccountKey, day: dt.date, ceiling: int
+    ) -> Iterator[Reservation]:
+        """:meth:`add_failure`'s statement in a transaction left open while the block
+        judges, committed after it, or rolled back when the block gave the failure
+        back or raised. The statement's row lock (PostgreSQL; SQLite's write lock)
+        makes a concurrent reservation of the account wait for the commit or the
+        rollback and count from what it left. A reservation that counted nothing
+        holds the lock as briefly: it ends with the block, which does not judge."""
+        with writing(self.engine) as c:
+            reserved = Reservation(self._count_one(c, account, day, ceiling))
+            try:
+                yield reserved
+            except BaseException:
+                c.rollback()
+                raise
+            if reserved.given_back:
+                c.rollback()
+
+    def _count_one(
+        self, c: Connection, account: AccountKey, day: dt.date, ceiling: int
+    ) -> int | None:
         statement = upsert(self.engine, failures).values(
             sandbox=self.sandbox, account_key=str(account), day=day.isoformat(), failed=1
         )
@@ -141,8 +170,7 @@ class SqlHost:
             set_={"failed": failures.c.failed + 1},
             where=failures.c.failed < ceiling,
         ).returning(failures.c.failed)
-        with writing(self.engine) as c:
-            count = c.execute(statement).scalar_one_or_none()
+        count = c.execute(statement).scalar_one_or_none()
         return None if count is None else int(count)
 
     def clear(self, account: AccountKey, day: dt.date) -> None:
