@@ -166,7 +166,14 @@ def oauth_paths() -> dict[str, Any]:
         "scope": STRING,
     }
     token_form = body(form({**grant, **credentials}, "grant_type"), FORM, required=True)
-    hint = {"token": STRING, "token_type_hint": enum(oauth.TOKEN_TYPE_HINTS)}
+    hint = {
+        "token": STRING,
+        "token_type_hint": {
+            **STRING,
+            "description": f"{' or '.join(oauth.TOKEN_TYPE_HINTS)}: orders the search only; "
+            "any other value is ignored (RFC 7009 §2.1-2.2, RFC 7662 §2.1)",
+        },
+    }
     hinted = body(form({**hint, **credentials}, "token"), FORM, required=True)
     scope = "|".join(oauth.SCOPES)
     authorize = [
