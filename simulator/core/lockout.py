@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from simulator.core.clock import jst_day, next_jst_midnight
 from simulator.core.errors import B84, IdentityMismatch, LockedNow, RenkeiError
@@ -44,6 +43,16 @@ class Reservation:
         self.given_back = True
 
 
+class FailureStep(Protocol):
+    """An atomic step of the ledger, held open by ``with`` (:meth:`LockLedger.reserve_failure`)."""
+
+    def __enter__(self) -> Reservation: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: Any, /
+    ) -> bool | None: ...
+
+
 class LockLedger(Protocol):
     """Where failure counts live. ``add_failure`` and ``reserve_failure`` must be
     atomic across processes."""
@@ -55,9 +64,7 @@ class LockLedger(Protocol):
         answer the count after it, or None when it was not counted."""
         ...
 
-    def reserve_failure(
-        self, account: AccountKey, day: dt.date, ceiling: int
-    ) -> AbstractContextManager[Reservation]:
+    def reserve_failure(self, account: AccountKey, day: dt.date, ceiling: int) -> FailureStep:
         """:meth:`add_failure` as one atomic step held open while the block runs: it
         ends when the block does, keeping the failure, or undoing it when the block
         gave it back or raised. Until then a concurrent reservation of the account

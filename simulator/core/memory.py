@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from simulator.core.history import Transaction
@@ -49,19 +48,8 @@ class MemoryHost:
         self._failures[(account, day)] += 1
         return self._failures[(account, day)]
 
-    @contextmanager
-    def reserve_failure(
-        self, account: AccountKey, day: dt.date, ceiling: int
-    ) -> Iterator[Reservation]:
-        reserved = Reservation(self.add_failure(account, day, ceiling))
-        try:
-            yield reserved
-        except BaseException:
-            reserved.given_back = True
-            raise
-        finally:
-            if reserved.count is not None and reserved.given_back:
-                self._take_back(account, day)
+    def reserve_failure(self, account: AccountKey, day: dt.date, ceiling: int) -> _Step:
+        return _Step(self, account, day, ceiling)
 
     def _take_back(self, account: AccountKey, day: dt.date) -> None:
         # A count back at 0 leaves no entry, as if the failure had never been counted.
@@ -102,3 +90,28 @@ class MemoryHost:
         self.accounts[old], self.accounts[new] = moved, opened
         self.history[new] = self.history.pop(old, [])
         return opened
+
+
+@dataclass
+class _Step:
+    """:meth:`MemoryHost.reserve_failure`: the failure counted on entering, taken back
+    on leaving when the block gave it back or raised. One thread (the twin, the unit
+    tests): nothing else runs while the block does, so there is nothing to wait for."""
+
+    host: MemoryHost
+    account: AccountKey
+    day: dt.date
+    ceiling: int
+    reserved: Reservation | None = None
+
+    def __enter__(self) -> Reservation:
+        self.reserved = Reservation(self.host.add_failure(self.account, self.day, self.ceiling))
+        return self.reserved
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: object
+    ) -> None:
+        reserved = self.reserved
+        assert reserved is not None, "entered first"
+        if reserved.count is not None and (kind is not None or reserved.given_back):
+            self.host._take_back(self.account, self.day)
