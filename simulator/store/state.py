@@ -304,15 +304,11 @@ class SqlMailbox:
         for a retry, or is settled, failed or unknown."""
         now = self.wall.now().timestamp()
         this = self.mine & (mails.c.id == mail_id) & self._due(now)
+        spent = (mails.c.status == "sending") & (mails.c.attempts >= attempts)
         with writing(self.engine) as c:
-            c.execute(
-                update(mails)
-                .where(this, mails.c.status == "sending", mails.c.attempts >= attempts)
-                .values(status="failed", lease=None)
-            )
             r = c.execute(
                 update(mails)
-                .where(this)
+                .where(this, ~spent)
                 .values(status="sending", lease=now + lease, attempts=mails.c.attempts + 1)
                 .returning(
                     mails.c.sender,
@@ -322,8 +318,9 @@ class SqlMailbox:
                     mails.c.attempts,
                 )
             ).first()
-        if r is None:
-            return None
+            if r is None:
+                c.execute(update(mails).where(this, spent).values(status="failed", lease=None))
+                return None
         mail = Mail(sender=r.sender, to=r.recipient, subject=r.subject, body=r.body)
         return mail, int(r.attempts)
 
