@@ -235,6 +235,53 @@ class SqlMailbox:
     LEASE_SECONDS = 120.0
     ATTEMPTS = 5
 
+    # The outbox's statements, built once as the flows' are (the names of their
+    # parameters are no column's: an UPDATE's parameter named after a column sets it).
+    _ONE = (mails.c.sandbox == bindparam("of_sandbox")) & (mails.c.id == bindparam("mail_id"))
+    #: Due: ``queued`` and its time come, or ``sending`` under a lease that lapsed (its
+    #: outbox died; no lease at all: an older renkei's).
+    _DUE = (
+        (mails.c.status == "queued") & (mails.c.due.is_(None) | (mails.c.due <= bindparam("now")))
+    ) | (
+        (mails.c.status == "sending")
+        & (mails.c.lease.is_(None) | (mails.c.lease <= bindparam("now")))
+    )
+    _SPENT = (mails.c.status == "sending") & (mails.c.attempts >= bindparam("spent_at"))
+    _TAKE = (
+        update(mails)
+        .where(_ONE, _DUE, ~_SPENT)
+        .values(status="sending", lease=bindparam("until"), attempts=mails.c.attempts + 1)
+        .returning(
+            mails.c.sender, mails.c.recipient, mails.c.subject, mails.c.body, mails.c.attempts
+        )
+    )
+    _GIVE_UP = update(mails).where(_ONE, _DUE, _SPENT).values(status="failed", lease=None)
+    _CLAIMED = _ONE & (mails.c.status == "sending") & (mails.c.attempts == bindparam("attempt_no"))
+    _RETRY = (
+        update(mails)
+        .where(_CLAIMED)
+        .values(status=bindparam("new_status"), due=bindparam("new_due"), lease=None)
+    )
+    _MARK = (
+        update(mails)
+        .where(_ONE, mails.c.status.in_(bindparam("was", expanding=True)))
+        .values(status=bindparam("new_status"), lease=None)
+    )
+    _MARK_CLAIMED = update(mails).where(_CLAIMED).values(status=bindparam("new_status"), lease=None)
+    _DUE_IDS = (
+        select(mails.c.id)
+        .where(mails.c.sandbox == bindparam("of_sandbox"), _DUE)
+        .order_by(mails.c.id)
+    )
+    _UNSETTLED = select(func.count()).where(
+        mails.c.sandbox == bindparam("of_sandbox"),
+        (mails.c.status == "sending")
+        | (
+            (mails.c.status == "queued")
+            & (mails.c.due.is_(None) | (mails.c.due <= bindparam("now")))
+        ),
+    )
+
     def __init__(self, engine: Engine, *, sandbox: str = ROOT, wall: Clock | None = None) -> None:
         self.engine = engine
         self.sandbox = sandbox
@@ -277,13 +324,6 @@ class SqlMailbox:
             ).scalar_one()
         return int(row)
 
-    def _due(self, now: float) -> Any:
-        """A mail an outbox may take now: ``queued`` and due, or ``sending`` under a
-        lease that has lapsed (its outbox died; none at all: an older renkei's)."""
-        return ((mails.c.status == "queued") & (mails.c.due.is_(None) | (mails.c.due <= now))) | (
-            (mails.c.status == "sending") & (mails.c.lease.is_(None) | (mails.c.lease <= now))
-        )
-
     def claim(
         self, mail_id: int, *, lease: float = LEASE_SECONDS, attempts: int = ATTEMPTS
     ) -> Mail | None:
@@ -303,23 +343,11 @@ class SqlMailbox:
         on it that often would die again). None when another outbox holds it, it waits
         for a retry, or is settled, failed or unknown."""
         now = self.wall.now().timestamp()
-        this = self.mine & (mails.c.id == mail_id) & self._due(now)
-        spent = (mails.c.status == "sending") & (mails.c.attempts >= attempts)
+        given = {"of_sandbox": self.sandbox, "mail_id": mail_id, "now": now, "spent_at": attempts}
         with writing(self.engine) as c:
-            r = c.execute(
-                update(mails)
-                .where(this, ~spent)
-                .values(status="sending", lease=now + lease, attempts=mails.c.attempts + 1)
-                .returning(
-                    mails.c.sender,
-                    mails.c.recipient,
-                    mails.c.subject,
-                    mails.c.body,
-                    mails.c.attempts,
-                )
-            ).first()
+            r = c.execute(self._TAKE, {**given, "until": now + lease}).first()
             if r is None:
-                c.execute(update(mails).where(this, spent).values(status="failed", lease=None))
+                c.execute(self._GIVE_UP, given)
                 return None
         mail = Mail(sender=r.sender, to=r.recipient, subject=r.subject, body=r.body)
         return mail, int(r.attempts)
@@ -330,22 +358,15 @@ class SqlMailbox:
         False when the claim is no longer that attempt's (renkei's sink took the mail
         after all, another outbox took it over, or the sandbox was deleted)."""
         due = None if wait is None else self.wall.now().timestamp() + wait
-        status = "failed" if wait is None else "queued"
+        given = {
+            "of_sandbox": self.sandbox,
+            "mail_id": mail_id,
+            "attempt_no": attempt,
+            "new_status": "failed" if wait is None else "queued",
+            "new_due": due,
+        }
         with writing(self.engine) as c:
-            done = c.execute(
-                update(mails)
-                .where(self._claimed(mail_id, attempt))
-                .values(status=status, due=due, lease=None)
-            ).rowcount
-        return bool(done)
-
-    def _claimed(self, mail_id: int, attempt: int) -> Any:
-        return (
-            self.mine
-            & (mails.c.id == mail_id)
-            & (mails.c.status == "sending")
-            & (mails.c.attempts == attempt)
-        )
+            return bool(c.execute(self._RETRY, given).rowcount)
 
     def mark(
         self,
@@ -355,13 +376,18 @@ class SqlMailbox:
         *,
         attempt: int | None = None,
     ) -> bool:
-        """Set the status of a mail that is in one of ``was`` (and, given ``attempt``,
-        still ``sending`` under that attempt's claim)."""
-        where = self.mine & (mails.c.id == mail_id) & mails.c.status.in_(was)
-        if attempt is not None:
-            where = where & self._claimed(mail_id, attempt)
+        """Set the status of a mail that is in one of ``was``; given ``attempt``, of one
+        still ``sending`` under that attempt's claim instead."""
+        given: dict[str, Any] = {
+            "of_sandbox": self.sandbox,
+            "mail_id": mail_id,
+            "new_status": status,
+        }
         with writing(self.engine) as c:
-            done = c.execute(update(mails).where(where).values(status=status, lease=None)).rowcount
+            if attempt is None:
+                done = c.execute(self._MARK, {**given, "was": list(was)}).rowcount
+            else:
+                done = c.execute(self._MARK_CLAIMED, {**given, "attempt_no": attempt}).rowcount
         return bool(done)
 
     def queued(self) -> list[int]:
@@ -372,22 +398,17 @@ class SqlMailbox:
             return [int(r) for r in rows]
 
     def due(self) -> list[int]:
-        """The mail an outbox may :meth:`claim` now, oldest first."""
-        now = self.wall.now().timestamp()
-        query = select(mails.c.id).where(self.mine, self._due(now)).order_by(mails.c.id)
+        """The mail an outbox may :meth:`take` now, oldest first."""
+        given = {"of_sandbox": self.sandbox, "now": self.wall.now().timestamp()}
         with self.engine.connect() as c:
-            return [int(r) for r in c.execute(query).scalars()]
+            return [int(r) for r in c.execute(self._DUE_IDS, given).scalars()]
 
     def unsettled(self) -> int:
         """Mails not yet through their SMTP conversation: ``sending``, or ``queued`` and
         due (not those waiting for a retry, which come later than anyone waits)."""
-        now = self.wall.now().timestamp()
-        waiting = (mails.c.status == "sending") | (
-            (mails.c.status == "queued") & (mails.c.due.is_(None) | (mails.c.due <= now))
-        )
-        query = select(func.count()).where(self.mine, waiting)
+        given = {"of_sandbox": self.sandbox, "now": self.wall.now().timestamp()}
         with self.engine.connect() as c:
-            return int(c.execute(query).scalar_one())
+            return int(c.execute(self._UNSETTLED, given).scalar_one())
 
     def attempts(self, mail_id: int) -> int:
         """The SMTP conversations begun for the mail (0 for one unknown)."""
