@@ -45,6 +45,7 @@ from simulator.core.clock import JST
 from simulator.core.mail import Mail
 from simulator.scenario import load_scenario
 from simulator.store.database import open_database
+from simulator.store.schema import ROOT as ROOT_SANDBOX
 from simulator.store.state import SqlMailbox
 from simulator.web.mail import REPLY_BYTES, Outbox, lease_seconds, retry_wait, start_sink
 from simulator.web.server import start_in_thread
@@ -343,8 +344,10 @@ def test_a_claim_is_held_for_its_lease_then_taken_over(database_url: str) -> Non
         assert first.take(mail_id, lease=120, attempts=3) == (MAIL, 1)
         wall.at += dt.timedelta(seconds=119)
         assert second.due() == [] and second.take(mail_id, lease=120, attempts=3) is None
+        assert SqlMailbox.due_everywhere(db, wall) == []
         wall.at += dt.timedelta(seconds=1)
         assert second.due() == [mail_id]
+        assert SqlMailbox.due_everywhere(db, wall) == [(ROOT_SANDBOX, mail_id)]
         assert second.take(mail_id, lease=120, attempts=3) == (MAIL, 2)
         assert second.take(mail_id, lease=120, attempts=3) is None  # one at a time
         # The first outbox comes back from the dead: its claim is no longer the mail's.
@@ -366,6 +369,7 @@ def test_a_claim_is_held_for_its_lease_then_taken_over(database_url: str) -> Non
 MID_SEND = """
 import sys
 from simulator.store.database import open_database
+from simulator.store.schema import ROOT as ROOT_SANDBOX
 from simulator.store.state import SqlMailbox
 from simulator.web.mail import converse, to_email
 url, sandbox, port, mail_id = sys.argv[1:]

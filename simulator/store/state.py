@@ -273,6 +273,7 @@ class SqlMailbox:
         .where(mails.c.sandbox == bindparam("of_sandbox"), _DUE)
         .order_by(mails.c.id)
     )
+    _DUE_ANYWHERE = select(mails.c.sandbox, mails.c.id).where(_DUE).order_by(mails.c.id)
     _UNSETTLED = select(func.count()).where(
         mails.c.sandbox == bindparam("of_sandbox"),
         (mails.c.status == "sending")
@@ -402,6 +403,15 @@ class SqlMailbox:
         given = {"of_sandbox": self.sandbox, "now": self.wall.now().timestamp()}
         with self.engine.connect() as c:
             return [int(r) for r in c.execute(self._DUE_IDS, given).scalars()]
+
+    @classmethod
+    def due_everywhere(cls, engine: Engine, wall: Clock) -> list[tuple[str, int]]:
+        """The sandbox and id of every mail on ``engine`` that an outbox may take now,
+        whichever sandbox's: the outbox's periodic look, one query however many
+        sandboxes it serves (it takes up those of the Services it has)."""
+        given = {"now": wall.now().timestamp()}
+        with engine.connect() as c:
+            return [(str(r.sandbox), int(r.id)) for r in c.execute(cls._DUE_ANYWHERE, given)]
 
     def unsettled(self) -> int:
         """Mails not yet through their SMTP conversation: ``sending``, or ``queued`` and

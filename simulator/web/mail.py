@@ -231,9 +231,10 @@ class Outbox:
     the database with the rest of its data, and :meth:`deliver` finds nothing.
 
     Mail comes to the thread when it is queued (:meth:`post`), and when the thread
-    looks for it (:meth:`look`): at a Service's first use, at each reading of the
-    mailbox, and every :meth:`sweep_seconds` for every Service it has seen, so that
-    a mail due to be tried again, or claimed by an outbox that died, is found."""
+    looks for it: at a Service's first use and at each reading of its mailbox
+    (:meth:`look`), and every ``sweep_seconds`` for every Service it has seen
+    (:meth:`_sweep`), so that a mail due to be tried again, or claimed by an outbox
+    that died, is found."""
 
     def __init__(self) -> None:
         self.queue: queue.Queue[tuple[Service, int] | str] = queue.Queue()
@@ -314,14 +315,23 @@ class Outbox:
             log.exception("renkei: the outbox could not handle mail %s", mail_id)
 
     def _sweep(self) -> None:
-        """Look at every Service seen (:meth:`look`); the sweep's period becomes the
+        """Queue the due mail of every Service seen, by one query per database (not
+        per sandbox: a server may hold hundreds); the sweep's period becomes the
         shortest of theirs."""
         services = list(self._recovered)
+        databases: dict[int, dict[str, Service]] = {}
         for service in services:
+            databases.setdefault(id(service.db), {})[service.sandbox] = service
+        for served in databases.values():
+            first = next(iter(served.values()))
             try:
-                self.look(service)
-            except Exception:  # one sandbox's database trouble is not the others'
-                log.exception("renkei: the outbox could not look for %s's mail", service.sandbox)
+                due = SqlMailbox.due_everywhere(first.db, first.mailbox.wall)
+            except Exception:  # one database's trouble is not the others'
+                log.exception("renkei: the outbox could not look for due mail")
+                continue
+            for sandbox, mail_id in due:
+                if sandbox in served:  # a sandbox this process has no Service of waits
+                    self._put(served[sandbox], mail_id)
         every = [sweep_seconds(s.config) for s in services]
         self.sweep_seconds = min(every, default=DEFAULT_SWEEP_SECONDS)
 
@@ -350,9 +360,12 @@ class Outbox:
                     error=str(error), **detail,
                 )  # fmt: skip
             return
-        # The embedded sink may have marked it "delivered" already.
-        service.mailbox.mark(mail_id, "sent", attempt=attempt)
-        service.note("mail_sent", to=mail.to, mail_id=mail_id, attempt=attempt)
+        # The embedded sink may have marked it "delivered" already; a mail gone meanwhile
+        # was its sandbox's, deleted with all its rows, and gets no log line of its own.
+        if service.mailbox.mark(mail_id, "sent", attempt=attempt) or service.mailbox.attempts(
+            mail_id
+        ):
+            service.note("mail_sent", to=mail.to, mail_id=mail_id, attempt=attempt)
 
 
 #: The one outbox of this process.
