@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import json
 from collections import Counter
 from pathlib import Path
@@ -37,7 +38,9 @@ PROFILE = DATA / "twin-platform-profile.yaml"
 #: sha256 of what the twin wrote for the test profile on tests/data/twin.yaml before
 #: platforms (commit db56ec9): ``renkei simulate tests/data/twin-profile.yaml
 #: --scenario tests/data/twin.yaml --trace T`` with seed 1, and with ``--seed 5
-#: --days 3``, from the repository's root.
+#: --days 3``, from the repository's root. A deliberate change of a rule or of the
+#: customers' behaviour changes them, as it changes tests/golden/twin-test.txt: then
+#: take them again (``sha256sum``) from the files of that command.
 BEFORE_PLATFORMS = {
     (1, 1): {
         "summary.txt": "2e7a1bb9d8401c99b990514c23405b706145dfc39a768231d6eb5de706816439",
@@ -107,6 +110,28 @@ def test_the_platform_has_one_capacity_for_every_banks_flows(twin: Twin) -> None
     assert congested_by_others
     # Every slot given back: only the flows still on a screen at the end hold one.
     assert sum(bank.in_use for bank in twin.banks) == len(twin.slots.users)
+
+
+def test_a_customer_links_one_account_at_a_time(twin: Twin) -> None:
+    """On a platform one customer's journeys at a bank never overlap (Twin.one_at_a_time),
+    so no call's verdict hangs on the numbers each side draws for two flows of one
+    phone. A customer is known by the e-mail address typed on ② (their own)."""
+    assert twin.overlapping == 0
+    spans: dict[int, list[str]] = {}
+    email: dict[int, tuple[str, str]] = {}
+    for step in twin.steps or []:
+        spans.setdefault(step.journey, []).append(step.t)
+        if step.do == "customer":
+            email[step.journey] = (step.bank, step.inputs["email"])
+    by_customer: dict[tuple[str, str], list[tuple[dt.datetime, dt.datetime]]] = {}
+    for journey, who in email.items():
+        times = [dt.datetime.fromisoformat(t) for t in spans[journey]]
+        by_customer.setdefault(who, []).append((min(times), max(times)))
+    repeated = [sorted(v) for v in by_customer.values() if len(v) > 1]
+    assert repeated  # customers come back, one journey after another
+    for journeys in repeated:
+        for (_, end), (begin, _) in itertools.pairwise(journeys):
+            assert end <= begin
 
 
 def test_each_bank_locks_after_its_own_threshold(twin: Twin) -> None:
@@ -379,5 +404,26 @@ def test_the_shipped_platform_day_congests_the_shared_capacity() -> None:
     run(t)
     assert max(t.tally.peak_slots.values()) == t.rules.capacity.flows == 200
     assert all(bank.tally.codes["congested"] > 0 for bank in t.banks)
+    assert t.overlapping == 0  # the day's traffic is what its 250 customers can make
     assert t.banks[1].tally.codes["locked_now"] > 0  # 9902 locks after 3
     assert t.banks[2].tally.codes["locked_now"] == 0  # 9903 after 10
+
+
+def test_more_traffic_than_a_banks_customers_can_make_is_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """200 arrivals in ten minutes at a bank of 40 customers who each take minutes: some
+    find every customer busy; the run goes on, and says so on stderr."""
+    text = PROFILE.read_text("utf-8")
+    text = text.replace('banks: {"9901": 0.3, "9902": 0.4, "9903": 0.3}', 'banks: {"9902": 1}')
+    text = text.replace("customers: 120", "customers: 0")
+    text = text.replace(
+        '{at: "09:40", minutes: 2, customers: 20}', '{at: "11:00", minutes: 10, customers: 200}'
+    )
+    profile = tmp_path / "busy.yaml"
+    profile.write_text(
+        text.replace("scenario: twin-platform.yaml", f"scenario: {PLATFORM}"), "utf-8"
+    )
+    assert main(["simulate", str(profile), "--quiet", "--no-plots", "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "arrivals found every customer of their bank with a journey under way" in err

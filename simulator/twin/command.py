@@ -114,6 +114,13 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if not args.quiet:
         print(summary(twin), file=out)
         print("wrote " + ", ".join(str(p) for p in shown_files(target, written)), file=out)
+    if twin.overlapping:
+        print(
+            f"renkei simulate: {twin.overlapping:,} arrivals found every customer of their "
+            "bank with a journey under way and went to one of them anyway; a replay may "
+            "differ where one customer is on ④ twice (ask for fewer customers)",
+            file=sys.stderr,
+        )
     rate = twin.tally.attempts / wall if wall > 0 else 0.0
     print(
         f"renkei simulate: {twin.tally.attempts:,} attempts, {len(twin.steps or []) or ''}"

@@ -88,30 +88,57 @@ def arrivals(twin: Twin) -> Process:
                 yield twin.env.timeout(t - twin.env.now)
             bank = only or rng.choices(banks, bank_shares)[0]
             person = rng.choice(bank.people)
+            if twin.one_at_a_time and person.customer.customer_id in bank.busy:
+                person = free_customer(twin, bank)
             client = rng.choices(clients, shares)[0]
             start(twin, bank, person, client)
+
+
+def free_customer(twin: Twin, bank: Bank) -> BulkCustomer:
+    """One of ``bank``'s customers without a journey under way, drawn evenly; when
+    every one of them is busy, any of them (the profile then asks for more traffic
+    than the bank's customers can make: :attr:`Twin.overlapping` counts those)."""
+    free = [p for p in bank.people if p.customer.customer_id not in bank.busy]
+    if not free:
+        twin.overlapping += 1
+        return twin.rng.choice(bank.people)
+    return twin.rng.choice(free)
 
 
 def start(twin: Twin, bank: Bank, person: BulkCustomer, client_id: str) -> None:
     for tally in bank.tallies:
         tally.journeys += 1
-    twin.env.process(journey(twin, bank, twin.tally.journeys, person, client_id))
+    number = twin.tally.journeys
+    if twin.one_at_a_time:
+        twin.env.process(one_at_a_time(twin, bank, number, person, client_id))
+    else:
+        twin.env.process(journey(twin, bank, number, person, client_id))
+
+
+def one_at_a_time(
+    twin: Twin, bank: Bank, number: int, person: BulkCustomer, client_id: str
+) -> Process:
+    """:func:`journey`, with the customer busy at ``bank`` until it ends (a platform's)."""
+    customer_id = person.customer.customer_id
+    bank.busy.add(customer_id)
+    try:
+        yield from journey(twin, bank, number, person, client_id)
+    finally:
+        bank.busy.discard(customer_id)
 
 
 def _later(twin: Twin, delay: float, bank: Bank, person: BulkCustomer, client_id: str) -> Process:
-    """A customer's return: after a lock the same day, or after the 認可期間."""
+    """A customer's return: after a lock the same day, or after the 認可期間 (on a
+    platform, not while another journey of theirs is under way: they are at it)."""
     yield twin.env.timeout(delay)
+    if twin.one_at_a_time and person.customer.customer_id in bank.busy:
+        return
     start(twin, bank, person, client_id)
 
 
 def come_back(twin: Twin, delay: float, bank: Bank, person: BulkCustomer, client_id: str) -> None:
     if twin.env.now + delay < twin.horizon:
         twin.env.process(_later(twin, delay, bank, person, client_id))
-
-
-def _ended(bank: Bank, outcome: str) -> None:
-    for tally in bank.tallies:
-        tally.outcomes[outcome] += 1
 
 
 def journey(twin: Twin, bank: Bank, number: int, person: BulkCustomer, client_id: str) -> Process:
@@ -130,7 +157,8 @@ def journey(twin: Twin, bank: Bank, number: int, person: BulkCustomer, client_id
             tries += 1
             yield twin.env.timeout(lognormal(twin, b.retry_median_minutes * 60.0, 0.5))
             continue
-        _ended(bank, out)
+        for tally in bank.tallies:
+            tally.outcomes[out] += 1
         return
     slot = twin.take_slot(bank)
     walk = Walk(twin, bank, number, person, flow)
@@ -138,7 +166,8 @@ def journey(twin: Twin, bank: Bank, number: int, person: BulkCustomer, client_id
         outcome = yield from walk.run()
     finally:
         twin.free_slot(bank, flow, slot)
-    _ended(bank, outcome)
+    for tally in bank.tallies:
+        tally.outcomes[outcome] += 1
     if outcome == "locked_now" and twin.rng.random() < b.comes_back_locked:
         delay = lognormal(twin, b.retry_median_minutes * 60.0, 0.5)
         come_back(twin, delay, bank, person, client_id)

@@ -121,10 +121,10 @@ class Bank:
     """One credit union of the run: what the server keeps per bank (INTERFACE.md §10).
 
     ``code`` is its 金融機関コード on a platform, "" for a one-bank run (whose trace
-    names no bank). ``tallies`` are the tallies each of its steps counts in: the
+    names no bank). ``tallies`` are the tallies its journeys count in: the
     platform's, then its own (only the platform's when the run has one bank, so that
-    nothing is counted twice). ``in_use`` is how many of the platform's slots its
-    flows hold."""
+    nothing is counted twice); :meth:`add` is how each of its steps is counted in
+    them. ``in_use`` is how many of the platform's slots its flows hold."""
 
     code: str
     scenario: Scenario
@@ -134,8 +134,24 @@ class Bank:
     engine: ConnectFlow
     tally: Tally
     tallies: tuple[Tally, ...]
+    #: Counts a step (hour, action, answer, the platform's slots in use): the
+    #: platform's Tally.add itself for a one-bank run, so that its steps cost what
+    #: they did before platforms; else :meth:`add_both`.
+    add: Callable[[int, str, str, int], None] = field(init=False)
     waiting: dict[str, list[FlowState]] = field(default_factory=dict)
     in_use: int = 0
+    #: The customers (by customer_id) with a journey under way at this bank, on a
+    #: platform (see :attr:`Twin.one_at_a_time`).
+    busy: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.add = self.tallies[0].add if len(self.tallies) == 1 else self.add_both
+
+    def add_both(self, hour: int, do: str, out: str, slots: int) -> None:
+        """A platform bank's step: in the platform's tally with the platform's slots,
+        in its own with the slots its flows hold."""
+        self.tallies[0].add(hour, do, out, slots)
+        self.tally.add(hour, do, out, self.in_use)
 
     @property
     def rules(self) -> BankRules:
@@ -221,6 +237,14 @@ class Twin:
         #: The first bank's scenario (the one bank of a one-bank run).
         self.scenario = platform.first
         self.profile, self.seed, self.days = profile, seed, days
+        #: Whether a customer's journeys never overlap: on a platform. Its banks have
+        #: few bulk customers for a day's traffic (250 in the shipped platform), so the
+        #: same person would often be on ④ in two journeys at once, and which of them a
+        #: call verifies would hang on the 認証先電話番号 each side draws for itself (the
+        #: server's draw is not the twin's): a replay could then not agree code by
+        #: code. One person links one account at a time; a one-bank run draws as it
+        #: always did. (An attribute, not a property: it is read at every journey.)
+        self.one_at_a_time = not platform.one_bank
         self.env = simpy.Environment()
         self.start = dt.datetime.combine(profile.day, dt.time(0), JST)
         self.clock = SimClock(self.env, self.start)
@@ -270,6 +294,10 @@ class Twin:
         self.steps: list[Step] | None = [] if trace else None
         self.horizon = days * 86_400.0
         self.progress: Callable[[float], None] | None = None
+        #: Arrivals on a platform that found every customer of their bank busy, and
+        #: went to one of them anyway (:attr:`one_at_a_time`): 0 on a day the
+        #: platform's customers can make.
+        self.overlapping = 0
 
     @property
     def one_bank(self) -> bool:
@@ -282,10 +310,7 @@ class Twin:
         return int(self.env.now // 3600)
 
     def record(self, bank: Bank, journey: int, do: str, inputs: dict[str, str], out: str) -> str:
-        hour = int(self.env.now // 3600)
-        self.tally.add(hour, do, out, len(self.slots.users))
-        if len(bank.tallies) > 1:
-            bank.tally.add(hour, do, out, bank.in_use)
+        bank.add(int(self.env.now // 3600), do, out, len(self.slots.users))
         if self.steps is not None:
             self.steps.append(
                 Step(self.clock.now().isoformat(), journey, do, inputs, out, bank.code)
@@ -316,17 +341,15 @@ class Twin:
     ) -> None:
         """Give the slot back now if the flow ended, else when it times out."""
         if flow.finished:
-            self.release(bank, slot)
+            self.slots.release(slot)
+            bank.in_use -= 1
             return
         delay = (flow.slot_freed_at(self.rules.flow_timeout) - self.clock.now()).total_seconds()
         self.env.process(self._free_later(max(delay, 0.0), bank, slot))
-
-    def release(self, bank: Bank, slot: simpy.resources.resource.Request) -> None:
-        self.slots.release(slot)
-        bank.in_use -= 1
 
     def _free_later(
         self, delay: float, bank: Bank, slot: simpy.resources.resource.Request
     ) -> Process:
         yield self.env.timeout(delay)
-        self.release(bank, slot)
+        self.slots.release(slot)
+        bank.in_use -= 1
