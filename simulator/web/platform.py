@@ -88,6 +88,8 @@ class Served:
     record: SandboxRecord | None
     service: Service
     app: Flask
+    #: The sandbox's banks, read from its scenario once (an inline one is YAML).
+    platform: PlatformScenario | None = None
 
 
 def bank_config(
@@ -194,13 +196,12 @@ class Platform:
         start_response: StartResponse,
     ) -> Iterable[bytes]:
         """Bank ``code`` of a sandbox, at ``BASE/banks/CODE/`` (INTERFACE.md §10)."""
-        record = None
+        at_base = None
         if sandbox_id != ROOT:
             at_base = self.served(sandbox_id)
             if at_base is None:
                 return unknown_sandbox(sandbox_id)(environ, start_response)
-            record = at_base.record
-        served = self.bank_served(sandbox_id, code, record)
+        served = self.bank_served(sandbox_id, code, at_base)
         if served is None:
             return unknown_bank(code)(environ, start_response)
         base = "" if sandbox_id == ROOT else contract.sandbox_base(sandbox_id)
@@ -212,22 +213,23 @@ class Platform:
         return served.app(inner, start_response)
 
     def bank_served(
-        self, sandbox_id: str, code: str, record: SandboxRecord | None = None
+        self, sandbox_id: str, code: str, at_base: Served | None = None
     ) -> Served | None:
-        """Bank ``code`` of sandbox ``sandbox_id`` (its ``record``, just read; None for
-        the root) as this process serves it; None when the sandbox's scenario has no
-        such bank."""
+        """Bank ``code`` of sandbox ``sandbox_id`` (``at_base``: the sandbox as just
+        served at its base; None for the root) as this process serves it; None when
+        the sandbox's scenario has no such bank."""
         if not banks.is_bank_code(code):
             return None
-        platform = self.root_platform if record is None else self._scenario_of(record)
-        bank = platform.bank(code)
-        if bank is None:
-            return None
+        record = at_base.record if at_base is not None else None
         key = f"{sandbox_id}{banks.bank_base(code)}"
         with self._lock:
             found = self._served.get(key)
             if found is not None and found.record == record:
                 return found
+        platform = (at_base.platform if at_base is not None else None) or self.root_platform
+        bank = platform.bank(code)
+        if bank is None:
+            return None
         service = self._bank_service(sandbox_id, record, platform, bank, seed=record is None)
         with self._lock:
             found = self._served[key] = Served(record, service, create_app(service))
@@ -246,8 +248,10 @@ class Platform:
             found = self._served.get(sandbox_id)
             if found is not None and found.record == record:
                 return found
-            service = self._service(record, self._scenario_of(record), seed=False)
-            found = self._served[sandbox_id] = Served(record, service, create_app(service))
+            platform = self._scenario_of(record)
+            service = self._service(record, platform, seed=False)
+            found = Served(record, service, create_app(service), platform)
+            self._served[sandbox_id] = found
             return found
 
     def forget(self, sandbox_id: str) -> None:
@@ -335,7 +339,7 @@ class Platform:
             self.records.delete(record.id)
             raise
         with self._lock:
-            self._served[record.id] = Served(record, service, create_app(service))
+            self._served[record.id] = Served(record, service, create_app(service), scenario)
         return record, admin_token, telephony_secret
 
     def delete(self, sandbox_id: str) -> bool:
