@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -89,14 +89,26 @@ def _migrate(engine: Engine) -> None:
     with engine.connect() as c:
         if not _unkeyed(c):
             return
+
+    def rebuild(c: Connection) -> None:
+        for table in _unkeyed(c):
+            _rebuild(c, table)
+
+    _under_migration_lock(engine, rebuild)
+
+
+def _under_migration_lock(engine: Engine, change: Callable[[Connection], None]) -> None:
+    """``change`` in one transaction holding the database's write lock (SQLite
+    ``BEGIN IMMEDIATE``, a PostgreSQL advisory lock): a failure leaves the database as
+    it was, and of several processes opening it the first changes it, the others
+    finding nothing left to do when ``change`` looks again."""
     if engine.dialect.name == "sqlite":
         # pysqlite does not begin a transaction before DDL; in AUTOCOMMIT mode it
-        # leaves BEGIN and COMMIT to us, so the whole rebuild is one transaction.
+        # leaves BEGIN and COMMIT to us, so the whole change is one transaction.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.exec_driver_sql("BEGIN IMMEDIATE")
             try:
-                for table in _unkeyed(c):
-                    _rebuild(c, table)
+                change(c)
             except BaseException:
                 c.exec_driver_sql("ROLLBACK")
                 raise
@@ -104,8 +116,7 @@ def _migrate(engine: Engine) -> None:
         return
     with engine.begin() as c:
         c.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        for table in _unkeyed(c):
-            _rebuild(c, table)
+        change(c)
 
 
 def _missing(connection: Connection) -> list[tuple[Table, Column[Any]]]:
@@ -141,19 +152,7 @@ def _add_columns(engine: Engine) -> None:
                 added += " NOT NULL"
             c.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {added}"))
 
-    if engine.dialect.name == "sqlite":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.exec_driver_sql("BEGIN IMMEDIATE")
-            try:
-                add(c)
-            except BaseException:
-                c.exec_driver_sql("ROLLBACK")
-                raise
-            c.exec_driver_sql("COMMIT")
-        return
-    with engine.begin() as c:
-        c.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-        add(c)
+    _under_migration_lock(engine, add)
 
 
 #: Any fixed number: the PostgreSQL advisory lock the migration holds.
