@@ -7,7 +7,7 @@ from typing import Any
 
 from harness.driver import Answer, PartnerApp, Phone, csrf_from_html, query
 from harness.driver import Browser as Customer
-from harness.personas import load_personas
+from harness.personas import Persona, load_personas
 from simulator.web.service import ServiceConfig
 
 REDIRECT = "http://127.0.0.1:8765/callback"
@@ -29,6 +29,7 @@ __all__ = [
     "link",
     "query",
     "walk_json",
+    "walk_persona",
 ]
 
 
@@ -80,6 +81,38 @@ def walk_json(
     shown = customer.get("/connect/consent")
     assert shown.body["screen_id"] == "SOA206"
     return shown
+
+
+def walk_persona(base: str, authorize_url: str, persona: Persona, secret: str = "") -> str:
+    """``persona`` follows ``authorize_url`` through the six screens in JSON with right
+    answers, the phone giving the gateway ``secret`` (a §9 sandbox's), and allows:
+    answers where ⑥ sent the browser back to the app."""
+    customer = Customer(base)
+    phone = Phone(base, persona.phone, secret=secret)
+    try:
+        r = customer.session.get(authorize_url, allow_redirects=False, timeout=10)
+        assert r.status_code == 303, r.text
+        person = persona.details(email="p@example.jp", email_confirm="p@example.jp")
+        steps = [
+            ("/connect/account", persona.account),
+            ("/connect/customer", person),
+            ("/connect/phone", None),
+            ("/connect/call", None),
+            ("/connect/pin", {"pin": persona.pin}),
+        ]
+        for path, data in steps:
+            shown = customer.get(path)
+            assert shown.status == 200, (path, shown)
+            if path == "/connect/call":
+                assert phone.call(shown.body["call_to"])["verified"]
+            done = customer.post(path, data)
+            assert done.status == 303, (path, done)
+        done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
+        assert done.status == 302 and done.location, done
+        return done.location
+    finally:
+        customer.close()
+        phone.close()
 
 
 def link(base: str) -> tuple[PartnerApp, dict[str, Any]]:

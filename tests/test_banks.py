@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-from bankdriver import Customer, PartnerApp, bank_config
+from bankdriver import Customer, PartnerApp, bank_config, walk_persona
 from test_sandboxes import rows_of
 
 from harness.personas import BankPeople, Persona, load_banks
@@ -24,7 +24,6 @@ from renkei.contract import banks as contract
 from renkei.contract import sandboxes
 from renkei.contract.controls import CLOCK_PATH, FAULTS_PATH
 from renkei.contract.oauth import METADATA_PATH
-from renkei.contract.telephony import CALLS_PATH, SECRET_HEADER
 from simulator.scenario import load_platform
 from simulator.web.server import RunningServer, start_in_thread
 
@@ -57,35 +56,10 @@ def begin(base: str) -> tuple[PartnerApp, Customer, requests.Response]:
     return app, customer, r
 
 
-def link(base: str, persona: Persona, secret: str | None = None) -> tuple[PartnerApp, Any]:
+def link(base: str, persona: Persona, secret: str = "") -> tuple[PartnerApp, Any]:
     """``persona`` links the app end to end at the bank at ``base``: the app and its tokens."""
-    app, customer, r = begin(base)
-    assert r.status_code == 303, r.text
-    person = persona.details(email="p@example.jp", email_confirm="p@example.jp")
-    steps = [
-        ("/connect/account", persona.account),
-        ("/connect/customer", person),
-        ("/connect/phone", None),
-        ("/connect/call", None),
-        ("/connect/pin", {"pin": persona.pin}),
-    ]
-    for path, data in steps:
-        shown = customer.get(path)
-        assert shown.status == 200, shown
-        if path == "/connect/call":
-            headers = {SECRET_HEADER: secret} if secret else {}
-            rung = requests.post(
-                base + CALLS_PATH,
-                json={"from": persona.phone, "to": shown.body["call_to"], "caller_id": "shown"},
-                headers=headers,
-                timeout=10,
-            )
-            assert rung.json()["verified"], rung.text
-        done = customer.post(path, data)
-        assert done.status == 303, (path, done)
-    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
-    assert done.status == 302 and done.location, done
-    return app, app.exchange(done.location)
+    app = PartnerApp(base)
+    return app, app.exchange(walk_persona(base, app.authorize_url(), persona, secret))
 
 
 def bank_url(base: str, code: str) -> str:

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
-from bankdriver import Customer, PartnerApp, bank_config, query
+from bankdriver import Customer, PartnerApp, bank_config, query, walk_persona
 from oic import rndstr
 from oic.extension.client import Client as OicClient
 from oic.extension.message import TokenIntrospectionResponse
@@ -44,7 +44,7 @@ from oic.utils.authn.client import CLIENT_AUTHN_METHOD
 from sqlalchemy import create_engine
 from test_server_processes import free_port, stop, wait_until_up
 
-from harness.driver import Phone, Platform
+from harness.driver import Platform
 from harness.personas import Persona, load_banks
 from renkei import resources
 from renkei.contract import banks, oauth
@@ -184,31 +184,7 @@ def world(request: pytest.FixtureRequest, worlds: dict[str, World]) -> World:
 def walk(world: World, authorize_url: str) -> str:
     """The customer follows ``authorize_url`` through the six screens and allows:
     answers where ①–⑥ sent the browser back to the app."""
-    customer = Customer(world.base)
-    r = customer.session.get(authorize_url, allow_redirects=False, timeout=10)
-    assert r.status_code == 303, r.text
-    persona = world.persona
-    person = persona.details(email="p@example.jp", email_confirm="p@example.jp")
-    phone = Phone(world.base, persona.phone, secret=world.secret)
-    steps = [
-        ("/connect/account", persona.account),
-        ("/connect/customer", person),
-        ("/connect/phone", None),
-        ("/connect/call", None),
-        ("/connect/pin", {"pin": persona.pin}),
-    ]
-    for path, data in steps:
-        shown = customer.get(path)
-        assert shown.status == 200, (path, shown)
-        if path == "/connect/call":
-            assert phone.call(shown.body["call_to"])["verified"]
-        done = customer.post(path, data)
-        assert done.status == 303, (path, done)
-    done = customer.post("/connect/consent", {"decision": "allow", "agree": "1"})
-    assert done.status == 302 and done.location, done
-    customer.close()
-    phone.close()
-    return done.location
+    return walk_persona(world.base, authorize_url, world.persona, world.secret)
 
 
 def link(world: World) -> tuple[PartnerApp, dict[str, Any]]:
