@@ -105,10 +105,9 @@ class _Without9(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def bank_without_sandboxes() -> Iterator[str]:
-    """The URL of a loopback server that answers 404 to everything, POST /sandboxes
-    included: a target that serves no sandboxes (and, here, no controls either)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Without9)
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """The URL of a loopback server answering with ``handler``, in a thread, for the block."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -117,3 +116,11 @@ def bank_without_sandboxes() -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@contextmanager
+def bank_without_sandboxes() -> Iterator[str]:
+    """The URL of a loopback server that answers 404 to everything, POST /sandboxes
+    included: a target that serves no sandboxes (and, here, no controls either)."""
+    with serving(_Without9) as url:
+        yield url

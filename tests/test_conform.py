@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import serving
 
 from harness import conform, conform_plugin
 from harness import requirements as reqmod
@@ -552,14 +553,8 @@ class _Refusing(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def refusing() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Refusing) as url:
+        yield url
 
 
 def _closed_port() -> int:
