@@ -44,7 +44,7 @@ from renkei.contract.screens import SCREEN_PATHS, Screen
 
 #: The shipped platform scenario the features run in, and its file.
 SCENARIO: Final = "platform"
-#: The persona of each bank that starts a flow where a scenario needs any customer.
+#: The persona of each bank but the first that starts a flow where any customer will do.
 ANYONE: Final = "happy"
 
 
@@ -70,6 +70,11 @@ class Banks:
     def bank(self, code: str) -> World:
         assert code in self.banks, f"no bank {code!r} on the platform (banks: {sorted(self.banks)})"
         return self.banks[code]
+
+    def anyone(self, code: str) -> str:
+        """The customer who starts a flow at bank ``code`` where any will do: the
+        manual's at the first bank (the default scenario's), ``happy`` at the others."""
+        return "manual" if code == next(iter(self.people)) else ANYONE
 
     def persona(self, code: str, persona_id: str) -> Persona:
         people = self.people[code].personas
@@ -431,9 +436,7 @@ def code_good_at_its_bank(banks: Banks, name: str) -> None:
 )
 def refused_everywhere(banks: Banks, status: int, code: str) -> None:
     for bank in banks.banks:
-        answer = begin_at(
-            banks, bank, ANYONE if bank != next(iter(banks.people)) else "manual"
-        ).last
+        answer = begin_at(banks, bank, banks.anyone(bank)).last
         assert (answer.status, answer.codes) == (status, [code]), (bank, answer.status, answer.body)
 
 
@@ -444,9 +447,8 @@ def refused_everywhere(banks: Banks, status: int, code: str) -> None:
     )
 )
 def refused_at_one(banks: Banks, closed: str, status: int, code: str, screen: str) -> None:
-    first = next(iter(banks.people))
     for bank in banks.banks:
-        answer = begin_at(banks, bank, "manual" if bank == first else ANYONE).last
+        answer = begin_at(banks, bank, banks.anyone(bank)).last
         if bank == closed:
             assert (answer.status, answer.codes) == (status, [code]), (bank, answer.body)
         else:
