@@ -40,10 +40,9 @@ from simulator.core.screens import Action, End, Move, Screen, detour, move
 from simulator.core.telephony import (
     CallAnswer,
     CallChallenge,
-    CallVerdict,
     InboundCall,
+    answered,
     issue_challenge,
-    judge_call,
     rings,
     verified,
 )
@@ -160,6 +159,7 @@ class FlowState:
                 "shown_at": instant(c.shown_at),
                 "window_seconds": c.window.total_seconds(),
                 "verified_at": instant(c.verified_at),
+                "seq": c.seq,
             },
             "grant_id": self.grant_id,
             "shown_error": self.shown_error,
@@ -183,6 +183,7 @@ class FlowState:
                 shown_at,
                 dt.timedelta(seconds=c["window_seconds"]),
                 instant(c["verified_at"]),
+                c.get("seq", 0),  # a record saved before the rule of one call, one screen
             )
         started_at, touched_at = instant(record["started_at"]), instant(record["touched_at"])
         assert started_at is not None and touched_at is not None
@@ -358,12 +359,24 @@ class ConnectFlow:
         )
         return a.flow
 
-    def decide_phone(self, flow: FlowState | None) -> FlowState:
-        """③ SOA208 「電話番号の決定」: ④ is shown with a number drawn for this attempt."""
+    def decide_phone(self, flow: FlowState | None, waiting: Iterable[FlowState] = ()) -> FlowState:
+        """③ SOA208 「電話番号の決定」: ④ is shown with a number drawn for this attempt,
+        apart from those the phone's other flows on ④ (``waiting``, found by the
+        store as for :meth:`receive_call`) show while pending."""
         step, a = self._press(flow, Screen.PHONE, Action.DECIDE_PHONE)
         assert a.flow.registered_phone is not None
+        others = [
+            f.challenge
+            for f in waiting
+            if f.flow_id != a.flow.flow_id and f.screen is Screen.CALL and f.challenge is not None
+        ]
         a.flow.challenge = issue_challenge(
-            self.rules.call_pool, a.flow.registered_phone, a.now, self.rng, self.rules.call_window
+            self.rules.call_pool,
+            a.flow.registered_phone,
+            a.now,
+            self.rng,
+            self.rules.call_window,
+            others,
         )
         self._arrive(a.flow, step)
         self.log(a.flow, "call_shown", to=a.flow.challenge.to_number)
@@ -377,21 +390,22 @@ class ConnectFlow:
 
     def receive_call(self, call: InboundCall, waiting: Iterable[FlowState]) -> CallAnswer:
         """The telephony gateway's inbound call, judged against every flow on ④ that
-        could be waiting for it (the store finds them by the calling number).
+        could be waiting for it (the store finds them by the calling number); it
+        verifies at most one of them, the one :func:`~simulator.core.telephony.answered`
+        picks, and each is logged with its verdict.
 
         The line rings 2–3 times and hangs up whatever the verdict.
         """
         now = self.clock.now()
-        verified_any = False
-        for flow in waiting:
-            if flow.screen is not Screen.CALL or flow.challenge is None:
-                continue
-            verdict = judge_call(call, flow.challenge, now)
+        on_call = [f for f in waiting if f.screen is Screen.CALL and f.challenge is not None]
+        chosen, verdicts = answered(call, [f.challenge for f in on_call if f.challenge], now)
+        for flow, verdict in zip(on_call, verdicts, strict=True):
             self.log(flow, "call", verdict=verdict.value, to=call.dialled)
-            if verdict is CallVerdict.VERIFIED:
-                flow.challenge = verified(flow.challenge, now)
-                verified_any = True
-        return CallAnswer(rings=rings(self.rng), verified=verified_any)
+        if chosen is not None:
+            flow = on_call[chosen]
+            assert flow.challenge is not None
+            flow.challenge = verified(flow.challenge, now)
+        return CallAnswer(rings=rings(self.rng), verified=chosen is not None)
 
     def submit_pin(self, flow: FlowState | None, form: inputs.Form) -> FlowState:
         """⑤ SOA211 「次へ」: input, account still usable, not locked, then the PIN (R-FLOW-5)."""

@@ -7,6 +7,12 @@ the registered phone, caller ID shown, within 120 s of ④ being shown. The line
 is never answered: it rings 2–3 times and hangs up, and the call is free.
 A leading 186 shows the caller ID and 184 withholds it, whatever the phone's
 setting (※3 of 画面④).
+
+One phone may be on ④ in several flows at once (two tabs, two partner apps).
+A call then answers one screen, never all of them: ④ draws its number among
+those no other pending challenge of the phone shows, while any is left
+(:func:`issue_challenge`), and a call verifies at most one challenge, the one
+shown last among those it fits (:func:`answered`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import random
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -37,6 +44,10 @@ class CallChallenge:
     shown_at: dt.datetime
     window: dt.timedelta = CALL_WINDOW
     verified_at: dt.datetime | None = None
+    #: Its place among the phone's challenges pending when it was drawn: one more
+    #: than the highest of theirs (0 when none was). Which of them was shown last,
+    #: even when a frozen or moved sandbox clock gives them the same ``shown_at``.
+    seq: int = 0
 
     @property
     def deadline(self) -> dt.datetime:
@@ -46,6 +57,10 @@ class CallChallenge:
         """Within the window: 120 s is still in time, more is not (R-ERR-CALL-2)."""
         return now <= self.deadline
 
+    def pending_at(self, now: dt.datetime) -> bool:
+        """Still waiting for its call: not verified yet, and within the window."""
+        return self.verified_at is None and self.open_at(now)
+
 
 def issue_challenge(
     pool: tuple[str, ...],
@@ -53,11 +68,20 @@ def issue_challenge(
     now: dt.datetime,
     rng: random.Random,
     window: dt.timedelta = CALL_WINDOW,
+    others: Iterable[CallChallenge] = (),
 ) -> CallChallenge:
-    """A new challenge for one attempt, its number drawn from ``rng``."""
+    """A new challenge for one attempt, its number drawn from ``rng`` among the
+    pool's numbers that none of ``others`` (the phone's other challenges) shows
+    while it is pending, so that one call cannot fit two screens; from the whole
+    pool when every number is shown (then :func:`answered` still picks one). With
+    no other pending challenge the draw is the pool's, as it always was."""
     if not pool:
         raise ValueError("the 認証先電話番号 pool is empty")
-    return CallChallenge(registered_phone, rng.choice(pool), now, window)
+    pending = [c for c in others if c.from_number == registered_phone and c.pending_at(now)]
+    shown = {c.to_number for c in pending}
+    free = tuple(n for n in pool if n not in shown)
+    seq = max((c.seq for c in pending), default=-1) + 1
+    return CallChallenge(registered_phone, rng.choice(free or pool), now, window, seq=seq)
 
 
 class CallVerdict(enum.Enum):
@@ -68,6 +92,10 @@ class CallVerdict(enum.Enum):
     WRONG_CALLER = "wrong_caller"
     WRONG_NUMBER = "wrong_number"
     TOO_LATE = "too_late"
+    #: The call fits, but this challenge was verified before (by an earlier call).
+    ALREADY_VERIFIED = "already_verified"
+    #: The call fits, but answers another pending challenge of the phone, shown later.
+    ANOTHER_CHALLENGE = "another_challenge"
 
 
 @dataclass(frozen=True)
@@ -108,6 +136,35 @@ def judge_call(call: InboundCall, challenge: CallChallenge, now: dt.datetime) ->
     if not challenge.open_at(now):
         return CallVerdict.TOO_LATE
     return CallVerdict.VERIFIED
+
+
+def answered(
+    call: InboundCall, challenges: Sequence[CallChallenge], now: dt.datetime
+) -> tuple[int | None, list[CallVerdict]]:
+    """Which of the calling phone's ``challenges`` the call verifies, by its index
+    (None: none), and the verdict for each. A call verifies at most one: among the
+    pending challenges it fits (:func:`judge_call`), the one shown last — the
+    screen the customer is looking at — by ``seq``, then ``shown_at``, then the
+    last of ``challenges``. A fitting challenge verified before stays as it was."""
+    verdicts = [judge_call(call, c, now) for c in challenges]
+    fitting = [
+        i
+        for i, (c, v) in enumerate(zip(challenges, verdicts, strict=True))
+        if v is CallVerdict.VERIFIED and c.verified_at is None
+    ]
+
+    def shown_last(i: int) -> tuple[int, dt.datetime, int]:
+        return challenges[i].seq, challenges[i].shown_at, i
+
+    chosen = max(fitting, key=shown_last, default=None)
+    for i, verdict in enumerate(verdicts):
+        if verdict is CallVerdict.VERIFIED and i != chosen:
+            verdicts[i] = (
+                CallVerdict.ALREADY_VERIFIED
+                if challenges[i].verified_at is not None
+                else CallVerdict.ANOTHER_CHALLENGE
+            )
+    return chosen, verdicts
 
 
 def verified(challenge: CallChallenge, now: dt.datetime) -> CallChallenge:

@@ -308,7 +308,9 @@ class Walk:
             form = self.customer_form()
             return self.press("customer", form, partial(engine.submit_customer, flow, form))
         if screen is Screen.PHONE:
-            out = self.press("phone", {}, partial(engine.decide_phone, flow))
+            assert flow.registered_phone is not None
+            waiting = self.bank.waiting_for_call_from(flow.registered_phone)
+            out = self.press("phone", {}, partial(engine.decide_phone, flow, waiting))
             if flow.screen is Screen.CALL:
                 self.bank.wait_for_call(flow)
             return out

@@ -224,8 +224,15 @@ def post_customer() -> Response:
 
 @connect.post("/phone")
 def post_phone() -> Response:
-    """③ SOA208 「電話番号の決定」."""
-    return _post(lambda e, f, v: e.decide_phone(f))
+    """③ SOA208 「電話番号の決定」: ④'s number apart from those the phone's other
+    flows on ④ show (R-FLOW-4; one call answers one screen)."""
+
+    def decide(engine: ConnectFlow, flow: FlowState | None, _: dict[str, str]) -> FlowState:
+        phone = flow.registered_phone if flow is not None else None
+        waiting = service().flows.waiting_for_call_from(phone) if phone else []
+        return engine.decide_phone(flow, waiting)
+
+    return _post(decide)
 
 
 @connect.post("/call")
