@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy import Column, Connection, Engine, Index, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Insert
 from sqlalchemy.sql.schema import Table
@@ -132,14 +132,29 @@ def _missing(connection: Connection) -> list[tuple[Table, Column[Any]]]:
     return missing
 
 
+def _missing_indexes(connection: Connection) -> list[Index]:
+    """The indexes a table made by a previous renkei lacks (create_all makes the
+    indexes of the tables it creates, never of a table that exists)."""
+    inspector = inspect(connection)
+    present = set(inspector.get_table_names())
+    return [
+        index
+        for table in metadata.sorted_tables
+        if table.name in present
+        for index in table.indexes
+        if index.name not in {i["name"] for i in inspector.get_indexes(table.name)}
+    ]
+
+
 def _add_columns(engine: Engine) -> None:
     """Add the columns renkei added to a table since (``mails.attempts``, ``due`` and
-    ``lease`` of the outbox), each nullable or with a server default, so the rows
-    already there stay as they were. Under the same lock as :func:`_migrate`, and
-    looked for again under it, so that of several processes opening one database
-    the first adds them."""
+    ``lease`` of the outbox; the ``wall`` moments of the retention purge), each
+    nullable or with a server default, so the rows already there stay as they were,
+    and the indexes added since (the purge's). Under the same lock as
+    :func:`_migrate`, and looked for again under it, so that of several processes
+    opening one database the first adds them."""
     with engine.connect() as c:
-        if not _missing(c):
+        if not _missing(c) and not _missing_indexes(c):
             return
 
     def add(c: Connection) -> None:
@@ -151,6 +166,8 @@ def _add_columns(engine: Engine) -> None:
             if not column.nullable:
                 added += " NOT NULL"
             c.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {added}"))
+        for index in _missing_indexes(c):
+            index.create(c)
 
     _under_migration_lock(engine, add)
 

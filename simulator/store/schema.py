@@ -7,6 +7,13 @@ lookup uses, so one sandbox's rows are never read, changed or counted by another
 store objects, and deleting a sandbox is one ``DELETE … WHERE sandbox = ?`` per
 table. The two tables with an autoincrement id (``oplog``, ``mails``) keep that id
 as their key, with an index on (sandbox, id).
+
+The rows a sandbox accumulates (flows, codes, grants with their tokens, calls, the
+operation log, mails) also carry a wall-clock moment, in seconds since the epoch
+(``wall``; a grant's ``wall_ends``), by which the retention purge
+(simulator.store.retention) finds them across every sandbox: the sandbox clock,
+which a tester moves by days or years, says nothing of how long a row has been
+kept. Those indexes alone do not lead with ``sandbox`` (:func:`purge_index`).
 """
 
 from __future__ import annotations
@@ -48,6 +55,19 @@ def of_sandbox(column: Any, sandbox: str) -> Any:
 
 
 metadata = MetaData()
+
+
+def purge_index(name: str, *columns: Any) -> Index:
+    """An index of the retention purge, which reads every sandbox's rows by their wall
+    moment at once: the one kind of index that does not lead with ``sandbox``."""
+    return Index(name, *columns, info={"purge": True})
+
+
+def _wall() -> Column[float]:
+    """When the row was written (or a flow last saved), in wall-clock seconds since
+    the epoch; NULL in a row of an older renkei until the purge stamps it."""
+    return Column("wall", Float)
+
 
 #: SQLite keeps a table with a composite key twice over (the rows by rowid, and the
 #: key's index); WITHOUT ROWID keeps it once, in key order. For the small rows of
@@ -139,8 +159,10 @@ flows = Table(
     Column("waiting_phone", String(11)),
     # Bumped by every save: a save from a stale copy is refused (SqlFlows.save).
     Column("revision", Integer, nullable=False, default=1, server_default="1"),
+    _wall(),
 )
 Index("flows_waiting", flows.c.sandbox, flows.c.waiting_phone)
+purge_index("flows_purge", flows.c.wall)
 # The congestion count (SqlFlows.in_progress) of one sandbox.
 Index("flows_open", flows.c.sandbox, flows.c.finished, flows.c.touched_at)
 
@@ -152,8 +174,10 @@ calls = Table(
     _sandbox(),
     Column("call_id", String(64), primary_key=True),
     Column("at", String(40), nullable=False),
+    _wall(),
     **WITHOUT_ROWID,
 )
+purge_index("calls_purge", calls.c.wall)
 
 oplog = Table(
     "oplog",
@@ -164,8 +188,10 @@ oplog = Table(
     Column("flow_id", String(64)),
     Column("kind", String(40), nullable=False),
     Column("detail", JSON, nullable=False),
+    _wall(),
 )
 Index("oplog_sandbox", oplog.c.sandbox, oplog.c.id)
+purge_index("oplog_purge", oplog.c.wall)
 
 settings = Table(
     "settings",
@@ -194,8 +220,10 @@ mails = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("due", Float),
     Column("lease", Float),
+    _wall(),
 )
 Index("mails_sandbox", mails.c.sandbox, mails.c.id)
+purge_index("mails_purge", mails.c.wall)
 
 # R-AUTHZ-1/3/4: the link made by 「許可する」.
 grants = Table(
@@ -211,8 +239,12 @@ grants = Table(
     Column("revoked_at", String(40)),
     Column("revoked_by", String(8)),
     Column("uninstalled_at", String(40)),
+    # When the grant ends at the latest, in wall-clock seconds: its 認可期間 from the
+    # wall moment it was made, or the moment it was revoked (SqlGrants).
+    Column("wall_ends", Float),
 )
 Index("grants_account", grants.c.sandbox, grants.c.account_key)
+purge_index("grants_purge", grants.c.wall_ends)
 
 # OAuth 2.0 codes and tokens, stored only as SHA-256 hashes.
 codes = Table(
@@ -229,8 +261,10 @@ codes = Table(
     Column("issued_at", String(40), nullable=False),
     Column("expires_at", String(40), nullable=False),
     Column("used_at", String(40)),
+    _wall(),
     **WITHOUT_ROWID,
 )
+purge_index("codes_purge", codes.c.wall)
 
 tokens = Table(
     "tokens",
@@ -266,5 +300,15 @@ sandboxes = Table(
 )
 Index("sandboxes_expiry", sandboxes.c.expires_at)
 
-#: The tables of a sandbox's world (every table but ``sandboxes``).
-WORLD = tuple(t for t in metadata.sorted_tables if t is not sandboxes)
+# The server's own bookkeeping, no sandbox's: when a process last claimed the
+# retention purge (simulator.store.retention.claim), so that of several server
+# processes on one database one purges in each interval.
+purges = Table(
+    "purges",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("at", Float, nullable=False),
+)
+
+#: The tables of a sandbox's world (every table but ``sandboxes`` and ``purges``).
+WORLD = tuple(t for t in metadata.sorted_tables if t is not sandboxes and t is not purges)

@@ -37,13 +37,14 @@ ALL_SETTINGS = select(settings.c.name, settings.c.value).where(
 LOG_LINE = insert(oplog)
 
 
-def _log_row(sandbox: str, event: Event) -> dict[str, Any]:
+def _log_row(sandbox: str, event: Event, wall: float) -> dict[str, Any]:
     return {
         "sandbox": sandbox,
         "at": event.at.isoformat(),
         "flow_id": event.flow_id,
         "kind": event.kind,
         "detail": dict(event.detail),
+        "wall": wall,
     }
 
 
@@ -65,13 +66,20 @@ class SqlFlows:
     flows; another's are, to it, as if they did not exist."""
 
     def __init__(
-        self, engine: Engine, *, sandbox: str = ROOT, platform: tuple[str, ...] = ()
+        self,
+        engine: Engine,
+        *,
+        sandbox: str = ROOT,
+        platform: tuple[str, ...] = (),
+        wall: Clock | None = None,
     ) -> None:
         """``platform``: the keys of every bank of the platform this one belongs to
         (INTERFACE.md §10), whose flows congestion counts together; none for a
-        sandbox of one bank."""
+        sandbox of one bank. ``wall``: the real time each save stamps (the retention
+        purge's, simulator.store.retention), not the sandbox clock."""
         self.engine = engine
         self.sandbox = sandbox
+        self.wall = wall or SystemClock()
         self.mine = flows.c.sandbox == sandbox
         self.platform = flows.c.sandbox.in_(platform) if len(platform) > 1 else self.mine
 
@@ -86,15 +94,17 @@ class SqlFlows:
         and writes nothing. ``oauth_params`` are kept from its first save; ``log``,
         lines of the operation log, go in the same transaction."""
         waiting = flow.registered_phone if flow.screen is Screen.CALL else None
+        wall = self.wall.now().timestamp()
         values = {
             "record": flow.to_record(),
             "finished": flow.finished,
             "touched_at": flow.touched_at.isoformat(),
             "waiting_phone": waiting,
+            "wall": wall,
         }
         with writing(self.engine) as c:
             if log:
-                c.execute(LOG_LINE, [_log_row(self.sandbox, e) for e in log])
+                c.execute(LOG_LINE, [_log_row(self.sandbox, e, wall) for e in log])
             if flow.revision == 0:
                 c.execute(
                     insert(flows),
@@ -166,18 +176,20 @@ class SqlFlows:
 class SqlLog:
     """One sandbox's operation log (R-AUTHZ-6): who did what when; never a PIN."""
 
-    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT, wall: Clock | None = None) -> None:
         self.engine = engine
         self.sandbox = sandbox
         self.mine = oplog.c.sandbox == sandbox
+        self.wall = wall or SystemClock()
 
     def append(self, event: Event) -> None:
         self.extend([event])
 
     def extend(self, events: Sequence[Event]) -> None:
         """Lines in one transaction, in order."""
+        wall = self.wall.now().timestamp()
         with writing(self.engine) as c:
-            c.execute(LOG_LINE, [_log_row(self.sandbox, e) for e in events])
+            c.execute(LOG_LINE, [_log_row(self.sandbox, e, wall) for e in events])
 
     def entries(self, limit: int = 1000) -> list[dict[str, Any]]:
         query = select(oplog).where(self.mine).order_by(oplog.c.id.desc()).limit(limit)
@@ -303,6 +315,7 @@ class SqlMailbox:
                     "subject": mail.subject,
                     "body": mail.body,
                     "status": status,
+                    "wall": self.wall.now().timestamp(),
                 },
             )
 
@@ -321,6 +334,7 @@ class SqlMailbox:
                     "subject": mail.subject,
                     "body": mail.body,
                     "status": "queued",
+                    "wall": self.wall.now().timestamp(),
                 },
             ).scalar_one()
         return int(row)
@@ -451,9 +465,10 @@ class SqlCalls:
     """The call ids one sandbox's telephony gateway has seen (INTERFACE.md §4,
     renkei's ``call_id``): a call reported to one sandbox is new to every other."""
 
-    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT, wall: Clock | None = None) -> None:
         self.engine = engine
         self.sandbox = sandbox
+        self.wall = wall or SystemClock()
 
     def first_report(self, call_id: str, at: dt.datetime) -> bool:
         """Record ``call_id``; False when it was reported before (one atomic insert,
@@ -464,7 +479,12 @@ class SqlCalls:
         report passed for a first one on PostgreSQL)."""
         statement = (
             upsert(self.engine, calls)
-            .values(sandbox=self.sandbox, call_id=call_id, at=at.isoformat())
+            .values(
+                sandbox=self.sandbox,
+                call_id=call_id,
+                at=at.isoformat(),
+                wall=self.wall.now().timestamp(),
+            )
             .on_conflict_do_nothing(index_elements=["sandbox", "call_id"])  # type: ignore[attr-defined]
             .returning(calls.c.call_id)
         )

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, delete, insert, or_, select, update
 
+from simulator.core.clock import Clock, SystemClock
 from simulator.store.database import writing
 from simulator.store.schema import ROOT, codes, tokens
 
@@ -97,9 +98,11 @@ class SqlTokens:
     """The codes and tokens of one sandbox: another sandbox's are, to it, as if they
     did not exist, so a token of one is refused by every other (INTERFACE.md §9)."""
 
-    def __init__(self, engine: Engine, *, sandbox: str = ROOT) -> None:
+    def __init__(self, engine: Engine, *, sandbox: str = ROOT, wall: Clock | None = None) -> None:
+        """``wall``: the real time a code's row is stamped with (the retention purge's)."""
         self.engine = engine
         self.sandbox = sandbox
+        self.wall = wall or SystemClock()
         self.my_codes = codes.c.sandbox == sandbox
         self.my_tokens = tokens.c.sandbox == sandbox
 
@@ -116,6 +119,7 @@ class SqlTokens:
                     "code_challenge_method": code.code_challenge_method,
                     "issued_at": code.issued_at.isoformat(),
                     "expires_at": code.expires_at.isoformat(), "used_at": None,
+                    "wall": self.wall.now().timestamp(),
                 },
             )  # fmt: skip
 
