@@ -44,7 +44,8 @@ from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
 from simulator.scenario import PlatformScenario, ScenarioError, load_platform
 from simulator.store.schema import ROOT
 from simulator.web.mail import free_port, start_sink
-from simulator.web.platform import MAX_SANDBOXES, Platform, bank_config
+from simulator.web.platform import MAX_SANDBOXES, Platform, WSGIApp, bank_config
+from simulator.web.security import over_https, strict_transport
 from simulator.web.server import build
 from simulator.web.service import Service, ServiceConfig, load_or_create_key
 
@@ -353,10 +354,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 def platform_of(
     args: argparse.Namespace, service: Service, banks: PlatformScenario | None = None
-) -> Platform:
+) -> WSGIApp:
     """The sandboxes of INTERFACE.md §9 in front of the root ``service`` (the first of
     ``banks``, §10), with the limits of the options and the sweep of expired ones in
-    a thread of this process."""
+    a thread of this process; over HTTPS (an https issuer, whether renkei's own TLS
+    or a proxy's serves it), with HSTS on every answer (simulator.web.security)."""
     platform = Platform(
         service,
         max_sandboxes=getattr(args, "max_sandboxes", MAX_SANDBOXES),
@@ -364,7 +366,7 @@ def platform_of(
         root_platform=banks,
     )
     platform.start_sweeper()
-    return platform
+    return strict_transport(platform) if over_https(service.config) else platform
 
 
 def cannot_open(config: ServiceConfig, error: SQLAlchemyError) -> str:

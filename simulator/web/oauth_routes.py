@@ -39,6 +39,7 @@ from simulator.core.grants import Grant
 from simulator.web.oauth import RenkeiServer
 from simulator.web.responses import cookie_path, here, page, retry_after
 from simulator.web.screen_model import authorization_response, ended_model, footer
+from simulator.web.security import secure_cookies
 from simulator.web.service import FlowRequest, Service
 
 oauth = Blueprint("oauth", __name__)
@@ -190,7 +191,7 @@ def authorize() -> Response:
         path=cookie_path(),
         httponly=True,
         samesite="Lax",
-        secure=not b.config.sandbox,
+        secure=secure_cookies(b.config),  # over HTTPS (security.py)
     )
     return response
 
