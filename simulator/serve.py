@@ -209,7 +209,8 @@ def database_url(text: str) -> str:
 def config_from(args: argparse.Namespace) -> ServiceConfig:
     database = database_url(args.database_url) if args.database_url else None
     data = Path(args.data_dir)
-    data.mkdir(parents=True, exist_ok=True)
+    # Its owner's alone when renkei makes it: keys, tokens and the database live here.
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
     token = args.admin_token
     if not token:
         token_file = data / "admin-token"

@@ -1,8 +1,17 @@
 """Opening the database: an SQLAlchemy engine with the schema created, and a database
-made before sandboxes migrated (every row to the root sandbox)."""
+made before sandboxes migrated (every row to the root sandbox).
+
+A SQLite file holds customers' data and live flow ids: it is its owner's alone
+(0600), made so before SQLite opens it, whatever the umask; SQLite gives its
+``-wal`` and ``-shm`` files the main file's mode. An existing file that others
+may read (and a ``-wal`` or ``-shm`` a process left behind) is made 0600 with a
+warning line."""
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 import threading
 import weakref
 from collections.abc import Callable, Iterator
@@ -11,14 +20,18 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Index, create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.sql import Insert
 from sqlalchemy.sql.schema import Table
 
 from simulator.store.schema import ROOT, WORLD, metadata
 
+log = logging.getLogger("renkei")
+
 
 def open_database(url: str) -> Engine:
     """An engine for ``url`` with every table created (idempotent)."""
+    _keep_private(url)
     # A pool as large as a worker's threads (8 by default) and the mail and sink
     # threads beside them: past the pool, SQLAlchemy closes each connection it is
     # given back, and the next request pays for a new one (and its PRAGMAs).
@@ -44,6 +57,44 @@ def open_database(url: str) -> Engine:
         engine.dispose()
         raise
     return engine
+
+
+def _keep_private(url: str) -> None:
+    """A SQLite database file of ``url`` that is its owner's alone (0600): made so
+    when it does not exist yet (an empty file is an empty database to SQLite), or
+    tightened, with its ``-wal`` and ``-shm``, when others may read it. Nothing for
+    another database, an in-memory one, or a file that cannot be made here (SQLite
+    then says why, as before)."""
+    parts = make_url(url)
+    name = parts.database
+    if parts.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return
+    if name.startswith("file:") or parts.query.get("uri"):
+        return  # a URI filename: SQLite's to read, whatever it names
+    try:
+        # O_EXCL: made here or not at all, never reopening someone else's file; the
+        # mode is given at creation (no moment at 0644), the umask can only narrow it.
+        os.close(os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    except FileExistsError:
+        pass
+    except OSError:
+        return  # no such directory, not ours to write: SQLite's error names it
+    for path in (name, f"{name}-wal", f"{name}-shm"):
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            continue  # no -wal or -shm: SQLite makes them with the main file's mode
+        if not mode & 0o077:
+            continue
+        try:
+            os.chmod(path, mode & 0o700)
+        except OSError as error:  # another's file: say so, and open it as it is
+            log.warning("renkei: %s is mode %03o, open to others: %s", path, mode, error)
+        else:
+            log.warning(
+                "renkei: %s was mode %03o, open to others; now %03o", path, mode, mode & 0o700
+            )
 
 
 #: One writer at a time per SQLite database in each process. SQLite lets one

@@ -4,7 +4,8 @@ Every authorization response, success or error, carries the issuer's ``iss``
 (RFC 9207), and a request that repeats a parameter is ``invalid_request`` at
 every endpoint (RFC 6749 §3.1, §3.2), before Authlib reads it: Authlib looks
 for repeats of five of the authorization request's parameters only, and reads
-the first of any other.
+the first of any other. So is a parameter longer than the contract's limit
+(:mod:`renkei.contract.limits`), before anything of the request is stored.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from renkei.contract.docs import DOCS_PATH
+from renkei.contract.limits import (
+    AUTHORIZE_LIMITS,
+    AUTHORIZE_NOT_SENT_BACK,
+    TOKEN_LIMITS,
+    first_too_long,
+    too_long,
+)
 from renkei.contract.oauth import (
     AUTHORIZE_PATH,
     CLIENT_AUTH_METHODS,
@@ -44,8 +52,8 @@ from simulator.web.service import FlowRequest, Service
 
 oauth = Blueprint("oauth", __name__)
 
-#: The authorization request's parameters kept with the flow, so that 「許可する」
-#: on ⑥ can finish it through Authlib.
+#: The authorization request's parameters that 「許可する」 on ⑥ finishes it with
+#: through Authlib.
 AUTHORIZE_PARAMS = (
     "response_type",
     "client_id",
@@ -55,6 +63,9 @@ AUTHORIZE_PARAMS = (
     "code_challenge",
     "code_challenge_method",
 )
+#: Those the flow's own record holds (FlowState): kept there only, not a second
+#: time with the flow's ``oauth_params``, so that ``state`` is stored once.
+HELD_BY_FLOW = ("client_id", "redirect_uri", "state", "code_challenge")
 
 
 def server() -> RenkeiServer:
@@ -121,16 +132,35 @@ def _refuse_repeated(b: Service, name: str) -> Response:
     the app with ``invalid_request`` when its client and redirect URI are each given
     once (or the latter not at all) and registered; else, since where to send the
     answer is unsure, an error page."""
-    error = _repeated_error(name)
+    return _refuse(b, _repeated_error(name))
+
+
+def _refuse_too_long(b: Service, name: str) -> Response:
+    """An authorization request whose ``name`` is over its limit: an error page for
+    the ``state``, ``redirect_uri`` or ``client_id``, which cannot be sent back to the
+    app safely (a URL too long to follow, a state echoed at any length); back to the
+    app with ``invalid_request`` for any other, as for a repeated parameter."""
+    error = InvalidRequestError(too_long(name, AUTHORIZE_LIMITS[name]))
+    if name in AUTHORIZE_NOT_SENT_BACK:
+        return _error_page(b, error.error, error.get_error_description(), 400)
+    return _refuse(b, error)
+
+
+def _refuse(b: Service, error: InvalidRequestError) -> Response:
+    """``error`` back to the app when the request names its client and redirect URI
+    each once (or the latter not at all) and both are registered; else an error page."""
     ids, asked = request.args.getlist("client_id"), request.args.getlist("redirect_uri")
     client = b.clients.get(ids[0]) if len(ids) == 1 else None
     if client is None or len(asked) > 1:
         return _error_page(b, error.error, error.get_error_description(), 400)
     if asked and asked[0] not in client.redirect_uris:
         return _error_page(b, error.error, error.get_error_description(), 400)
+    states = request.args.getlist("state")
+    if len(states) == 1 and len(states[0]) > AUTHORIZE_LIMITS["state"]:
+        return _error_page(b, error.error, error.get_error_description(), 400)  # never echoed
     back = {"error": error.error, "error_description": error.get_error_description()}
-    if len(request.args.getlist("state")) == 1:
-        back["state"] = request.args["state"]
+    if len(states) == 1:
+        back["state"] = states[0]
     target = asked[0] if asked else client.redirect_uris[0]
     return redirect(authorization_response(b, target, back), code=302)
 
@@ -155,6 +185,9 @@ def authorize() -> Response:
     name = repeated(request.args)
     if name is not None:
         return _refuse_repeated(b, name)
+    name = first_too_long(request.args, AUTHORIZE_LIMITS)
+    if name is not None:
+        return _refuse_too_long(b, name)
     try:
         the_server.get_consent_grant(end_user=None)
     except OAuth2Error as error:
@@ -183,7 +216,7 @@ def authorize() -> Response:
             return_url = authorization_response(b, params["redirect_uri"], back)
             model = ended_model(b, return_url, error.errors)
             return page("ended.html", model, error.status, retry_after(error, now))
-        fr.save(flow, params)
+        fr.save(flow, {k: v for k, v in params.items() if k not in HELD_BY_FLOW})
     response = redirect(here(SCREEN_PATHS[Screen.ACCOUNT.value]), code=303)
     response.set_cookie(
         FLOW_COOKIE,
@@ -199,7 +232,15 @@ def authorize() -> Response:
 def authorization_redirect(flow: FlowState, grant: Grant) -> Response:
     """「許可する」: Authlib issues the code and answers 302 redirect_uri?code=…&state=…&iss=…"""
     the_server = server()
-    params = the_server.service.flows.oauth_params(flow.flow_id)
+    held = {
+        "client_id": flow.client_id,
+        "redirect_uri": flow.redirect_uri,
+        "code_challenge": flow.code_challenge,
+    }
+    if flow.state is not None:
+        held["state"] = flow.state
+    # A flow an older renkei started kept all of them with its oauth_params: the same.
+    params = {**held, **the_server.service.flows.oauth_params(flow.flow_id)}
     req = OAuth2Request("GET", the_server.service.config.issuer + AUTHORIZE_PATH)
     req.payload = BasicOAuth2Payload(params)
     authz = the_server.get_authorization_grant(req)
@@ -208,27 +249,31 @@ def authorization_redirect(flow: FlowState, grant: Grant) -> Response:
     )
 
 
-def _unless_repeated(answer: Callable[[], Response]) -> Response:
+def _unless_refused(answer: Callable[[], Response]) -> Response:
     """``answer()``, or ``invalid_request`` for a request whose query and form
     together hold a parameter twice (RFC 6749 §3.2; RFC 7009 and RFC 7662 send
-    theirs the same way)."""
+    theirs the same way) or one longer than its limit (``TOKEN_LIMITS``)."""
     name = repeated(request.values)
-    if name is not None:
-        refused: Response = server().handle_error_response(None, _repeated_error(name))
+    error = _repeated_error(name) if name is not None else None
+    long = first_too_long(request.values, TOKEN_LIMITS)
+    if error is None and long is not None:
+        error = InvalidRequestError(too_long(long, TOKEN_LIMITS[long]))
+    if error is not None:
+        refused: Response = server().handle_error_response(None, error)
         return refused
     return answer()
 
 
 @oauth.post(TOKEN_PATH)
 def token() -> Response:
-    return _unless_repeated(server().create_token_response)
+    return _unless_refused(server().create_token_response)
 
 
 @oauth.post(REVOKE_PATH)
 def revoke() -> Response:
-    return _unless_repeated(lambda: server().create_endpoint_response("revocation"))
+    return _unless_refused(lambda: server().create_endpoint_response("revocation"))
 
 
 @oauth.post(INTROSPECT_PATH)
 def introspect() -> Response:
-    return _unless_repeated(lambda: server().create_endpoint_response("introspection"))
+    return _unless_refused(lambda: server().create_endpoint_response("introspection"))

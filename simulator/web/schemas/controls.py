@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from renkei.contract import banks
+from renkei.contract.limits import MAINTENANCE_LABEL_MAX
 from renkei.contract.screens import FIELDS, SCREENS, Screen
 from simulator.core.clock import JST, to_jst
 from simulator.core.host import AccountKey
@@ -109,7 +110,9 @@ class MaintenanceWindow(Body):
 
     start: Instant
     end: Instant
-    label: str = Field(MAINTENANCE, description="what the closed screen names")
+    label: str = Field(
+        MAINTENANCE, max_length=MAINTENANCE_LABEL_MAX, description="what the closed screen names"
+    )
     scope: BankScope = Field(banks.BANK, description=SCOPE_TEXT)
 
 
