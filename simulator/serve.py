@@ -42,9 +42,11 @@ from renkei.args import OneLineParser, count, positive_int, tcp_port
 from renkei.contract.docs import DOCS_PATH
 from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
 from simulator.scenario import PlatformScenario, ScenarioError, load_platform
+from simulator.store.retention import Retention, duration, duration_text, parse_retain
 from simulator.store.schema import ROOT
 from simulator.web.mail import free_port, start_sink
 from simulator.web.platform import MAX_SANDBOXES, Platform, WSGIApp, bank_config
+from simulator.web.retention import Purger
 from simulator.web.security import over_https, strict_transport
 from simulator.web.server import build
 from simulator.web.service import Service, ServiceConfig, load_or_create_key
@@ -135,6 +137,24 @@ def add_parser(commands: Any) -> None:
         "exist (429 when they are taken); default 0: only the operator creates them",
     )
     serve.add_argument(
+        "--retain",
+        default=os.environ.get("RENKEI_RETAIN", ""),
+        metavar="KIND=DURATION,…",
+        help="how long the rows of each kind are kept before the server purges them, by the "
+        "real time (never the sandbox clock), as KIND=DURATION pairs such as flows=24h,log=7d "
+        "(also RENKEI_RETAIN); DURATION is a number and s, m, h or d. The kinds and their "
+        f"defaults: {RETAINED} (flows: one not saved for that long; grants: after the grant "
+        "ended, with its tokens; log: the operation log; mail: sent, delivered or failed; "
+        "docs/hardening.md, 'Retention and size bounds')",
+    )
+    serve.add_argument(
+        "--purge-every",
+        type=purge_interval,
+        metavar="DURATION",
+        help="how often the purge runs (one server process of the database purges each time; "
+        "default: half the shortest retention, at most 5m)",
+    )
+    serve.add_argument(
         "--issuer",
         action=IssuerOption,
         metavar="URL",
@@ -147,6 +167,25 @@ def add_parser(commands: Any) -> None:
     # The name it had before it was the issuer, for the scripts that still use it.
     serve.add_argument("--public-url", action=IssuerOption, help=argparse.SUPPRESS)
     serve.set_defaults(handler=run, issuer=None, issuer_option="--issuer")
+
+
+#: The kinds of row and their retentions unless told, as ``--retain`` says them.
+RETAINED = ",".join(f"{k}={duration_text(v)}" for k, v in Retention().kinds().items())
+
+
+def purge_interval(text: str) -> float:
+    """``--purge-every``: a duration (``30s``, ``5m``)."""
+    try:
+        return duration(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def retention_of(args: argparse.Namespace) -> Retention:
+    """The retention of ``--retain`` and ``--purge-every``; ValueError for a bad one."""
+    retention = parse_retain(getattr(args, "retain", "") or "")
+    every = getattr(args, "purge_every", None)
+    return replace(retention, every=every) if every else retention
 
 
 class IssuerOption(argparse.Action):
@@ -298,6 +337,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         banks = load_platform(resources.find_scenario(args.scenario))
         scenario = banks.first  # the root sandbox at / is its first bank (INTERFACE.md §10)
         config = config_from(args)
+        retention_of(args)  # a bad --retain stops the start here, in one line
         config = bank_config(config, ROOT, banks, scenario, config.issuer)
         tls = tls_context(args)
         if tls is not None and args.workers > 1:
@@ -367,6 +407,7 @@ def platform_of(
         root_platform=banks,
     )
     platform.start_sweeper()
+    Purger(service.db, retention_of(args)).start()
     return strict_transport(platform) if over_https(service.config) else platform
 
 
