@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     gone: TargetGone | None = None
     try:
         target = child.ready()
-        bench = Bench(target.url, target.admin_token)
+        bench = Bench(target.url, target.admin_token, telephony_secret=target.telephony_secret)
         started = time.monotonic()
         until = started + args.max_seconds
         bench.restore()

@@ -202,7 +202,7 @@ class BrowserRun:
                 "認証先電話番号 as a tel: link",
             )
             self.shot(page, j, "SOA209")
-            Phone(self.target.url, p.phone, secret=self.target.telephony_secret).call(to)
+            Phone.of(self.target, p.phone).call(to)
             page.click('[data-action="confirm"]')
             self.expect(j, self.screen_id(page) == "SOA211", "⑤ SOA211 shown")
             page.fill("#pin", p.pin)
@@ -358,7 +358,7 @@ class BrowserRun:
                 self.fill_details(page, p)
                 page.click('[data-action="decide"]')
                 to = page.inner_text("[data-call-to]")
-                Phone(self.target.url, p.phone, secret=self.target.telephony_secret).call(to)
+                Phone.of(self.target, p.phone).call(to)
                 page.click('[data-action="confirm"]')
                 self.expect(j, self.screen_id(page) == "SOA211", "⑤ SOA211 shown")
                 page.fill("#pin", "0000" if p.pin != "0000" else "9999")

@@ -24,7 +24,7 @@ import secrets
 import sys
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -279,6 +279,28 @@ class PartnerApp:
         )
 
 
+def gateway_credential(secret: str, admin_token: str = "") -> dict[str, str]:
+    """The header that lets a call through the telephony gateway (§4): its secret
+    when known, else the sandbox's admin token as a Bearer token; none when
+    neither is (the gateway then answers 401)."""
+    if secret:
+        return {telephony.SECRET_HEADER: secret}
+    if admin_token:
+        return {"Authorization": f"Bearer {admin_token}"}
+    return {}
+
+
+class Reached(Protocol):
+    """What a phone needs of the target it calls (``harness.embedded.Target``)."""
+
+    @property
+    def url(self) -> str: ...
+    @property
+    def admin_token(self) -> str: ...
+    @property
+    def telephony_secret(self) -> str: ...
+
+
 @dataclass
 class Phone:
     """The customer's phone: each call is reported to the telephony gateway (§4)."""
@@ -286,16 +308,34 @@ class Phone:
     base: str
     number: str
     session: requests.Session = field(default_factory=cookieless_session)
-    #: The gateway's shared secret, which a sandbox of §9 asks of every call (its
-    #: ``telephony_secret``); none for a target whose gateway is open.
+    #: The gateway's secret, which every call carries (§4): the server's, or a
+    #: sandbox's own ``telephony_secret`` (§9).
     secret: str = ""
+    #: The sandbox's admin token, sent as ``Authorization: Bearer`` instead when the
+    #: secret is not known (a target given by its URL and admin token alone).
+    admin_token: str = ""
+
+    @classmethod
+    def of(cls, target: Reached, number: str, session: requests.Session | None = None) -> Phone:
+        """The phone ``number`` calling the gateway of ``target`` with its credential."""
+        return cls(
+            target.url,
+            number,
+            session or cookieless_session(),
+            target.telephony_secret,
+            target.admin_token,
+        )
+
+    def credential(self) -> dict[str, str]:
+        """The header that lets the call through the gateway (:func:`gateway_credential`)."""
+        return gateway_credential(self.secret, self.admin_token)
 
     def call(self, dialled: str, caller_id: str = telephony.SHOWN) -> dict[str, Any]:
         r = self.session.post(
             self.base + telephony.CALLS_PATH,
             timeout=TIMEOUT,
             json={"from": self.number, "to": dialled, "caller_id": caller_id},
-            headers={telephony.SECRET_HEADER: self.secret} if self.secret else None,
+            headers=self.credential(),
         )
         r.raise_for_status()
         body: dict[str, Any] = r.json()

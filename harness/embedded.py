@@ -36,8 +36,8 @@ POLL_SECONDS = 0.02
 @dataclass(frozen=True)
 class Target:
     """Where the implementation under test is (a server's base URL or a sandbox's,
-    INTERFACE.md §9), its admin token and, for a sandbox whose gateway asks for it,
-    the telephony secret (§4)."""
+    INTERFACE.md §9), its admin token and, when known, its telephony gateway's
+    secret (§4); without it the phone gives the gateway the admin token."""
 
     url: str
     admin_token: str
@@ -79,7 +79,9 @@ class EmbeddedSandbox:
     def __init__(self, extra: tuple[str, ...] = ()) -> None:
         """Launch the child (``extra``: more ``renkei serve`` options); do not wait for it."""
         # Hex, so the token can never start with "-" and be read as an option.
-        self.target = Target(f"http://127.0.0.1:{free_port()}", secrets.token_hex(16))
+        self.target = Target(
+            f"http://127.0.0.1:{free_port()}", secrets.token_hex(16), secrets.token_hex(16)
+        )
         self._data = tempfile.TemporaryDirectory(prefix="renkei-conform-")
         # The child's output goes to a file, not a pipe: nobody reads a pipe while
         # the features run, and a full one would stop the server mid-run.
@@ -97,6 +99,7 @@ class EmbeddedSandbox:
                     "--data-dir",
                     self._data.name,
                     f"--admin-token={self.target.admin_token}",
+                    f"--telephony-secret={self.target.telephony_secret}",
                     *extra,
                 ],
                 stdout=log,

@@ -27,8 +27,9 @@ Settings (environment, as Locust's own options are taken by Locust):
 * ``RENKEI_TRACE`` — the trace file (required; copy it to every worker);
 * ``RENKEI_SPEED`` — simulated seconds per wall second for the pauses (default 10);
 * ``RENKEI_ROOT`` — ``1`` to load the ``--host`` server's root sandbox instead, as
-  before sandboxes (its telephony secret, if it has one, in
-  ``RENKEI_TELEPHONY_SECRET``);
+  before sandboxes; its gateway (INTERFACE.md §4) is given the telephony secret
+  ``renkei serve`` printed, in ``RENKEI_TELEPHONY_SECRET``, or else the admin token
+  ``RENKEI_ADMIN_TOKEN`` as a Bearer token;
 * ``RENKEI_RESET`` — with ``RENKEI_ROOT=1``: ``1`` to reset the root (with
   ``RENKEI_ADMIN_TOKEN``) to the trace's host day once at the start, from the
   master or a single process, and set its clock running from the trace's first
@@ -170,6 +171,13 @@ def _is_worker(environment: Environment) -> bool:
     return environment.parsed_options is not None and bool(
         getattr(environment.parsed_options, "worker", False)
     )
+
+
+def gateway_token() -> str:
+    """The admin token the phones give the root's gateway when they have no secret
+    (``RENKEI_ROOT=1`` without ``RENKEI_TELEPHONY_SECRET``); a sandbox's secret is
+    always known."""
+    return os.environ.get("RENKEI_ADMIN_TOKEN", "") if in_root() else ""
 
 
 def telephony_secret(environment: Environment) -> str:
@@ -339,6 +347,7 @@ class JourneyUser(User):
             app,
             base,
             secret=telephony_secret(self.environment),
+            admin_token=gateway_token(),
         )
 
     @task

@@ -130,8 +130,10 @@ class Customer:
     base: str
     phones: dict[str, Phone] = field(default_factory=dict)
     call_to: str = ""
-    #: The gateway's secret a sandbox of §9 asks of every call ("" for an open one).
+    #: What the gateway asks of every call (§4): its secret (a sandbox's own,
+    #: §9) or, when that is not known (``--root``), the admin token.
     secret: str = ""
+    admin_token: str = ""
 
     def phone(self, number: str) -> Phone:
         """The phone with ``number``; it shares the browser's connections (the
@@ -139,7 +141,7 @@ class Customer:
         found = self.phones.get(number)
         if found is None:
             found = self.phones[number] = Phone(
-                self.base, number, self.browser.session, self.secret
+                self.base, number, self.browser.session, self.secret, self.admin_token
             )
         return found
 
@@ -261,7 +263,13 @@ class Replayer:
             # A retry after a refusal is a new authorization request in the same
             # browser, as a person's would be.
             if found is None:
-                found = Customer(Browser(base), app, base, secret=self.telephony_secret)
+                found = Customer(
+                    Browser(base),
+                    app,
+                    base,
+                    secret=self.telephony_secret,
+                    admin_token=self.sandbox.token,
+                )
             else:
                 found.app.close()
                 found.app = app

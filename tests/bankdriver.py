@@ -15,11 +15,15 @@ REDIRECT = "http://127.0.0.1:8765/callback"
 MANUAL = load_personas()["manual"]
 CUSTOMER = MANUAL.details(email="taro@example.jp", email_confirm="taro@example.jp")
 ACCOUNT = MANUAL.account
+#: The telephony gateway's secret of the in-process banks (:func:`bank_config`), which
+#: every call carries (INTERFACE.md §4).
+TELEPHONY = "bankdriver-telephony-secret"
 
 __all__ = [
     "ACCOUNT",
     "CUSTOMER",
     "REDIRECT",
+    "TELEPHONY",
     "Answer",
     "Customer",
     "PartnerApp",
@@ -35,18 +39,23 @@ __all__ = [
 
 def bank_config(path: Path, admin: str) -> ServiceConfig:
     """A sandbox bank's configuration for the in-process servers of the tests:
-    SQLite in ``path``, fixed keys, the admin token ``admin``."""
+    SQLite in ``path``, fixed keys, the admin token ``admin``, the gateway's secret
+    :data:`TELEPHONY`."""
     return ServiceConfig(
         database_url=f"sqlite:///{path / 'bank.db'}",
         admin_token=admin,
         pin_key=b"p" * 32,
         secret_key=b"s" * 32,
+        telephony_secret=TELEPHONY,
     )
 
 
-def call(base: str, caller: str, to: str, caller_id: str = "shown") -> dict[str, Any]:
-    """The customer's phone rings the 認証先電話番号 (the carrier reports it)."""
-    return Phone(base, caller).call(to, caller_id)
+def call(
+    base: str, caller: str, to: str, caller_id: str = "shown", secret: str = TELEPHONY
+) -> dict[str, Any]:
+    """The customer's phone rings the 認証先電話番号 (the carrier reports it, with the
+    gateway's ``secret``)."""
+    return Phone(base, caller, secret=secret).call(to, caller_id)
 
 
 def walk_json(
@@ -83,10 +92,10 @@ def walk_json(
     return shown
 
 
-def walk_persona(base: str, authorize_url: str, persona: Persona, secret: str = "") -> str:
+def walk_persona(base: str, authorize_url: str, persona: Persona, secret: str = TELEPHONY) -> str:
     """``persona`` follows ``authorize_url`` through the six screens in JSON with right
-    answers, the phone giving the gateway ``secret`` (a §9 sandbox's), and allows:
-    answers where ⑥ sent the browser back to the app."""
+    answers, the phone giving the gateway ``secret`` (a §9 sandbox's, or the
+    in-process bank's), and allows: answers where ⑥ sent the browser back to the app."""
     customer = Customer(base)
     phone = Phone(base, persona.phone, secret=secret)
     try:

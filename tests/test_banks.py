@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-from bankdriver import Customer, PartnerApp, bank_config, walk_persona
+from bankdriver import TELEPHONY, Customer, PartnerApp, bank_config, walk_persona
 from test_sandboxes import rows_of
 
 from harness.personas import BankPeople, Persona, load_banks
@@ -56,8 +56,9 @@ def begin(base: str) -> tuple[PartnerApp, Customer, requests.Response]:
     return app, customer, r
 
 
-def link(base: str, persona: Persona, secret: str = "") -> tuple[PartnerApp, Any]:
-    """``persona`` links the app end to end at the bank at ``base``: the app and its tokens."""
+def link(base: str, persona: Persona, secret: str = TELEPHONY) -> tuple[PartnerApp, Any]:
+    """``persona`` links the app end to end at the bank at ``base`` (its gateway given
+    ``secret``, the server's by default): the app and its tokens."""
     app = PartnerApp(base)
     return app, app.exchange(walk_persona(base, app.authorize_url(), persona, secret))
 

@@ -45,6 +45,7 @@ from renkei.contract.oauth import (
     TOKEN_PATH,
 )
 from renkei.contract.screens import CANCEL_PATH, FIELDS, FLOW_COOKIE, SCREEN_PATHS, SCREENS, Screen
+from renkei.contract.telephony import CALLS_PATH
 from simulator.core.screens import DETOURS
 from simulator.scenario import load_scenario
 from simulator.web.server import RunningServer, start_in_thread
@@ -52,6 +53,7 @@ from simulator.web.service import ServiceConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = "hostile-admin-token"
+TELEPHONY = "hostile-telephony-secret"
 JSON_ACCEPT = {"Accept": "application/json"}
 TIMEOUT = 30
 ACCOUNT_SCREEN = SCREENS[Screen.ACCOUNT].path
@@ -61,7 +63,11 @@ CONSENT_SCREEN = SCREENS[Screen.CONSENT].path
 
 def start(database_url: str) -> RunningServer:
     config = ServiceConfig(
-        database_url=database_url, admin_token=ADMIN, pin_key=b"p" * 32, secret_key=b"s" * 32
+        database_url=database_url,
+        admin_token=ADMIN,
+        pin_key=b"p" * 32,
+        secret_key=b"s" * 32,
+        telephony_secret=TELEPHONY,
     )
     return start_in_thread(config, load_scenario(ROOT / "scenarios/default.yaml"))
 
@@ -78,7 +84,7 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]
 @pytest.fixture
 def bench(running: RunningServer) -> Iterator[Bench]:
     """The scenario's data, faults off, a Tuesday 10:15 JST frozen (service hours)."""
-    bench = Bench(running.url, ADMIN)
+    bench = Bench(running.url, ADMIN, telephony_secret=TELEPHONY)
     bench.restore()
     yield bench
     bench.close()
@@ -114,6 +120,16 @@ def test_generated_requests_get_clear_answers(bench: Bench) -> None:
     assert bench.census.total == 150
     assert not bench.census.findings, bench.census.report()
     assert JSON == {"Accept": "application/json"}
+
+
+def test_the_gateways_requests_reach_past_its_credential(bench: Bench) -> None:
+    """§4: most generated calls carry the gateway's secret or the admin token, so that
+    their hostile bodies are read and judged (200, or 400 naming the field); the
+    others, with none or a wrong one, are the 401 that reads nothing."""
+    fuzz_forms(bench, examples=60, groups=("telephony",))
+    assert not bench.census.findings, bench.census.report()
+    statuses = set(bench.census.statuses[f"POST {CALLS_PATH}"])
+    assert 401 in statuses and statuses & {200, 400}, statuses
 
 
 def test_schemathesis_finds_the_document_kept(bench: Bench) -> None:

@@ -316,7 +316,7 @@ def on_screen(url: str, button: Button) -> Browser:
     assert answer.screen_id == "SOA208", answer.body
     answer = browser.follow(browser.post("/connect/phone"))
     assert answer.screen_id == "SOA209", answer.body
-    phone = Phone(url, PHONE)
+    phone = Phone(url, PHONE, admin_token=ADMIN)
     assert phone.call(str(answer.body["call_to"]))["verified"]
     phone.close()
     answer = browser.follow(browser.post("/connect/call"))

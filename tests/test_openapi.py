@@ -21,7 +21,7 @@ from pydantic import BaseModel, TypeAdapter
 from renkei.contract import banks
 from renkei.contract.controls import FAULT_SWITCHES
 from renkei.contract.screens import SCREENS, Screen
-from renkei.contract.telephony import CALLS_PATH, DIGITS_PATTERN
+from renkei.contract.telephony import CALLS_PATH, DIGITS_PATTERN, SECRET_HEADER
 from simulator.scenario import load_scenario
 from simulator.web.app import create_app
 from simulator.web.controls import CONTROLS
@@ -34,6 +34,8 @@ from simulator.web.service import ServiceConfig
 ROOT = Path(__file__).resolve().parents[1]
 INTERFACE = ROOT.parent / "shared" / "spec" / "INTERFACE.md"
 ADMIN = {"Authorization": "Bearer openapi-admin-token"}
+#: The gateway's secret (INTERFACE.md §4), which every report of a call carries.
+CARRIER = {SECRET_HEADER: "openapi-telephony-secret"}
 ACCOUNT = {"branch_no": "115", "account_type": "1", "account_no": "1100026"}
 
 #: A body each control takes (the manual's customer, a Tuesday in service hours).
@@ -59,6 +61,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlaskClient]:
         admin_token=ADMIN["Authorization"][7:],
         pin_key=b"p" * 32,
         secret_key=b"s" * 32,
+        telephony_secret=CARRIER[SECRET_HEADER],
     )
     bank, _ = build(config, load_scenario(ROOT / "scenarios/default.yaml"), embedded_mail=False)
     with create_app(bank).test_client() as client:
@@ -273,6 +276,24 @@ def test_the_gateways_body_is_the_models_schema(document: dict[str, Any]) -> Non
     assert {"200", "400", "401"} <= set(operation["responses"])
 
 
+def test_the_gateway_asks_for_the_secret_or_the_admin_token(
+    client: FlaskClient, document: dict[str, Any]
+) -> None:
+    """INTERFACE.md §4: the document says the gateway takes either credential, as the
+    gateway does; without one it is the 401 the document lists."""
+    operation = document["paths"][CALLS_PATH]["post"]
+    assert operation["security"] == [{"telephonySecret": []}, {"adminToken": []}]
+    scheme = document["components"]["securitySchemes"]["telephonySecret"]
+    assert (scheme["type"], scheme["in"], scheme["name"]) == ("apiKey", "header", SECRET_HEADER)
+    report = {name: value for name, value in CALL.items() if name != "call_id"}
+    for headers in (CARRIER, ADMIN):
+        answer = client.post(CALLS_PATH, json=report, headers=headers)
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+    answer = client.post(CALLS_PATH, json=report)
+    assert answer.status_code == 401
+    assert answer.get_json()["errorCode"] == "unauthorized"
+
+
 def test_a_bad_call_is_refused_naming_the_field(
     client: FlaskClient, document: dict[str, Any]
 ) -> None:
@@ -284,14 +305,14 @@ def test_a_bad_call_is_refused_naming_the_field(
     bad = list(bad_bodies(Call, CALL))
     assert [field for field, _ in bad] == ["from", "to", "caller_id", "call_id"]
     for field, body in bad:
-        answer = client.post(CALLS_PATH, json=body)
+        answer = client.post(CALLS_PATH, json=body, headers=CARRIER)
         assert answer.status_code == 400, (field, answer.get_data(as_text=True))
         refusal = answer.get_json()
         assert set(refusal) == {"errorCode", "errorMessage"}
         assert refusal["errorCode"] == "invalid_parameter"
         assert f"'{field}'" in refusal["errorMessage"], refusal
         assert not validator.is_valid(body), field
-    answer = client.post(CALLS_PATH, json=CALL)
+    answer = client.post(CALLS_PATH, json=CALL, headers=CARRIER)
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert answer.get_json()["answered"] is False
 
@@ -309,7 +330,7 @@ def test_a_bad_call_is_refused_naming_the_field(
     ],
 )
 def test_the_gateway_says_what_a_field_must_be(client: FlaskClient, body: Any, said: str) -> None:
-    answer = client.post(CALLS_PATH, json=body)
+    answer = client.post(CALLS_PATH, json=body, headers=CARRIER)
     assert answer.status_code == 400
     assert said in answer.get_json()["errorMessage"]
 
@@ -318,13 +339,15 @@ def test_the_gateway_refuses_a_body_that_is_not_json(client: FlaskClient) -> Non
     """Not JSON, JSON that is not RFC 8259's, a form, or nothing: 400
     ``invalid_parameter`` all the same, never the line's answer."""
     for data in ("{", '{"from": NaN}', "\u00ff"):
-        answer = client.post(CALLS_PATH, data=data, headers={"Content-Type": "application/json"})
+        answer = client.post(
+            CALLS_PATH, data=data, headers={**CARRIER, "Content-Type": "application/json"}
+        )
         assert answer.status_code == 400, data
         assert answer.get_json()["errorCode"] == "invalid_parameter"
         assert "the body must be a JSON object" in answer.get_json()["errorMessage"]
     # A form is read by Flask as a form, leaving no JSON: as if nothing was sent.
     for data in ({"from": CALL["from"], "to": CALL["to"]}, None):
-        answer = client.post(CALLS_PATH, data=data)
+        answer = client.post(CALLS_PATH, data=data, headers=CARRIER)
         assert answer.status_code == 400
         assert answer.get_json()["errorCode"] == "invalid_parameter"
         assert "'from': is required" in answer.get_json()["errorMessage"]

@@ -62,7 +62,7 @@ def test_no_pin_in_the_database_logs_screens_or_mail(server: Server, tmp_path: P
     go(browser.post("/connect/account", MANUAL.account))
     go(browser.post("/connect/customer", MANUAL.details()))
     shown = go(browser.post("/connect/phone"))
-    Phone(server.url, MANUAL.phone).call(str(shown.body["call_to"]))
+    Phone(server.url, MANUAL.phone, admin_token=TOKEN).call(str(shown.body["call_to"]))
     go(browser.post("/connect/call"))
     wrong = browser.post("/connect/pin", {"pin": WRONG})
     assert wrong.codes == ["identity_mismatch"]

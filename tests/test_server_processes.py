@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from bankdriver import CUSTOMER, Customer, PartnerApp, walk_json
+from bankdriver import CUSTOMER, TELEPHONY, Customer, PartnerApp, walk_json
 
 ADMIN = "two-process-token"
 LOCKOUT = {"branch_no": "115", "account_type": "1", "account_no": "3000003"}
@@ -46,7 +46,8 @@ def serve(data_dir: Path, *extra: str) -> tuple[str, subprocess.Popen[bytes]]:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "renkei", "serve", "--port", str(port),
-         "--data-dir", str(data_dir), "--admin-token", ADMIN, *extra],
+         "--data-dir", str(data_dir), "--admin-token", ADMIN, "--telephony-secret", TELEPHONY,
+         *extra],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"

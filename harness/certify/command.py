@@ -55,6 +55,7 @@ from harness.driver import (
     SandboxInfo,
     SandboxRefused,
     discard_sandbox,
+    gateway_credential,
 )
 from harness.embedded import EmbeddedSandbox, Target
 from harness.personas import DEFAULT_FILE, Persona, PersonasError, load_personas
@@ -505,8 +506,9 @@ def _certify(
     try:
         recorder = Recorder()
         try:
+            credential = gateway_credential(target.telephony_secret, target.admin_token)
             proxy = CertifyProxy(
-                target.url, recorder, args.port, phone_secret=target.telephony_secret
+                target.url, recorder, args.port, phone_credential=credential
             ).start()
         except OSError as error:
             raise UsageError(

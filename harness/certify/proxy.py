@@ -14,8 +14,9 @@ sandbox) and the sandbox's own, which its answers name with the prefix (a
 ``Location``, a form's action: ``/s/ID/connect/account``), and records both
 without the prefix; the flow cookie's path, the sandbox's, becomes the proxy's
 ``/``, as the proxy serves the one sandbox at its root; calls to the telephony
-gateway get the sandbox's secret (``phone_secret``), as the phone network's
-gateway would add it (§4).
+gateway get the bank's credential (``phone_credential``: its telephony secret,
+or the admin token when that is not known), as the phone network's gateway would
+add it (§4), in place of whatever the caller sent.
 
 Paths under ``/_certify/`` are the proxy's own and never reach the bank:
 
@@ -38,7 +39,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -284,11 +285,12 @@ class _Handler(BaseHTTPRequestHandler):
         if prefix and (bank_path == prefix or bank_path.startswith(prefix + "/")):
             bank_path, upstream = bank_path[len(prefix) :] or "/", upstream[len(prefix) :]
         exchange = recorder.begin(self.command, bank_path, query, sent_headers)
-        secret = self.server.phone_secret
-        if secret and bank_path == CALLS_PATH:
+        credential = self.server.phone_credential
+        if credential and bank_path == CALLS_PATH:
+            replaced = {SECRET_HEADER.lower(), "authorization"}
             sent_headers = {
-                **{k: v for k, v in sent_headers.items() if k.lower() != SECRET_HEADER.lower()},
-                SECRET_HEADER: secret,
+                **{k: v for k, v in sent_headers.items() if k.lower() not in replaced},
+                **credential,
             }
         kind = self.headers.get("Content-Type", "")
         if body and len(body) <= PARSE_LIMIT:
@@ -363,12 +365,19 @@ class CertifyServer(ThreadingHTTPServer):
     #: Many keep-alive connections at once: a browser, a phone and an app.
     request_queue_size = 64
 
-    def __init__(self, port: int, target: str, recorder: Recorder, phone_secret: str = "") -> None:
+    def __init__(
+        self,
+        port: int,
+        target: str,
+        recorder: Recorder,
+        phone_credential: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.target = target.rstrip("/")
         #: A sandbox's prefix (``/s/ID``, §9), or "" for a server's root.
         self.prefix = urlsplit(self.target).path
-        self.phone_secret = phone_secret
+        #: The header(s) each call to the gateway is sent with (§4).
+        self.phone_credential = dict(phone_credential or {})
         self.recorder = recorder
         self.pool = urllib3.PoolManager(maxsize=16)
 
@@ -377,9 +386,13 @@ class CertifyProxy:
     """The proxy on a loopback port (0: a free one), served from a thread of its own."""
 
     def __init__(
-        self, target: str, recorder: Recorder, port: int = 0, phone_secret: str = ""
+        self,
+        target: str,
+        recorder: Recorder,
+        port: int = 0,
+        phone_credential: Mapping[str, str] | None = None,
     ) -> None:
-        self.server = CertifyServer(port, target, recorder, phone_secret)
+        self.server = CertifyServer(port, target, recorder, phone_credential)
         self._thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
         )

@@ -56,9 +56,18 @@ class Bench:
     """A target under fuzzing: sends and judges requests, and puts the target back
     to the baseline (clock, faults, data) when a generated request changed it."""
 
-    def __init__(self, url: str, admin_token: str, census: Census | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        admin_token: str,
+        census: Census | None = None,
+        telephony_secret: str = "",
+    ) -> None:
+        """``telephony_secret``: the gateway's (§4), when known; its calls otherwise
+        carry the admin token."""
         self.url = url.rstrip("/")
         self.admin_token = admin_token
+        self.telephony_secret = telephony_secret
         self.census = census or Census()
         self.http = cookieless_session()
         self.sandbox = Sandbox(self.url, admin_token)
@@ -127,7 +136,12 @@ class Bench:
             if path == until:
                 break
             if path == _CALL_PATH:
-                phone = Phone(self.url, PERSON["phone"])
+                phone = Phone(
+                    self.url,
+                    PERSON["phone"],
+                    secret=self.telephony_secret,
+                    admin_token=self.admin_token,
+                )
                 self._count(phone.session)
                 phone.call(str(shown.body["call_to"]))
                 phone.close()

@@ -238,7 +238,9 @@ def api_requests(bench: Bench) -> st.SearchStrategy[Generated]:
 
 
 def telephony_requests(bench: Bench) -> st.SearchStrategy[Generated]:
-    """The telephony gateway (INTERFACE.md §4) with hostile JSON."""
+    """The telephony gateway (INTERFACE.md §4) with hostile JSON, most with a right
+    credential (the secret, or the admin token as Bearer), so that the body reaches
+    the checks behind the 401; the rest with none, a wrong secret or a wrong token."""
 
     @st.composite
     def build(draw: st.DrawFn) -> Generated:
@@ -249,8 +251,17 @@ def telephony_requests(bench: Bench) -> st.SearchStrategy[Generated]:
         }
         body, kind = draw(bodies(fields))
         headers = {**draw(accepts()), **kind}
-        if draw(st.booleans()):
+        credential = draw(
+            st.sampled_from(["secret", "secret", "admin", "admin", "none", "wrong", "bearer"])
+        )
+        if credential == "secret" and bench.telephony_secret:
+            headers[telephony.SECRET_HEADER] = bench.telephony_secret
+        elif credential in ("secret", "admin"):
+            headers["Authorization"] = "Bearer " + bench.admin_token
+        elif credential == "wrong":
             headers[telephony.SECRET_HEADER] = draw(header_text())
+        elif credential == "bearer":
+            headers["Authorization"] = "Bearer " + draw(header_text())
         request = requests.Request(
             "POST", bench.url + telephony.CALLS_PATH, headers=headers, data=body
         )

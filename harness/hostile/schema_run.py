@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (
 
 from renkei.contract.docs import OPENAPI_PATH
 from renkei.contract.screens import CSRF_FIELD, FLOW_COOKIE, SCREENS, Screen
+from renkei.contract.telephony import SECRET_HEADER
 
 from .baseline import CLIENT_BASIC, FLOW_FOR, SCREENS_UNDER
 from .bench import TIMEOUT, Bench, describe, keeps_flow
@@ -89,8 +90,8 @@ def _openapi_runner(
 
 def _call(bench: Bench, case: Any, credentials: str, label: str) -> None:
     """One Schemathesis case: sent, judged by :func:`.verdict.faults_of` and by the
-    document. The security schemes are the document's own names (``adminToken``,
-    ``bearer``, ``clientBasic``)."""
+    document. The security schemes are the document's own names (``telephonySecret``,
+    ``adminToken``, ``bearer``, ``clientBasic``)."""
     headers: dict[str, str] = {}
     cookies: dict[str, str] = {}
     path = case.operation.path
@@ -99,7 +100,9 @@ def _call(bench: Bench, case: Any, credentials: str, label: str) -> None:
     ]
     flow_path = FLOW_FOR.get(path, _FIRST_SCREEN if path.startswith(SCREENS_UNDER) else None)
     if credentials == "valid":
-        if "adminToken" in security:
+        if "telephonySecret" in security and bench.telephony_secret:
+            headers[SECRET_HEADER] = bench.telephony_secret
+        elif "adminToken" in security:
             headers["Authorization"] = f"Bearer {bench.admin_token}"
         elif "bearer" in security:
             headers["Authorization"] = "Bearer " + str(bench.tokens()["access_token"])

@@ -60,7 +60,7 @@ def altered_request(
         params.append((name, value))
     browser = Browser(target.url)
     answer = browser.open(urlunsplit(url._replace(query=urlencode(params))))
-    phone = Phone(target.url, persona.phone, secret=target.telephony_secret)
+    phone = Phone.of(target, persona.phone)
     visit = Visit(persona, browser, app, phone, answer)
     if answer.status in (302, 303) and answer.location and not answer.location.startswith("/"):
         visit.returned = answer.location

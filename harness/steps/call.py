@@ -4,11 +4,12 @@ registered phone within 120 s.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pytest_bdd import parsers, then, when
 
-from harness.driver import Browser, Phone
+from harness.driver import Browser
 from harness.steps.helpers import CALL_POOL, OTHER_PHONE, Visit
 from renkei.contract import telephony
 from renkei.contract.screens import SCREEN_PATHS, Screen
@@ -31,8 +32,8 @@ def call(visit: Visit, caller: str, dialled: str, mode: str) -> dict[str, Any]:
     }
     phones = {"登録電話番号": visit.persona.phone, "別の電話": OTHER_PHONE}
     modes = {"通知": telephony.SHOWN, "非通知": telephony.WITHHELD}
-    # The same phone network (session) as the visit's phone, whoever calls.
-    phone = Phone(visit.phone.base, phones[caller], visit.phone.session, visit.phone.secret)
+    # The visit's phone network (session) and gateway credential, whoever calls.
+    phone = replace(visit.phone, number=phones[caller])
     return phone.call(numbers[dialled], modes[mode])
 
 
@@ -61,8 +62,8 @@ def call_not_answered(call_answer: dict[str, Any]) -> None:
 @then("ゲートウェイはその電話で本人確認ができたと答える")
 def call_verified(call_answer: dict[str, Any]) -> None:
     """``verified`` of §4 is true when the call verified *a* pending challenge of
-    the calling phone. Flows of earlier scenarios, left on ④ at the same frozen
-    instant, may be waiting for the same phone, so a call that does not verify this
-    flow may still answer true: that a call did not verify is shown by the flow
-    itself (「確定する」 answers call_pending), never by this flag."""
+    the calling phone: one at most, the last shown that it fits. Flows of earlier
+    scenarios, left on ④ at the same frozen instant, may be waiting for the same
+    phone, so which flow it verified is shown by the flow itself (「確定する」 moves
+    on or answers call_pending), never by this flag."""
     assert call_answer["verified"] is True, call_answer

@@ -112,7 +112,7 @@ def start_visit(target: Target, persona: Persona, client: str = "creco") -> Visi
             scope=api.SCOPE_OF[api.ACCOUNTS_PATH],
         )
     )
-    phone = Phone(target.url, persona.phone, secret=target.telephony_secret)
+    phone = Phone.of(target, persona.phone)
     visit = Visit(persona, Browser(target.url), app, phone)
     answer = visit.browser.open(app.authorize_url())
     if answer.status == 303 and answer.location:

@@ -30,7 +30,7 @@ from renkei.contract import sandboxes as platform
 from renkei.contract.docs import CONTACT, DOCS_PATH, FAQ, OPENAPI_PATH, TERMS, page_path
 from renkei.contract.errors import ERRORS, Kind
 from renkei.contract.screens import CANCEL_PATH, CSRF_FIELD, FLOW_COOKIE, RETURN_PATH
-from renkei.contract.telephony import CALLS_PATH
+from renkei.contract.telephony import CALLS_PATH, SECRET_HEADER
 from simulator.core.screens import SCREENS
 from simulator.web.controls import CONTROLS
 from simulator.web.responses import here, page
@@ -289,7 +289,10 @@ def api_paths() -> dict[str, Any]:
         "200": answer("What the line did", ref(telephony.CallAnswer)),
         **errors(
             ref(answers.Error),
-            {400: "Not a call as §4 says it", 401: "Outside the sandbox, without the secret"},
+            {
+                400: "Not a call as §4 says it",
+                401: "unauthorized: neither the gateway's secret nor the sandbox's admin token",
+            },
         ),
     }
     everything = (400, 401, 403, 404, 500, 503)
@@ -319,6 +322,8 @@ def api_paths() -> dict[str, Any]:
                 "An inbound call as the carrier reports it",
                 line,
                 requestBody=body(ref(telephony.Call), JSON, required=True),
+                # Either credential (§4): the carrier's secret, or the operator's token.
+                security=[{"telephonySecret": []}, {"adminToken": []}],
             )
         },
     }
@@ -504,6 +509,13 @@ def _document(root: bool = True) -> dict[str, Any]:
             "securitySchemes": {
                 "bearer": http("bearer", f"An access token from {oauth.TOKEN_PATH}"),
                 "adminToken": http("bearer", "The admin token printed by renkei serve"),
+                "telephonySecret": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": SECRET_HEADER,
+                    "description": "The telephony gateway's secret printed by renkei serve "
+                    "(a sandbox's: its telephony_secret)",
+                },
                 "clientBasic": http("basic", "The partner app's client_id and client_secret"),
             },
             "schemas": components(),

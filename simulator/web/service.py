@@ -103,10 +103,14 @@ class ServiceConfig:
         own = self.admin_token_hash
         return own is not None and hmac.compare_digest(secret_hash(given), own)
 
-    def gateway_secret(self) -> str | bool | None:
-        """What the telephony gateway requires: None when it is open (the root
-        sandbox without ``--telephony-secret``), else whether it must be checked."""
-        return self.telephony_secret or self.telephony_secret_hash
+    def may_report_call(self, secret: str, bearer: str) -> bool:
+        """Whether a request to the telephony gateway (INTERFACE.md §4) comes from the
+        carrier or the sandbox's operator: ``secret`` (its ``X-Telephony-Secret``) is
+        the gateway's, or ``bearer`` (its ``Authorization: Bearer``) an admin token of
+        this sandbox. Never open: with neither configured nothing is accepted."""
+        return (bool(secret) and self.is_gateway_secret(secret)) or (
+            bool(bearer) and self.is_admin(bearer)
+        )
 
     def is_gateway_secret(self, given: str) -> bool:
         """Whether ``given`` is the gateway's shared secret (the server's, or the sandbox's own)."""

@@ -2,8 +2,9 @@
 
 ``POST /telephony/calls`` is one inbound call as the carrier reports it. The
 line is never answered and hangs up after 2–3 rings; the core judges whether
-the call verifies a pending screen-④ challenge. Outside the sandbox the
-carrier must present the gateway's shared secret.
+the call verifies a pending screen-④ challenge. Every report carries the
+gateway's secret (``X-Telephony-Secret``) or the sandbox's admin token as a
+Bearer token; anything else is a 401 that judges nothing.
 
 renkei's extension of §4: an optional ``call_id``, the carrier's own id of the
 call. A report whose ``call_id`` was seen before is a replayed request: it is
@@ -17,7 +18,6 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
 from renkei.contract.telephony import CALLS_PATH, SECRET_HEADER
-from simulator.core.flow import FlowState
 from simulator.core.telephony import CallAnswer, InboundCall
 from simulator.store.state import StaleFlow
 from simulator.web.responses import api_error
@@ -36,13 +36,19 @@ def inbound_call() -> Response:
     """One inbound call; a report :class:`~simulator.web.schemas.telephony.Call`
     refuses is a 400 ``invalid_parameter`` naming the field, as the controls say it."""
     service: Service = current_app.extensions["renkei.service"]
-    config = service.config
-    # Open only in the root sandbox without --telephony-secret; a sandbox of §9
-    # has its own secret, so that its calls come from its own tester.
-    if not config.sandbox or config.gateway_secret():
-        given = request.headers.get(SECRET_HEADER, "")
-        if not config.is_gateway_secret(given):
-            return api_error("unauthorized", "the gateway's shared secret is required", 401)
+    # The gateway stands for the carrier (§4): never open, not even in the root
+    # sandbox, or anyone who reaches the port passes ④ for any customer.
+    auth = request.headers.get("Authorization", "")
+    bearer = auth[7:].strip() if auth.startswith("Bearer ") else ""
+    if not service.config.may_report_call(request.headers.get(SECRET_HEADER, ""), bearer):
+        denied = api_error(
+            "unauthorized",
+            f"the gateway's secret ({SECRET_HEADER}) or the sandbox's admin token "
+            "(Authorization: Bearer) is required",
+            401,
+        )
+        denied.headers["WWW-Authenticate"] = 'Bearer realm="renkei-telephony"'
+        return denied
     try:
         report = read_body(schemas.Call, request.get_json(silent=True), bool(request.data))
     except Refused as refused:
@@ -60,33 +66,32 @@ def inbound_call() -> Response:
             }
             return jsonify(replayed)
         call = InboundCall(report.caller, report.dialled, report.caller_id)
-        verified = False
-        rings = 0
-        for flow in service.flows.waiting_for_call_from(report.caller):
-            answer = judge_and_save(fr, call, flow)
-            verified = verified or answer.verified
-            rings = rings or answer.rings
-        if not rings:
-            rings = fr.engine.receive_call(call, []).rings  # nobody waiting: it rings all the same
-        line: schemas.CallAnswer = {"rings": rings, "answered": False, "verified": verified}
+        answer = judge_and_save(fr, service, call)
+        line: schemas.CallAnswer = {
+            "rings": answer.rings,
+            "answered": False,
+            "verified": answer.verified,
+        }
         return jsonify(line)
 
 
-def judge_and_save(fr: FlowRequest, call: InboundCall, flow: FlowState) -> CallAnswer:
-    """Judge the call for one waiting flow and save it, with the request's log
-    lines; when the customer's browser saved the flow meanwhile (「確定する」),
-    judge the newer copy again."""
+def judge_and_save(fr: FlowRequest, service: Service, call: InboundCall) -> CallAnswer:
+    """Judge the call against every flow on ④ of the calling phone (the core verifies
+    at most one, the screen shown last that it fits) and save the one it verified,
+    with the request's log lines; when a browser saved that flow meanwhile
+    (「確定する」, or another ④ of the phone), judge the phone's flows again as they
+    are now. Nobody waiting: the line rings all the same."""
+    answer = CallAnswer(rings=0, verified=False)
     for _ in range(RACES):
-        before = flow.challenge
-        answer = fr.engine.receive_call(call, [flow])
-        if flow.challenge is before:
-            return answer  # not verified: nothing of the flow changed, nothing to save
+        waiting = service.flows.waiting_for_call_from(call.from_number)
+        before = [flow.challenge for flow in waiting]
+        answer = fr.engine.receive_call(call, waiting)
+        changed = [f for f, c in zip(waiting, before, strict=True) if f.challenge is not c]
+        if not changed:
+            return answer  # nothing verified: nothing of any flow changed, nothing to save
         try:
-            fr.save(flow)
+            fr.save(changed[0])  # one at most: a call verifies one challenge
             return answer
         except StaleFlow:
-            fresh = fr.load(flow.flow_id)
-            if fresh is None:
-                break
-            flow = fresh
-    return CallAnswer(rings=0, verified=False)
+            continue
+    return CallAnswer(rings=answer.rings, verified=False)
