@@ -12,6 +12,13 @@ are the platform's, with ``banks.csv``, and each bank's in ``banks/CODE/``.
 ``--trace FILE`` also writes every step as JSON lines for ``renkei replay``. The
 same ``--seed`` gives the same files, byte for byte; the wall time and the
 progress bar go to stderr only.
+
+``--replications N`` (N ≥ 2) runs the day on the seeds ``S … S+N−1`` from
+``--seed S`` (:mod:`simulator.twin.replications`), on ``--jobs`` processes
+(default every core) or on a Dask cluster (``--scheduler ADDRESS``), and writes
+each count's mean and 95 % interval across them instead
+(``reports/twin/<profile>-replications`` by default). ``--replications 1``, the
+default, is the single run above, unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Final, TextIO
+from urllib.parse import urlsplit
 
 from renkei import resources
 from renkei.args import count, positive_int
@@ -30,7 +38,24 @@ from simulator.scenario import load_platform
 from simulator.twin.journey import run as run_twin
 from simulator.twin.model import Twin
 from simulator.twin.profile import TrafficProfile, load_profile
-from simulator.twin.report import BANKS_DIR, shown_path, summary, write_outputs
+from simulator.twin.replications import (
+    ClusterError,
+    Day,
+    cores,
+    dask,
+    on_cluster,
+    on_cores,
+    replications,
+    seeds_of,
+)
+from simulator.twin.report import (
+    BANKS_DIR,
+    replications_summary,
+    shown_path,
+    summary,
+    write_outputs,
+    write_replications,
+)
 
 #: Where the files go without ``--out``: relative to the current directory.
 OUT: Final = Path("reports") / "twin"
@@ -66,6 +91,27 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--trace", metavar="FILE", help="write every step as JSON lines (for replay)")
     p.add_argument("--out", metavar="DIR", help="output directory (default ./reports/twin/PROFILE)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plot")
+    p.add_argument(
+        "--replications",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="run the day on N seeds, --seed to --seed + N - 1, and report each count's mean "
+        "and 95%% interval (default 1: one run)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=positive_int,
+        metavar="J",
+        help=f"processes for the replications (default: every core, {cores()} here)",
+    )
+    p.add_argument(
+        "--scheduler",
+        type=scheduler_address,
+        metavar="ADDRESS",
+        help="run the replications on the Dask cluster whose scheduler is at ADDRESS "
+        "(tcp://host:port; the dask extra)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no tables")
     p.set_defaults(handler=run)
 
@@ -92,10 +138,16 @@ class ProgressBar:
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Raises ScenarioError for a bad profile or scenario, NotFound for a name that is
     neither a file nor a shipped one (the CLI prints either, exit 2)."""
+    refused = refusal(args)
+    if refused:
+        print(f"renkei simulate: {refused}", file=sys.stderr)
+        return 2
     profile = load_profile(resources.find_profile(args.profile))
     if args.customers is not None:
         profile = profile.scaled(args.customers)
     scenario = load_platform(scenario_path(profile, args.scenario))
+    if args.replications > 1:
+        return replicate(args, Day(scenario, profile, args.days), out)
     try:
         twin = Twin(scenario, profile, args.seed, args.days, trace=args.trace is not None)
     except ValueError as e:
@@ -125,6 +177,72 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     print(
         f"renkei simulate: {twin.tally.attempts:,} attempts, {len(twin.steps or []) or ''}"
         f"{' steps, ' if twin.steps else ''}{wall:.2f} s wall ({rate:,.0f} attempts/s)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def scheduler_address(text: str) -> str:
+    """``--scheduler``: a Dask scheduler's address, ``PROTOCOL://HOST:PORT`` (``tcp://``
+    as ``dask scheduler`` prints it; ``tls://`` too). Checked here, as a usage error,
+    because Dask's client would wait for a malformed one before saying so."""
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme not in ("tcp", "tls") or not parts.hostname or port is None:
+        raise argparse.ArgumentTypeError(f"not a scheduler address tcp://HOST:PORT: {text!r}")
+    return text
+
+
+def refusal(args: argparse.Namespace) -> str:
+    """What is wrong with the replications' options, in one line ("" when nothing):
+    ``--scheduler`` without the dask extra, ``--jobs`` beside it, ``--trace`` with
+    replications (it is the steps of one run)."""
+    if args.scheduler is not None:
+        try:
+            dask()
+        except ClusterError as error:
+            return str(error)
+        if args.jobs is not None:
+            return (
+                "--jobs is for a run on this machine; with --scheduler the cluster's "
+                "workers run the replications"
+            )
+    if args.replications > 1 and args.trace:
+        return "--trace writes the steps of one run; it cannot be given with --replications"
+    return ""
+
+
+def replicate(args: argparse.Namespace, day: Day, out: TextIO) -> int:
+    """``--replications N``: the day on N seeds, here or on the cluster; the summary of
+    their means and intervals, and its files."""
+    seeds = seeds_of(args.seed, args.replications)
+    jobs = min(args.jobs or cores(), len(seeds))
+    label = f"{len(seeds)} replications of {day.profile.name}"
+    progress = None if args.quiet else ProgressBar(sys.stderr, label)
+    began = time.perf_counter()
+    try:
+        if args.scheduler is not None:
+            where = f"on the cluster at {args.scheduler}"
+            reps = replications(day, seeds, lambda d, s: on_cluster(d, s, args.scheduler, progress))
+        else:
+            where = f"on {jobs} process{'es' if jobs > 1 else ''}"
+            reps = replications(day, seeds, lambda d, s: on_cores(d, s, jobs, progress))
+    except (ValueError, ClusterError) as e:
+        print(f"renkei simulate: {e}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - began
+    target = Path(args.out) if args.out else OUT / f"{day.profile.name}-replications"
+    written = write_replications(reps, target, plots=not args.no_plots)
+    if not args.quiet:
+        print(replications_summary(reps), file=out)
+        print("wrote " + ", ".join(str(p) for p in written), file=out)
+    attempts = sum(t.attempts for t in reps.tallies)
+    print(
+        f"renkei simulate: {len(seeds)} replications ({attempts:,} attempts) {where}, "
+        f"{wall:.2f} s wall",
         file=sys.stderr,
     )
     return 0

@@ -19,6 +19,7 @@ import csv
 import datetime as dt
 import io
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -27,10 +28,13 @@ from tabulate import tabulate
 
 from renkei import resources
 from renkei.contract.errors import ERRORS, Kind
+from simulator.twin.interval import CONFIDENCE, Interval, t_quantile
 from simulator.twin.model import IN_PROGRESS, Bank, Tally, Twin
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from simulator.twin.replications import Replications
 
 #: Every code a screen or the telephony gateway can answer (INTERFACE.md §3 but the
 #: account API's), in the contract's order, as the rows of the codes table.
@@ -257,10 +261,25 @@ def banks_csv(twin: Twin) -> str:
 def _head(twin: Twin, bank: Bank | None) -> list[str]:
     p = twin.profile
     total = totals(twin, bank)
-    capacity = twin.rules.capacity.flows
-    end = twin.start + dt.timedelta(days=twin.days)
     in_progress = total.endings.get(IN_PROGRESS, 0)
     title = f"renkei simulate — profile {p.name!r} ({shown_path(p.source)}), seed {twin.seed}"
+    if bank is not None:
+        title += f"; bank {bank.code} {bank.name}"
+    return [
+        title,
+        _window(twin, bank),
+        f"journeys {total.journeys:,}"
+        + (f" ({in_progress:,} still in progress at the end)" if in_progress else "")
+        + f"; attempts (authorization requests) {total.attempts:,}; "
+        f"granted {total.granted:,} ({total.share(total.granted)})",
+    ]
+
+
+def _window(twin: Twin, bank: Bank | None) -> str:
+    """The header's second line: the window in JST, the scenario, the customers and the
+    capacity (a bank's: its share, its threshold, its own windows)."""
+    capacity = twin.rules.capacity.flows
+    end = twin.start + dt.timedelta(days=twin.days)
     window = (
         f"{twin.start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} JST ({twin.days} day(s)); "
         f"scenario {shown_path(twin.platform.source)}"
@@ -273,7 +292,6 @@ def _head(twin: Twin, bank: Bank | None) -> list[str]:
             f"platform capacity {capacity} flows, every bank's flows together (R-PLAT-3)"
         )
     else:
-        title += f"; bank {bank.code} {bank.name}"
         own = "; ".join(w.label for w in bank.rules.own_windows)
         where = (
             f", bank {bank.code} of {len(twin.banks)}; {len(bank.people):,} bulk customers, "
@@ -283,14 +301,7 @@ def _head(twin: Twin, bank: Bank | None) -> list[str]:
             + f"platform capacity {capacity} flows, shared with the other banks "
             "(peak slots: those this bank's flows held)"
         )
-    return [
-        title,
-        window + where,
-        f"journeys {total.journeys:,}"
-        + (f" ({in_progress:,} still in progress at the end)" if in_progress else "")
-        + f"; attempts (authorization requests) {total.attempts:,}; "
-        f"granted {total.granted:,} ({total.share(total.granted)})",
-    ]
+    return window + where
 
 
 def summary(twin: Twin, bank: Bank | None = None) -> str:
@@ -495,4 +506,310 @@ def write_outputs(twin: Twin, out: Path, plots: bool = True) -> list[Path]:
     if not twin.one_bank:
         for bank in twin.banks:
             written += _write(twin, out / BANKS_DIR / bank.code, bank, plots)
+    return written
+
+
+# -- replications (renkei simulate --replications N) -------------------------------------------
+
+
+def _is_zero(spread: Interval) -> bool:
+    return spread.mean == 0 and spread.half == 0
+
+
+def _mean(spread: Interval) -> str:
+    return f"{spread.mean:,.1f}"
+
+
+def _range(spread: Interval) -> str:
+    return f"{spread.low:,.1f} to {spread.high:,.1f}"
+
+
+def _cell(spread: Interval) -> str:
+    """A count across the replications: its mean ± the half-width of its 95 % interval
+    ("0" when it is 0 in every replication)."""
+    return "0" if _is_zero(spread) else f"{spread.mean:,.1f} ± {spread.half:,.1f}"
+
+
+def _hour_count(hour: int, column: str) -> Callable[[Tally], int]:
+    return lambda t: t.hourly.get(hour, Counter()).get(column, 0)
+
+
+def _hour_peak(hour: int) -> Callable[[Tally], int]:
+    return lambda t: t.peak_slots.get(hour, 0)
+
+
+def _code_count(code: str) -> Callable[[Tally], int]:
+    return lambda t: t.codes.get(code, 0)
+
+
+def _ending_count(name: str) -> Callable[[Tally], int]:
+    return lambda t: t.endings().get(name, 0)
+
+
+def _day_peak(t: Tally) -> int:
+    return max(t.peak_slots.values(), default=0)
+
+
+def _journeys(t: Tally) -> int:
+    return t.journeys
+
+
+def _attempts(t: Tally) -> int:
+    return t.attempts
+
+
+def seeds_label(reps: Replications) -> str:
+    """``seeds 1 to 20``: the replications' seeds, consecutive from ``--seed``."""
+    return f"seeds {reps.seeds[0]} to {reps.seeds[-1]}"
+
+
+def replications_head(reps: Replications) -> list[str]:
+    """The header of a replications' summary: the day as a single run's says it, the
+    seeds, the totals' means and intervals, and how the interval is made."""
+    twin, n = reps.twin, reps.n
+    p = twin.profile
+    journeys, attempts = reps.spread(_journeys), reps.spread(_attempts)
+    granted = reps.spread(_code_count("granted"))
+    t = t_quantile((1 + CONFIDENCE) / 2, n - 1)
+    whole = "" if twin.one_bank else "; the platform as a whole (a bank's files: a single run)"
+    return [
+        f"renkei simulate — profile {p.name!r} ({shown_path(p.source)}), "
+        f"{n} replications, {seeds_label(reps)}",
+        _window(twin, None),
+        f"journeys {_cell(journeys)}; attempts (authorization requests) {_cell(attempts)}; "
+        f"granted {_cell(granted)} ({_pct_of(granted.mean, journeys.mean)})",
+        f"each count: the mean of the {n} replications ± the half-width of its "
+        f"{CONFIDENCE:.0%} interval (Student's t, {n - 1} degrees of freedom: "
+        f"mean ± {t:.3f} × s / √{n}){whole}",
+    ]
+
+
+def replications_outcomes_table(reps: Replications) -> str:
+    journeys = reps.spread(_journeys)
+    spreads = {name: reps.spread(_ending_count(name)) for name in reps.endings()}
+    ordered = sorted(spreads.items(), key=lambda item: (-item[1].mean, item[0]))
+    rows = [(name, _mean(s), _range(s), _pct_of(s.mean, journeys.mean)) for name, s in ordered]
+    rows.append(("all journeys", _mean(journeys), _range(journeys), "100.0%" if rows else "-"))
+    headers = ("journey ended", "journeys (mean)", f"{CONFIDENCE:.0%} interval", "share")
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def replications_codes_table(reps: Replications) -> str:
+    rows = []
+    for code in FLOW_CODES:
+        s = reps.spread(_code_count(code))
+        rows.append((code, _mean(s), _range(s), ERRORS[code].status))
+    headers = ("answer code", "times shown (mean)", f"{CONFIDENCE:.0%} interval", "HTTP")
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=[1, 2])
+
+
+def _replications_hours(reps: Replications) -> list[tuple[int, list[Interval], Interval]]:
+    """Each hour of the day: its index, the HOURLY columns' intervals, the peak slots'."""
+    return [
+        (
+            hour,
+            [reps.spread(_hour_count(hour, column)) for column in HOURLY],
+            reps.spread(_hour_peak(hour)),
+        )
+        for hour in range(reps.twin.days * 24)
+    ]
+
+
+def _day_total(column: str) -> Callable[[Tally], int]:
+    return lambda t: sum(c.get(column, 0) for c in t.hourly.values())
+
+
+def replications_hourly_table(reps: Replications) -> str:
+    twin = reps.twin
+    rows: list[list[str]] = [
+        [hour_label(twin, hour), *(_cell(s) for s in spreads), _cell(peak)]
+        for hour, spreads, peak in _replications_hours(reps)
+    ]
+    # The last row is of each replication's whole day (its sums, its highest peak), not
+    # the sums of the hours' intervals.
+    rows.append(
+        [
+            "all",
+            *(_cell(reps.spread(_day_total(column))) for column in HOURLY),
+            _cell(reps.spread(_day_peak)),
+        ]
+    )
+    headers = ("hour (JST)", *HOURLY, "peak slots")
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def replications_summary(reps: Replications) -> str:
+    """The summary of N replications: the header, then the endings, the codes and the
+    hours, each count as its mean and 95 % interval across the replications."""
+    return "\n".join(
+        [
+            *replications_head(reps),
+            "",
+            replications_outcomes_table(reps),
+            "",
+            replications_codes_table(reps),
+            "",
+            replications_hourly_table(reps),
+            "",
+        ]
+    )
+
+
+def _numbers(spread: Interval) -> list[str]:
+    return [f"{spread.mean:.3f}", f"{spread.low:.3f}", f"{spread.high:.3f}"]
+
+
+def replications_hourly_csv(reps: Replications) -> str:
+    """One row per hour (its JST start): each column's mean, low and high."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    columns = [*HOURLY, "peak_slots"]
+    writer.writerow(["hour", *(f"{c}_{end}" for c in columns for end in ("mean", "low", "high"))])
+    for hour, spreads, peak in _replications_hours(reps):
+        at = hour_start(reps.twin, hour).isoformat(timespec="minutes")
+        writer.writerow([at, *(x for s in [*spreads, peak] for x in _numbers(s))])
+    return out.getvalue()
+
+
+def replications_codes_csv(reps: Replications) -> str:
+    """Each code's and each ending's mean, low and high across the replications."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["kind", "name", "mean", "low", "high"])
+    for code in FLOW_CODES:
+        writer.writerow(["code", code, *_numbers(reps.spread(_code_count(code)))])
+    for name in reps.endings():
+        writer.writerow(["outcome", name, *_numbers(reps.spread(_ending_count(name)))])
+    return out.getvalue()
+
+
+def replications_csv(reps: Replications) -> str:
+    """One row per replication: its seed, journeys, attempts, the day's count of each
+    answer of the per-hour table and its highest peak of slots — what the intervals
+    are made of, to check or to analyse otherwise."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["seed", "journeys", "attempts", *ANSWERS, "peak_slots"])
+    for seed, t in zip(reps.seeds, reps.tallies, strict=True):
+        codes = [t.codes.get(answer, 0) for answer in ANSWERS]
+        writer.writerow([seed, t.journeys, t.attempts, *codes, _day_peak(t)])
+    return out.getvalue()
+
+
+def replications_figure(reps: Replications) -> Figure:
+    """A single run's two panels (:func:`figure`) drawn from the replications: each
+    hour's mean with its 95 % interval — attempts as bars with error bars, the peak
+    slots and every answer column of the per-hour table as a line in a band."""
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    twin = reps.twin
+    hours_data = _replications_hours(reps)
+    hours = [hour for hour, _, _ in hours_data]
+    middles = [h + 0.45 for h in hours]
+    column = {name: [spreads[i] for _, spreads, _ in hours_data] for i, name in enumerate(HOURLY)}
+    peaks = [peak for _, _, peak in hours_data]
+    capacity = twin.rules.capacity.flows
+    where = "host" if twin.one_bank else f"platform of {len(twin.banks)} banks"
+    fig, (load, answers) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    attempts = column["attempts"]
+    load.bar(
+        hours,
+        [s.mean for s in attempts],
+        width=0.9,
+        align="edge",
+        color="#8fb3d9",
+        label="attempts per hour, mean (left axis)",
+    )
+    load.errorbar(
+        middles,
+        [s.mean for s in attempts],
+        yerr=[s.half for s in attempts],
+        fmt="none",
+        ecolor="#2c3e50",
+        elinewidth=0.8,
+        capsize=2,
+        label=f"its {CONFIDENCE:.0%} interval (left axis)",
+    )
+    slot_axis = load.twinx()
+    slot_axis.plot(
+        middles,
+        [s.mean for s in peaks],
+        color="#c0392b",
+        marker=".",
+        label=f"peak {where} slots in use, mean (right axis)",
+    )
+    slot_axis.fill_between(
+        middles,
+        [s.low for s in peaks],
+        [s.high for s in peaks],
+        color="#c0392b",
+        alpha=0.15,
+        linewidth=0,
+        label=f"its {CONFIDENCE:.0%} interval (right axis)",
+    )
+    slot_axis.axhline(
+        capacity, color="#c0392b", linestyle=":", label=f"capacity, {capacity} flows (right axis)"
+    )
+    slot_axis.set_ylabel("host slots (flows in progress)", color="#c0392b")
+    slot_axis.tick_params(axis="y", colors="#c0392b")
+    slot_axis.set_ylim(0, capacity * 1.25)
+    load.set_ylabel("attempts (authorization requests) per hour")
+    load.set_title(
+        f"{twin.profile.name}: load on the {where}, {twin.start:%Y-%m-%d} JST, mean of "
+        f"{reps.n} replications ({seeds_label(reps)}), {CONFIDENCE:.0%} interval (Student's t)",
+        fontsize=10,
+    )
+    handles, labels = load.get_legend_handles_labels()
+    extra_handles, extra_labels = slot_axis.get_legend_handles_labels()
+    load.legend(handles + extra_handles, labels + extra_labels, loc="best", fontsize=8)
+    for name, colour in ANSWERS.items():
+        spreads = column[name]
+        answers.plot(
+            middles, [s.mean for s in spreads], color=colour, marker=".", linewidth=1, label=name
+        )
+        answers.fill_between(
+            middles,
+            [s.low for s in spreads],
+            [s.high for s in spreads],
+            color=colour,
+            alpha=0.2,
+            linewidth=0,
+        )
+    answers.set_ylim(bottom=0)
+    answers.set_ylabel("answers per hour (mean)")
+    answers.set_title(
+        f"each answer column per hour: the mean, its {CONFIDENCE:.0%} interval shaded",
+        fontsize=9,
+    )
+    ticks, tick_labels = _hour_ticks(twin)
+    answers.set_xticks(ticks, tick_labels)
+    answers.set_xlabel("hour (JST)" if twin.days == 1 else "day (JST, ticks at 0:00)")
+    answers.legend(loc="best", fontsize=8, ncols=4)
+    fig.tight_layout()
+    return fig
+
+
+def write_replications(reps: Replications, out: Path, plots: bool = True) -> list[Path]:
+    """``summary.txt``, ``hourly.csv``, ``codes.csv``, ``replications.csv`` and
+    ``day.png`` of N replications, in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (
+        ("summary.txt", replications_summary(reps)),
+        ("hourly.csv", replications_hourly_csv(reps)),
+        ("codes.csv", replications_codes_csv(reps)),
+        ("replications.csv", replications_csv(reps)),
+    ):
+        (out / name).write_text(text, encoding="utf-8")
+        written.append(out / name)
+    if plots:
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        fig = replications_figure(reps)
+        fig.savefig(out / "day.png", dpi=90, metadata={"Software": None})
+        plt.close(fig)
+        written.append(out / "day.png")
     return written
