@@ -6,7 +6,8 @@ each interval the first of them to claim it purges (``retention.claim``, one
 conditional UPDATE): the others find it taken and wait for the next, so a purge is
 not done once per process. A process that dies mid-purge leaves the rest to the
 next interval's. Between two batches the thread sleeps a moment, so that the
-requests waiting to write (SQLite has one writer at a time) go first.
+requests waiting to write (SQLite has one writer at a time) go first; after the
+purge, on PostgreSQL, the tables it deleted from are vacuumed (``reclaim``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from sqlalchemy import Engine
 
 from simulator.core.clock import Clock, SystemClock
-from simulator.store.retention import Retention, claim, purge
+from simulator.store.retention import Retention, claim, purge, reclaim
 
 log = logging.getLogger("renkei")
 
@@ -43,6 +44,7 @@ class Purger:
             return None
         gone = purge(self.engine, self.retention, now, lambda: time.sleep(PAUSE_SECONDS))
         if any(gone.values()):
+            reclaim(self.engine, gone)
             log.info("renkei: purged past their retention: %s", gone)
         return gone
 
