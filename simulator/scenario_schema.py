@@ -54,6 +54,9 @@ BANK_KEYS: Final = (
     "capacity_flows",
     "congestion_retry_after_seconds",
     "flow_timeout_minutes",
+    "early_flow_seconds",
+    "early_flows_per_client",
+    "flow_lifetime_minutes",
     "history_months",
     "mail_from",
     "service_hours",
@@ -65,6 +68,9 @@ PLATFORM_KEYS: Final = (
     "capacity_flows",
     "congestion_retry_after_seconds",
     "flow_timeout_minutes",
+    "early_flow_seconds",
+    "early_flows_per_client",
+    "flow_lifetime_minutes",
     "service_hours",
     "mail_from",
 )
@@ -187,9 +193,12 @@ def _platform_rules(r: Record) -> PlatformRules:
         midnight = h["midnight_minutes"].number(0, 1440) if h.get("midnight_minutes") else 1
         early = h["early_morning_minutes"].number(0, 1440) if h.get("early_morning_minutes") else 5
         windows = default_windows(midnight, early)
+    flows = _whole(r, "capacity_flows", d.capacity.flows, 1, 1_000_000)
+    # Of the capacity, the slots one partner app's early flows may hold (default: half).
+    per_client = r.get("early_flows_per_client")
     return PlatformRules(
         capacity=Capacity(
-            flows=_whole(r, "capacity_flows", d.capacity.flows, 1, 1_000_000),
+            flows=flows,
             retry_after=dt.timedelta(
                 seconds=_whole(
                     r,
@@ -199,10 +208,19 @@ def _platform_rules(r: Record) -> PlatformRules:
                     86_400,
                 )
             ),
+            early_per_client=None if per_client is None else per_client.integer(1, flows),
         ),
         flow_timeout=dt.timedelta(
             minutes=_whole(
                 r, "flow_timeout_minutes", int(d.flow_timeout.total_seconds() // 60), 1, 1440
+            )
+        ),
+        early_flow=dt.timedelta(
+            seconds=_whole(r, "early_flow_seconds", int(d.early_flow.total_seconds()), 1, 86_400)
+        ),
+        flow_lifetime=dt.timedelta(
+            minutes=_whole(
+                r, "flow_lifetime_minutes", int(d.flow_lifetime.total_seconds() // 60), 1, 10_080
             )
         ),
         windows=windows,

@@ -26,7 +26,7 @@ from helpers import (
 
 from simulator.core import errors, guards, messages
 from simulator.core.clock import FixedClock
-from simulator.core.faults import Faults
+from simulator.core.faults import Faults, Occupancy
 from simulator.core.flow import ConnectFlow, Event, FlowState
 from simulator.core.guards import ON_EVERY_REQUEST, Attempt, Guard
 from simulator.core.host import AccountKey
@@ -549,7 +549,7 @@ def test_r_err_sys_2_capacity_refuses_a_new_flow(engine: ConnectFlow) -> None:
             ("accounts",),
             None,
             "c",
-            flows_in_progress=full,
+            slots=Occupancy(held=full),
         )
     assert caught.value.retry_after is not None
     engine.start(
@@ -558,7 +558,7 @@ def test_r_err_sys_2_capacity_refuses_a_new_flow(engine: ConnectFlow) -> None:
         ("accounts",),
         None,
         "c",
-        flows_in_progress=full - 1,
+        slots=Occupancy(held=full - 1),
     )
 
 

@@ -74,7 +74,14 @@ def test_the_server_answers_as_the_twin_predicted(server: Target, trace_file: Pa
     assert result.mismatches == []
     assert result.observed == result.predicted
     # The trace is worth replaying: the host's answers of every kind are in it.
-    for code in ("congested", "out_of_hours", "identity_mismatch", "locked_now", "B84"):
+    for code in (
+        "congested",
+        "out_of_hours",
+        "identity_mismatch",
+        "locked_now",
+        "B84",
+        "flow_lost",
+    ):
         assert result.observed[code] > 0, code
     assert result.observed["granted"] > 0 and result.observed["call_expired"] > 0
 

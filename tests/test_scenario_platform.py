@@ -294,7 +294,8 @@ BAD: list[tuple[str, Any, str]] = [
         "misspelt platform key",
         setting("platform", "capacity_flow", 9),
         "platform.capacity_flow: unknown key (allowed: capacity_flows, "
-        "congestion_retry_after_seconds, flow_timeout_minutes, service_hours, mail_from); "
+        "congestion_retry_after_seconds, flow_timeout_minutes, early_flow_seconds, "
+        "early_flows_per_client, flow_lifetime_minutes, service_hours, mail_from); "
         "did you mean 'capacity_flows'?",
     ),
     (

@@ -171,9 +171,8 @@ def test_flows_and_the_congestion_count_are_per_sandbox(
     phone = flow.registered_phone
     assert phone is not None
     a.save(flow, {"state": "xyz"})
-    timeout = dt.timedelta(minutes=30)
     now = flow.touched_at
-    assert a.in_progress(now, timeout) == 1 and b.in_progress(now, timeout) == 0
+    assert a.in_progress(now) == 1 and b.in_progress(now) == 0
     assert b.load(flow.flow_id) is None and b.oauth_params(flow.flow_id) == {}
     assert b.waiting_for_call_from(phone) == [] and len(a.waiting_for_call_from(phone)) == 1
     with pytest.raises(StaleFlow):  # B has no such flow to update
@@ -185,8 +184,8 @@ def test_flows_and_the_congestion_count_are_per_sandbox(
     b.save(twin, {"state": "other"})
     assert b.oauth_params(flow.flow_id) == {"state": "other"}
     assert a.oauth_params(flow.flow_id) == {"state": "xyz"}
-    assert a.in_progress(now, timeout) == b.in_progress(now, timeout) == 1
-    assert SqlFlows(db).in_progress(now, timeout) == 0
+    assert a.in_progress(now) == b.in_progress(now) == 1
+    assert SqlFlows(db).in_progress(now) == 0
     b.clear()
     assert b.load(flow.flow_id) is None and a.load(flow.flow_id) == flow
 

@@ -23,6 +23,7 @@ from renkei.contract import trace
 from renkei.contract.errors import ERRORS, Kind
 from simulator.core.clock import JST
 from simulator.core.errors import RenkeiError
+from simulator.core.faults import SlotRule
 from simulator.core.flow import FlowState
 from simulator.fields import ScenarioError
 from simulator.scenario import load_scenario
@@ -126,10 +127,11 @@ def test_slot_rule_is_the_cores() -> None:
     """The twin frees an abandoned flow's slot when FlowState.holds_slot turns false."""
     at = dt.datetime(2026, 12, 7, 9, 0, tzinfo=JST)
     flow = FlowState("f", "creco", "http://x", ("accounts",), None, "c", at, at)
-    timeout = dt.timedelta(minutes=30)
-    freed = flow.slot_freed_at(timeout)
-    assert flow.holds_slot(freed, timeout)
-    assert not flow.holds_slot(freed + dt.timedelta(microseconds=1), timeout)
+    rule = SlotRule()
+    freed = flow.slot_freed_at(rule)
+    assert freed == at + rule.early  # no screen posted yet: an early flow
+    assert flow.holds_slot(freed, rule)
+    assert not flow.holds_slot(freed + dt.timedelta(microseconds=1), rule)
 
 
 def test_days_beyond_the_grant_bring_customers_back() -> None:

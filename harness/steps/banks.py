@@ -460,11 +460,13 @@ def refused_at_one(banks: Banks, closed: str, status: int, code: str, screen: st
 
 def small_platform(capacity: int, first: str, second: str) -> str:
     """A platform scenario of two banks with room for ``capacity`` flows in all: the
-    default scenario's bank, and a second of one customer."""
+    default scenario's bank, and a second of one customer. Its one partner app may
+    hold every slot with early flows (renkei's share of them is another scenario's)."""
     return f"""\
 description: two banks sharing {capacity} flows (features/banks.feature)
 platform:
   capacity_flows: {capacity}
+  early_flows_per_client: {capacity}
 clients:
   - client_id: creco
     client_secret: creco-secret

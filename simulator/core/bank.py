@@ -17,7 +17,7 @@ from typing import Final, Protocol
 
 from renkei.contract.docs import FAQ, TERMS, page_path
 from simulator.core import bank_pages, messages
-from simulator.core.faults import Capacity
+from simulator.core.faults import EARLY_FLOW, FLOW_LIFETIME, FLOW_TIMEOUT, Capacity, SlotRule
 from simulator.core.grants import GrantPolicy
 from simulator.core.history import HistoryPolicy, Transaction
 from simulator.core.host import Account, AccountKey, Customer
@@ -27,8 +27,6 @@ from simulator.core.telephony import CALL_WINDOW
 
 #: 認証先電話番号 pool of the default scenario (INTERFACE.md §8).
 DEFAULT_CALL_POOL: Final = ("0120111111", "0120222222", "0120333333")
-#: A flow untouched this long is lost (R-ERR-CALL-4); the manual gives none.
-FLOW_TIMEOUT: Final = dt.timedelta(minutes=30)
 #: R-AUTHZ-5: the completion e-mail's sender (the manual's system sends
 #: from @webcenter.anser.or.jp, which customers are told to allow).
 MAIL_FROM: Final = "api-renkei@webcenter.anser.or.jp"
@@ -67,7 +65,16 @@ class BankRules:
     #: The calendar: the platform's windows (R-HOURS-1..5), then the bank's own.
     windows: tuple[Window, ...] = DEFAULT_WINDOWS
     flow_timeout: dt.timedelta = FLOW_TIMEOUT
+    #: How long a flow no screen of which was posted holds its slot, and how long
+    #: any flow lives (renkei's rules, not the manual's: simulator.core.faults).
+    early_flow: dt.timedelta = EARLY_FLOW
+    flow_lifetime: dt.timedelta = FLOW_LIFETIME
     mail_from: str = MAIL_FROM
+
+    @property
+    def slots(self) -> SlotRule:
+        """When a flow stops holding its slot and is lost (R-ERR-SYS-2, R-ERR-CALL-4)."""
+        return SlotRule(self.flow_timeout, self.early_flow, self.flow_lifetime)
 
     @property
     def own_windows(self) -> tuple[Window, ...]:
@@ -92,10 +99,13 @@ class PlatformRules:
     (INTERFACE.md §10): the congestion capacity (R-ERR-SYS-2, 「金融機関API対象
     アプリの取引が集中している」 counts the whole platform), how long an untouched
     flow lives, the calendar of R-HOURS-1..5 and the completion mail's sender (the
-    shared ``webcenter.anser.or.jp``)."""
+    shared ``webcenter.anser.or.jp``), and renkei's early lapse and lifetime of a
+    flow, which free the shared slots."""
 
     capacity: Capacity = field(default_factory=Capacity)
     flow_timeout: dt.timedelta = FLOW_TIMEOUT
+    early_flow: dt.timedelta = EARLY_FLOW
+    flow_lifetime: dt.timedelta = FLOW_LIFETIME
     windows: tuple[Window, ...] = DEFAULT_WINDOWS
     mail_from: str = MAIL_FROM
 
@@ -103,7 +113,14 @@ class PlatformRules:
     def of(cls, rules: BankRules) -> PlatformRules:
         """The platform's part of a bank's rules (its calendar without the bank's own)."""
         platform = tuple(w for w in rules.windows if w.rule != OWN_WINDOW_RULE)
-        return cls(rules.capacity, rules.flow_timeout, platform, rules.mail_from)
+        return cls(
+            capacity=rules.capacity,
+            flow_timeout=rules.flow_timeout,
+            early_flow=rules.early_flow,
+            flow_lifetime=rules.flow_lifetime,
+            windows=platform,
+            mail_from=rules.mail_from,
+        )
 
     def apply(self, rules: BankRules) -> BankRules:
         """``rules`` on this platform: its settings replaced by the platform's, the
@@ -112,6 +129,8 @@ class PlatformRules:
             rules,
             capacity=self.capacity,
             flow_timeout=self.flow_timeout,
+            early_flow=self.early_flow,
+            flow_lifetime=self.flow_lifetime,
             windows=(*self.windows, *rules.own_windows),
             mail_from=self.mail_from,
         )

@@ -30,7 +30,7 @@ from simulator.core import inputs
 from simulator.core.bank import BankRules, HostDirectory
 from simulator.core.clock import Clock
 from simulator.core.errors import BY_CODE, FlowLost, OutOfOrder, RenkeiError
-from simulator.core.faults import Faults, ServiceGate
+from simulator.core.faults import Faults, Occupancy, ServiceGate, SlotRule
 from simulator.core.grants import Grant
 from simulator.core.guards import ON_EVERY_REQUEST, Attempt, Guard
 from simulator.core.host import AccountKey, PinVault
@@ -94,6 +94,9 @@ class FlowState:
     grant_id: str | None = None
     #: The error the current screen shows, for 「連携元画面へ」 beside a retry.
     shown_error: str | None = None
+    #: When a screen of the flow was first posted; None while it is early, holding
+    #: its slot only briefly (:class:`~simulator.core.faults.SlotRule`).
+    posted_at: dt.datetime | None = None
     #: The store's revision of this record (0: never stored). Not part of the
     #: record: a store uses it to refuse a save over a newer one (lost update).
     revision: int = field(default=0, compare=False)
@@ -102,17 +105,17 @@ class FlowState:
     def finished(self) -> bool:
         return self.end is not None
 
-    def holds_slot(self, now: dt.datetime, timeout: dt.timedelta) -> bool:
+    def holds_slot(self, now: dt.datetime, rule: SlotRule) -> bool:
         """Whether the flow holds one of the host's slots at ``now`` (R-ERR-SYS-2):
-        from its start until it ends, or until ``timeout`` after it was last
-        touched, when it is lost (R-ERR-CALL-4). The store counts the same in SQL
-        (``SqlFlows.in_progress``); the twin frees the slot at :meth:`slot_freed_at`.
+        from its start until it ends, or until ``rule`` says it is lost
+        (R-ERR-CALL-4). The store counts the same in SQL (``SqlFlows.occupancy``);
+        the twin frees the slot at :meth:`slot_freed_at`.
         """
-        return not self.finished and now - self.touched_at <= timeout
+        return rule.holds(self, now)
 
-    def slot_freed_at(self, timeout: dt.timedelta) -> dt.datetime:
+    def slot_freed_at(self, rule: SlotRule) -> dt.datetime:
         """When an unfinished flow nobody touches again stops holding its slot."""
-        return self.touched_at + timeout
+        return rule.freed_at(self)
 
     def oauth_return(self) -> dict[str, str]:
         """The query 「連携元画面へ」 returns to the app with (INTERFACE.md §1), less the code."""
@@ -163,6 +166,7 @@ class FlowState:
             },
             "grant_id": self.grant_id,
             "shown_error": self.shown_error,
+            "posted_at": instant(self.posted_at),
         }
 
     @classmethod
@@ -207,6 +211,8 @@ class FlowState:
             challenge=challenge,
             grant_id=record["grant_id"],
             shown_error=record["shown_error"],
+            # A record saved before early flows: the idle timeout alone, as it was.
+            posted_at=instant(record["posted_at"]) if "posted_at" in record else started_at,
         )
 
     def restart(self) -> None:
@@ -293,6 +299,8 @@ class ConnectFlow:
         """A button on ``screen``: refused unless the flow is on it (R-FLOW-8), then
         the move's guards from :data:`~simulator.core.screens.MOVES`, in order."""
         attempt = self._enter(flow, screen, form)
+        if attempt.flow.posted_at is None:  # no longer early (SlotRule), accepted or not
+            attempt.flow.posted_at = attempt.now
         step = move(screen, action)
         if step is None:  # a button the screen does not have
             raise self._fail(attempt.flow, OutOfOrder())
@@ -316,14 +324,15 @@ class ConnectFlow:
         scopes: tuple[str, ...],
         state: str | None,
         code_challenge: str,
-        flows_in_progress: int = 0,
+        slots: Occupancy | None = None,
     ) -> FlowState:
         """``/oauth/authorize`` accepted by the OAuth layer: a new flow at ①.
 
-        The host checks its hours, faults and capacity first (R-ERR-SYS-*).
+        The host checks its hours, faults and capacity first (R-ERR-SYS-*): ``slots``
+        is what the store found of its slots for this app (none held when not given).
         """
         now = self.clock.now()
-        self.gate.check(now, self.faults(), flows_in_progress)
+        self.gate.check(now, self.faults(), slots or Occupancy())
         flow = FlowState(
             self.new_id(), client_id, redirect_uri, scopes, state, code_challenge, now, now
         )

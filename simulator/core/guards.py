@@ -158,8 +158,11 @@ def guard(label: str) -> Callable[[Callable[[Attempt], None]], Guard]:
 
 @guard("not idle past the timeout")
 def not_idle(a: Attempt) -> None:
-    """R-ERR-CALL-4: a flow untouched longer than the bank's timeout is lost."""
-    if a.now - a.flow.touched_at > a.engine.rules.flow_timeout:
+    """R-ERR-CALL-4: a flow untouched longer than the bank's timeout is lost; so is
+    one past its lifetime, and an early one (no screen posted) past its lapse
+    (renkei's rules: :class:`~simulator.core.faults.SlotRule`), when it stops
+    holding its slot."""
+    if a.now > a.engine.rules.slots.freed_at(a.flow):
         raise FlowLost()
 
 

@@ -160,11 +160,18 @@ flows = Table(
     # Bumped by every save: a save from a stale copy is refused (SqlFlows.save).
     Column("revision", Integer, nullable=False, default=1, server_default="1"),
     _wall(),
+    # The last instant the flow holds its host slot (SlotRule.freed_at, ISO text);
+    # NULL once it has ended, and in a row of an older renkei until its next save.
+    Column("slot_until", String(40)),
+    # The partner app of a flow no screen of which was posted yet (an early flow,
+    # whose app's share of the slots is capped); NULL for any other.
+    Column("early_client", String(64)),
 )
 Index("flows_waiting", flows.c.sandbox, flows.c.waiting_phone)
 purge_index("flows_purge", flows.c.wall)
-# The congestion count (SqlFlows.in_progress) of one sandbox.
-Index("flows_open", flows.c.sandbox, flows.c.finished, flows.c.touched_at)
+# The congestion count and its first freed slot (SqlFlows.occupancy) of one
+# sandbox: a range of the flows holding a slot, however many have lapsed.
+Index("flows_holding", flows.c.sandbox, flows.c.slot_until)
 
 # The carrier's id of each inbound call seen by the gateway: a report sent twice
 # (a replayed request) is recognised and verifies nothing.

@@ -11,9 +11,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Engine, bindparam, case, delete, func, insert, select, update
 
 from simulator.core.clock import Clock, SystemClock
+from simulator.core.faults import Occupancy, SlotRule
 from simulator.core.flow import Event, FlowState
 from simulator.core.mail import Mail
 from simulator.core.screens import Screen
@@ -72,16 +73,29 @@ class SqlFlows:
         sandbox: str = ROOT,
         platform: tuple[str, ...] = (),
         wall: Clock | None = None,
+        slots: SlotRule | None = None,
     ) -> None:
         """``platform``: the keys of every bank of the platform this one belongs to
         (INTERFACE.md §10), whose flows congestion counts together; none for a
         sandbox of one bank. ``wall``: the real time each save stamps (the retention
-        purge's, simulator.store.retention), not the sandbox clock."""
+        purge's, simulator.store.retention), not the sandbox clock. ``slots``: when
+        a flow stops holding its slot (the bank's ``BankRules.slots``), kept with
+        each flow saved for :meth:`occupancy` to count."""
         self.engine = engine
         self.sandbox = sandbox
         self.wall = wall or SystemClock()
+        self.slots = slots or SlotRule()
         self.mine = flows.c.sandbox == sandbox
         self.platform = flows.c.sandbox.in_(platform) if len(platform) > 1 else self.mine
+        # The flows holding a slot are a range of the index (sandbox, slot_until):
+        # one query counts them and finds the first to lapse, the app's early ones too.
+        early = flows.c.early_client == bindparam("client")
+        self._occupancy = select(
+            func.count(),
+            func.min(flows.c.slot_until),
+            func.coalesce(func.sum(case((early, 1), else_=0)), 0),
+            func.min(case((early, flows.c.slot_until))),
+        ).where(self.platform, flows.c.slot_until >= bindparam("now"))
 
     def save(
         self,
@@ -95,12 +109,15 @@ class SqlFlows:
         lines of the operation log, go in the same transaction."""
         waiting = flow.registered_phone if flow.screen is Screen.CALL else None
         wall = self.wall.now().timestamp()
+        open_ = not flow.finished
         values = {
             "record": flow.to_record(),
             "finished": flow.finished,
             "touched_at": flow.touched_at.isoformat(),
             "waiting_phone": waiting,
             "wall": wall,
+            "slot_until": flow.slot_freed_at(self.slots).isoformat() if open_ else None,
+            "early_client": flow.client_id if open_ and flow.posted_at is None else None,
         }
         with writing(self.engine) as c:
             if log:
@@ -152,21 +169,28 @@ class SqlFlows:
         with self.engine.connect() as c:
             return [_flow(r.record, r.revision) for r in c.execute(query)]
 
-    def in_progress(self, now: dt.datetime, timeout: dt.timedelta) -> int:
-        """The platform's flows holding a host slot: not finished and touched within
-        ``timeout`` (:meth:`FlowState.holds_slot`, counted in SQL), on all its banks
-        together (R-PLAT-3); each sandbox congests on its own flows only.
+    def occupancy(self, now: dt.datetime, client_id: str) -> Occupancy:
+        """The platform's slots at ``now`` for a new flow of ``client_id``
+        (:meth:`Occupancy.of <simulator.core.faults.Occupancy.of>` in one SQL query):
+        the flows holding one (unfinished, ``now`` not past the instant
+        :meth:`FlowState.slot_freed_at` gave at their last save), on all its banks
+        together (R-PLAT-3), and the first of them to lapse; the same of the app's
+        early flows. Each sandbox congests on its own flows only.
 
         ISO text with one fixed offset (+09:00) sorts as time does.
         """
-        since = (now - timeout).isoformat()
-        query = (
-            select(func.count())
-            .select_from(flows)
-            .where(and_(self.platform, flows.c.finished.is_(False), flows.c.touched_at >= since))
-        )
+        given = {"now": now.isoformat(), "client": client_id}
         with self.engine.connect() as c:
-            return int(c.execute(query).scalar_one())
+            held, freed, early, client_freed = c.execute(self._occupancy, given).one()
+
+        def instant(value: str | None) -> dt.datetime | None:
+            return dt.datetime.fromisoformat(value) if value is not None else None
+
+        return Occupancy(int(held), instant(freed), int(early), instant(client_freed))
+
+    def in_progress(self, now: dt.datetime) -> int:
+        """How many of the platform's flows hold a host slot at ``now``."""
+        return self.occupancy(now, "").held
 
     def clear(self) -> None:
         with writing(self.engine) as c:

@@ -160,7 +160,7 @@ def journey(twin: Twin, bank: Bank, number: int, person: BulkCustomer, client_id
         for tally in bank.tallies:
             tally.outcomes[out] += 1
         return
-    slot = twin.take_slot(bank)
+    slot = twin.take_slot(bank, flow)
     walk = Walk(twin, bank, number, person, flow)
     try:
         outcome = yield from walk.run()
@@ -178,9 +178,9 @@ def journey(twin: Twin, bank: Bank, number: int, person: BulkCustomer, client_id
 def authorize(twin: Twin, bank: Bank, number: int, client: Client) -> tuple[FlowState | None, str]:
     """The partner app's authorization request at ``bank``: a new flow at ① (or None
     when refused) and the answer. The capacity gate counts the platform's flows in
-    progress, every bank's together (R-PLAT-3)."""
+    progress, every bank's together (R-PLAT-3), and the app's early ones among them."""
     started: list[FlowState] = []
-    in_progress = twin.slots.count
+    slots = twin.occupancy(client.client_id)
 
     def request() -> str:
         started.append(
@@ -190,7 +190,7 @@ def authorize(twin: Twin, bank: Bank, number: int, client: Client) -> tuple[Flow
                 client.scopes,
                 "twin",
                 "twin",
-                in_progress,
+                slots,
             )
         )
         return Screen.ACCOUNT.value

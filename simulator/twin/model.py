@@ -7,8 +7,12 @@ waiting for a call — and gives the core a clock driven by SimPy's simulated
 time. It adds no rule: every answer comes from
 :class:`~simulator.core.flow.ConnectFlow`. What it adds is the host's slots as
 a SimPy ``Resource`` (R-ERR-SYS-2): a flow takes one when the core admits it,
-and gives it back when it ends or when the timeout after its last touch runs out
-(:meth:`FlowState.slot_freed_at`), which is when the server stops counting it.
+and gives it back when it ends or at the instant the core's rule says it stops
+holding it (:meth:`FlowState.slot_freed_at`: the idle timeout, an early flow's
+lapse or the flow's lifetime, the earliest), which is when the server stops
+counting it; the flows holding one are what the core's capacity is asked about
+(:class:`~simulator.core.faults.Occupancy`: the per-app share of early flows, the
+Retry-After of a refusal).
 
 Every step is tallied by hour and answer code, and, with ``trace=True``, kept
 as a :class:`renkei.contract.trace.Step` for ``renkei replay``.
@@ -39,6 +43,7 @@ from renkei.contract.trace import Step
 from simulator.core.bank import BankRules
 from simulator.core.clock import JST
 from simulator.core.errors import RenkeiError
+from simulator.core.faults import Occupancy
 from simulator.core.flow import ConnectFlow, FlowState
 from simulator.core.host import PinVault
 from simulator.core.memory import MemoryHost
@@ -291,6 +296,8 @@ class Twin:
         #: that draws differently does not reshuffle who makes which mistake.
         self.rng = random.Random(seed)
         self.slots = simpy.Resource(self.env, capacity=self.rules.capacity.flows)
+        #: The flows holding one of :attr:`slots`, by flow id.
+        self.holding: dict[str, FlowState] = {}
         self.steps: list[Step] | None = [] if trace else None
         self.horizon = days * 86_400.0
         self.progress: Callable[[float], None] | None = None
@@ -329,27 +336,44 @@ class Twin:
 
     # -- the platform's slots (R-ERR-SYS-2, R-PLAT-3) -----------------------------------------
 
-    def take_slot(self, bank: Bank) -> simpy.resources.resource.Request:
+    def occupancy(self, client_id: str) -> Occupancy:
+        """The slots now, for a new flow of ``client_id``: the core's reading of the
+        flows holding one, as the server's store reads its table."""
+        return Occupancy.of(self.holding.values(), self.clock.now(), self.rules.slots, client_id)
+
+    def take_slot(self, bank: Bank, flow: FlowState) -> simpy.resources.resource.Request:
+        """A slot for ``flow``, which the core admitted; given back by :meth:`free_slot`
+        when the flow ends, or when the rule frees it while the journey goes on or
+        after it stopped (:meth:`_hold`)."""
         request = self.slots.request()
         if not request.triggered:  # the core admitted the flow, so a slot is free
             raise AssertionError("the core admitted a flow beyond the host's capacity")
         bank.in_use += 1
+        self.holding[flow.flow_id] = flow
+        self.env.process(self._hold(bank, flow, request))
         return request
 
     def free_slot(
         self, bank: Bank, flow: FlowState, slot: simpy.resources.resource.Request
     ) -> None:
-        """Give the slot back now if the flow ended, else when it times out."""
+        """At the journey's end: the slot back now if the flow ended, else at the
+        instant the rule frees it (:meth:`_hold` is waiting for it)."""
         if flow.finished:
+            self._release(bank, flow, slot)
+
+    def _release(self, bank: Bank, flow: FlowState, slot: simpy.resources.resource.Request) -> None:
+        if self.holding.pop(flow.flow_id, None) is not None:
             self.slots.release(slot)
             bank.in_use -= 1
-            return
-        delay = (flow.slot_freed_at(self.rules.flow_timeout) - self.clock.now()).total_seconds()
-        self.env.process(self._free_later(max(delay, 0.0), bank, slot))
 
-    def _free_later(
-        self, delay: float, bank: Bank, slot: simpy.resources.resource.Request
-    ) -> Process:
-        yield self.env.timeout(delay)
-        self.slots.release(slot)
-        bank.in_use -= 1
+    def _hold(self, bank: Bank, flow: FlowState, slot: simpy.resources.resource.Request) -> Process:
+        """Wake at the instant the flow would stop holding its slot; a touch since
+        (a POST, a later request) may have moved it on, so look again then."""
+        rule = self.rules.slots
+        while flow.flow_id in self.holding:
+            delay = (flow.slot_freed_at(rule) - self.clock.now()).total_seconds()
+            if delay >= 0 and flow.holds_slot(self.clock.now(), rule):
+                # Just past the last instant it holds: the server counts it until then.
+                yield self.env.timeout(delay + 1e-6)
+                continue
+            self._release(bank, flow, slot)

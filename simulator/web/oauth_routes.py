@@ -207,7 +207,7 @@ def authorize() -> Response:
                 scopes,
                 params.get("state"),
                 params["code_challenge"],
-                b.flows.in_progress(now, b.rules.flow_timeout),
+                b.flows.occupancy(now, client.client_id),
             )
         except RenkeiError as error:
             back = {"error": error.oauth_error, "error_description": error.code}

@@ -162,7 +162,9 @@ class Service:
         self.db = db if db is not None else open_database(config.database_url)
         sandbox = self.sandbox = config.sandbox_id
         self.host = SqlHost(self.db, sandbox=sandbox)
-        self.flows = SqlFlows(self.db, sandbox=sandbox, platform=config.platform_worlds)
+        self.flows = SqlFlows(
+            self.db, sandbox=sandbox, platform=config.platform_worlds, slots=self.rules.slots
+        )
         self.log = SqlLog(self.db, sandbox=sandbox)
         self.settings = SqlSettings(self.db, sandbox=sandbox)
         platform = config.platform_id or sandbox
