@@ -31,7 +31,7 @@ from bankdriver import (
 from sqlalchemy import func, select
 
 from renkei.contract import limits, oauth
-from renkei.contract.sandboxes import LABEL_MAX, SANDBOXES_PATH
+from renkei.contract.sandboxes import LABEL_MAX, SANDBOXES_PATH, YAML_MAX
 from renkei.contract.screens import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH
 from simulator.core import messages
 from simulator.scenario import load_scenario
@@ -114,7 +114,12 @@ def test_what_cannot_go_back_to_the_app_gets_the_error_page(
 
 @pytest.mark.parametrize(
     ("name", "limit"),
-    [("scope", limits.SCOPE_MAX), ("code_challenge", limits.PKCE_MAX)],
+    [
+        ("scope", limits.SCOPE_MAX),
+        ("code_challenge", limits.PKCE_MAX),
+        ("response_type", limits.WORD_MAX),
+        ("code_challenge_method", limits.WORD_MAX),
+    ],
 )
 def test_what_can_go_back_to_the_app_goes_back_as_invalid_request(
     bank: RunningServer, name: str, limit: int
@@ -177,6 +182,13 @@ def test_at_their_limits_the_parameters_are_taken(bank: RunningServer) -> None:
             {"grant_type": "authorization_code", "code": "c", "redirect_uri": "h" * 2049},
         ),
         (oauth.TOKEN_PATH, {"grant_type": "refresh_token", "refresh_token": "r" * 257}),
+        (oauth.TOKEN_PATH, {"grant_type": "g" * 65}),
+        (
+            oauth.TOKEN_PATH,
+            {"grant_type": "refresh_token", "refresh_token": "r", "scope": "s" * 257},
+        ),
+        (oauth.TOKEN_PATH, {"grant_type": "refresh_token", "client_id": "c" * 65}),
+        (oauth.TOKEN_PATH, {"grant_type": "refresh_token", "client_secret": "c" * 257}),
         (oauth.REVOKE_PATH, {"token": "t" * 257}),
         (oauth.INTROSPECT_PATH, {"token": "t" * 257}),
         (oauth.INTROSPECT_PATH, {"token": "t", "token_type_hint": "h" * 65}),
@@ -256,8 +268,8 @@ def test_a_maintenance_label_over_its_limit_is_refused(bank: RunningServer) -> N
 
 
 def test_a_sandbox_label_over_its_limit_is_refused(bank: RunningServer) -> None:
-    """``POST /sandboxes``: a label over ``LABEL_MAX`` is a 400 naming the field, and
-    no sandbox is made."""
+    """``POST /sandboxes``: a label over ``LABEL_MAX``, or an inline scenario over
+    ``YAML_MAX``, is a 400 naming the field, and no sandbox is made."""
     headers = {"Authorization": f"Bearer {ADMIN}"}
     r = requests.post(
         bank.url + SANDBOXES_PATH,
@@ -266,6 +278,9 @@ def test_a_sandbox_label_over_its_limit_is_refused(bank: RunningServer) -> None:
         timeout=10,
     )
     assert r.status_code == 400 and "label" in r.json()["errorMessage"], r.text
+    inline = {"scenario": {"yaml": "x" * (YAML_MAX + 1)}}
+    r = requests.post(bank.url + SANDBOXES_PATH, json=inline, headers=headers, timeout=10)
+    assert r.status_code == 400 and "yaml" in r.json()["errorMessage"], r.text
     listed = requests.get(bank.url + SANDBOXES_PATH, headers=headers, timeout=10).json()
     assert listed["sandboxes"] == []
 
