@@ -12,7 +12,6 @@ option, a port in use, a missing database driver — is one line and exit 2.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import gc
 import importlib.util
@@ -24,12 +23,13 @@ import socket
 import ssl
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from aiosmtpd.controller import UnthreadedController
 from cheroot import wsgi as cheroot_wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 from sqlalchemy.engine import URL, make_url
@@ -44,12 +44,13 @@ from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
 from simulator.scenario import PlatformScenario, ScenarioError, load_platform
 from simulator.store.retention import Retention, duration, duration_text, parse_retain
 from simulator.store.schema import ROOT
-from simulator.web.mail import free_port, start_sink
+from simulator.web.mail import SinkHandler, free_port
 from simulator.web.platform import MAX_SANDBOXES, Platform, WSGIApp, bank_config
 from simulator.web.retention import Purger
 from simulator.web.security import over_https, strict_transport
 from simulator.web.server import build
 from simulator.web.service import Service, ServiceConfig, load_or_create_key
+from simulator.workers import Workers
 
 #: Open connections per process before waitress stops accepting: well above its
 #: default of 100, since every customer's browser keeps one alive (keep-alive) and
@@ -485,7 +486,9 @@ def run_workers(
     out: TextIO,
 ) -> int:
     """Pre-fork: one listening socket, ``--workers`` processes serving it, each with
-    its own database connections; the parent keeps the embedded mail sink."""
+    its own database connections; the parent keeps the embedded mail sink and
+    replaces a worker that dies (simulator.workers: the rules, and when it stops
+    replacing them and exits 1)."""
     scenario = banks.first
     url = f"http://{args.host}:{listener.getsockname()[1]}"
     if not getattr(args, "issuer", None):
@@ -493,47 +496,42 @@ def run_workers(
     if config.smtp_host is None:
         config = replace(config, smtp_host="127.0.0.1", smtp_port=free_port(), embedded_mail=True)
     Service(config, scenario).db.dispose()  # seed the database once, before forking
-    children = []
-    for _ in range(args.workers):
-        pid = os.fork()
-        if pid == 0:  # a worker: its own engine, the shared socket
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            app = platform_of(args, Service(config, scenario), banks)
-            create_server(
-                app, sockets=[listener], threads=args.threads, connection_limit=CONNECTION_LIMIT
-            ).run()
-            os._exit(0)
-        children.append(pid)
-    listener.close()
-    service = Service(config, scenario)
-    sink = start_sink(service, config.smtp_port)[0] if config.embedded_mail else None
-    print(banner(url, config, scenario), file=out, flush=True)
-    print(
-        f"  workers     {args.workers} processes: {', '.join(map(str, children))}",
-        file=out,
-        flush=True,
-    )
 
-    def stop(*_: object) -> None:
-        raise SystemExit(0)
+    def start() -> Callable[[], object]:
+        """A worker's server: its own engine, the shared socket."""
+        app = platform_of(args, Service(config, scenario), banks)
+        server = create_server(
+            app, sockets=[listener], threads=args.threads, connection_limit=CONNECTION_LIMIT
+        )
+        serve: Callable[[], object] = server.run
+        return serve
 
-    signal.signal(signal.SIGTERM, stop)
+    def why(error: Exception) -> str:
+        return cannot_open(config, error) if isinstance(error, SQLAlchemyError) else str(error)
+
+    workers = Workers(start, why)
+    sink = None
     try:
-        pid, _status = os.wait()
-        children.remove(pid)  # a worker died: stop the rest rather than limp on
-    except (KeyboardInterrupt, SystemExit):
-        pass
+        pids = [workers.fork() for _ in range(args.workers)]
+        if config.embedded_mail:
+            # On the parent's loop, in its one thread (simulator.workers says why).
+            handler = SinkHandler(Service(config, scenario))
+            sink = UnthreadedController(
+                handler, loop=workers.loop, hostname="127.0.0.1", port=config.smtp_port
+            )
+            sink.begin()  # type: ignore[no-untyped-call]
+        print(banner(url, config, scenario), file=out, flush=True)
+        print(
+            f"  workers     {args.workers} processes: {', '.join(map(str, pids))}",
+            file=out,
+            flush=True,
+        )
+        return workers.run()
     finally:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        for pid in children:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
         if sink is not None:
-            sink.stop()
-    return 0
+            sink.end()  # type: ignore[no-untyped-call]
+        workers.close()
+        listener.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
