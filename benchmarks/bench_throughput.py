@@ -4,6 +4,7 @@ each on cores of their own. On demand only.
     .venv/bin/python benchmarks/bench_throughput.py [--clients 32] [--seconds 20]
         [--client-processes 2] [--workers 2] [--threads 8] [--database-url URL]
         [--bank-cores 0] [--client-cores 1] [--open-load 0.5] [--open-clients 32]
+        [--open-seconds S]
         [--sandboxes 20 [--rounds 2]] [--memory 10000 [--memory-rounds 5]]
 
 Starts ``renkei serve`` (a scenario with room for every client's flow) with its
@@ -19,12 +20,12 @@ that the bank's figures are the bank's. In one run:
    from ``/oauth/authorize`` to the token exchange, each as soon as the last
    ended (a closed loop): the capacity, in complete flows per second;
 3. **open** — flows arrive at ``--open-load`` of that capacity (Poisson, for
-   ``--seconds``), each walked by a free one of ``--open-clients`` clients,
-   each step sent as soon as the last is answered: the latency of each step at
-   that load, as the client saw it and as the bank spent it (its
-   ``Server-Timing: app;dur=…``, from the request reaching the application to
-   its answer), against the goals: the bank's p99 at most 50 ms, the client's
-   at most 100 ms.
+   ``--open-seconds``, by default ``--seconds``), each walked by a free one of
+   ``--open-clients`` clients, each step sent as soon as the last is answered:
+   the latency of each step at that load, as the client saw it and as the bank
+   spent it (its ``Server-Timing: app;dur=…``, from the request reaching the
+   application to its answer), against the goals: the bank's p99 at most 50 ms,
+   the client's at most 100 ms.
 
 For each phase it prints the bank's busy fraction of its cores (the CPU time of
 the server's processes, from /proc/PID/stat, over the phase's wall time), what
@@ -377,6 +378,9 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--open-clients", type=int, default=32, help="open-loop clients")
     parser.add_argument(
+        "--open-seconds", type=float, help="of arrivals in the open loop (default: --seconds)"
+    )
+    parser.add_argument(
         "--memory", type=int, default=0, help="walk this many flows; print the workers' RSS"
     )
     parser.add_argument("--memory-rounds", type=int, default=5)
@@ -397,6 +401,10 @@ def arguments() -> argparse.Namespace:
         parser.error("--client-processes must be between 1 and --clients")
     if not 0 < args.seconds <= 600:
         parser.error("--seconds must be more than 0 and at most 600")
+    if args.open_seconds is None:
+        args.open_seconds = args.seconds
+    if not 0 < args.open_seconds <= 3600:
+        parser.error("--open-seconds must be more than 0 and at most 3600")
     if not 0 <= args.open_load < 1:
         parser.error("--open-load must be at least 0 and less than 1")
     if not 0 <= args.sandboxes <= MOST_SANDBOXES:
@@ -487,7 +495,7 @@ def main() -> int:
         if args.open_load:
             rate = args.open_load * walked.done / walked.wall
             phases.append(
-                runner.phase(root, "open", args.seconds, clients=args.open_clients, rate=rate)
+                runner.phase(root, "open", args.open_seconds, clients=args.open_clients, rate=rate)
             )
     finally:
         server.stop()
