@@ -2,7 +2,8 @@
 
 Over a real server: a worker killed with SIGKILL is replaced by a new child of
 the parent on the same port, said in one line, and the service goes on answering
-and completes a flow; SIGINT then stops every worker and the parent exits 0.
+and completes a flow (on SQLite and PostgreSQL); SIGINT then stops every worker
+and the parent exits 0.
 Workers that cannot start — the SQLite database's directory removed under a
 running server, so that a new worker cannot open it — stop the service with exit
 status 1 and one line, rather than a fork loop. The rules themselves
@@ -37,12 +38,12 @@ PATIENCE = 60
 class Server:
     """``renkei serve --workers 2`` in a process of its own, its output read in a thread."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *extra: str) -> None:
         self.url = f"http://127.0.0.1:{free_port()}"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "renkei", "serve", "--workers", "2",
              "--port", self.url.rsplit(":", 1)[1], "--data-dir", str(data_dir),
-             "--admin-token", ADMIN, "--telephony-secret", TELEPHONY],
+             "--admin-token", ADMIN, "--telephony-secret", TELEPHONY, *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.lines: list[str] = []
@@ -110,7 +111,16 @@ def server(tmp_path: Path) -> Iterator[Server]:
     running.stop()
 
 
-def test_a_killed_worker_is_replaced_and_the_service_goes_on(server: Server) -> None:
+@pytest.fixture
+def on_database(tmp_path: Path, database_url: str) -> Iterator[Server]:
+    """The server over an empty database: a SQLite file, or the test PostgreSQL."""
+    running = Server(tmp_path / "data", "--database-url", database_url)
+    yield running
+    running.stop()
+
+
+def test_a_killed_worker_is_replaced_and_the_service_goes_on(on_database: Server) -> None:
+    server = on_database
     server.answers()
     first, second = server.workers()
     os.kill(first, signal.SIGKILL)
