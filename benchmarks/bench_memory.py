@@ -1,7 +1,7 @@
 """Benchmark: the twin's peak memory for one day of a traffic profile. On demand only.
 
     .venv/bin/python benchmarks/bench_memory.py [--arrivals 1000000] [--profile payday]
-        [--scenario load] [--capacity 100000]
+        [--scenario load] [--capacity 100000] [--limit 3600]
 
 Runs ``renkei simulate PROFILE --customers ARRIVALS`` in a child process (no
 plots, no tables) and prints the attempts it simulated, its wall time and its
@@ -30,8 +30,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: The summary line ``renkei simulate`` ends with: ``renkei simulate: 1,992 attempts, …``.
 SUMMARY = re.compile(r"renkei simulate: ([\d,]+) attempts")
-#: The longest run, in seconds, before the child is stopped.
-LONGEST = 3600
 GIB = 1024**3
 
 
@@ -44,9 +42,14 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--capacity", type=int, default=100_000, help="capacity_flows (0: the scenario's own)"
     )
+    parser.add_argument(
+        "--limit", type=float, default=3600, help="seconds before the child is stopped"
+    )
     args = parser.parse_args()
     if not 1 <= args.arrivals <= 10_000_000:
         parser.error("--arrivals must be between 1 and 10000000")
+    if not 0 < args.limit <= 86_400:
+        parser.error("--limit must be more than 0 and at most 86400 seconds")
     if not 0 <= args.capacity <= 10_000_000:
         parser.error("--capacity must be between 0 and 10000000")
     if not (ROOT / "scenarios" / f"{args.scenario}.yaml").is_file():
@@ -74,10 +77,16 @@ def main() -> int:
         began = time.perf_counter()
         try:
             done = subprocess.run(
-                command, capture_output=True, text=True, timeout=LONGEST, check=False, cwd=ROOT
+                command, capture_output=True, text=True, timeout=args.limit, check=False, cwd=ROOT
             )
         except subprocess.TimeoutExpired:
-            print(f"renkei simulate did not finish in {LONGEST} s", file=sys.stderr)
+            # subprocess.run has killed and reaped the child: its peak until then counts.
+            peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            print(
+                f"renkei simulate did not finish in {args.limit:.0f} s; its peak RSS until "
+                f"then: {peak:,.0f} MiB",
+                file=sys.stderr,
+            )
             return 1
         wall = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
