@@ -45,6 +45,11 @@ With ``--tolerance`` 0, the default, every step must agree; above 0, the count
 of each answer may differ by that fraction of the twin's count.
 ``--max-seconds`` and ``--max-steps`` bound a run; an unfinished replay
 compares only the steps it sent.
+
+**The plot.** Each step's latency is measured as it is sent; beside the table,
+a PNG shows the twin's and the server's answers per hour and code, and the
+server's latency per step over the run (:mod:`harness.replay_plot`; ``--plot``,
+``--no-plot``).
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from urllib.parse import urlsplit
 import requests
 from tabulate import tabulate
 
+from harness import replay_plot
 from harness.driver import (
     Answer,
     Browser,
@@ -77,6 +83,7 @@ from harness.driver import (
     discard_sandbox,
     query,
 )
+from harness.replay_plot import Answered, timed
 from renkei import resources
 from renkei.args import non_negative, positive_int
 from renkei.contract.banks import bank_base
@@ -189,6 +196,9 @@ class Result:
     banks: Counter[str] = field(default_factory=Counter)
     complete: bool = True
     wall: float = 0.0
+    #: Every step sent, with the server's answer and its latency: the plot's data
+    #: (:mod:`harness.replay_plot`).
+    answered: list[Answered] = field(default_factory=list)
 
     def table(self) -> str:
         rows = []
@@ -314,7 +324,8 @@ class Replayer:
                         # The journey is over: free its connection (a server has a
                         # limit on open ones, and a day has many journeys).
                         self.customers.pop(step.journey).close()
-                for step, out in zip(group, outs, strict=True):
+                for step, (out, sent, seconds) in zip(group, outs, strict=True):
+                    result.answered.append(Answered(step, out, sent, seconds))
                     result.predicted[step.out] += 1
                     result.observed[out] += 1
                     if out != step.out:
@@ -331,13 +342,14 @@ class Replayer:
         result.wall += time.perf_counter() - began
         return result
 
-    def send(self, pool: ThreadPoolExecutor, group: list[Step]) -> list[str]:
+    def send(self, pool: ThreadPoolExecutor, group: list[Step]) -> list[tuple[str, float, float]]:
         """The steps of one instant: together when they are of different journeys
-        (the steps of one journey stay in order)."""
+        (the steps of one journey stay in order); each answer with the instant it was
+        sent and the seconds it took (:func:`~harness.replay_plot.timed`)."""
         customers = [self.customer(s.journey, s) for s in group]
         if len(group) > 1 and len({s.journey for s in group}) == len(group):
-            return list(pool.map(Customer.act, customers, group))
-        return [c.act(s) for c, s in zip(customers, group, strict=True)]
+            return list(pool.map(timed, customers, group))
+        return [timed(c, s) for c, s in zip(customers, group, strict=True)]
 
 
 def _seconds(instant: str) -> float:
@@ -415,6 +427,7 @@ def add_parser(commands: Any) -> None:
         metavar="F",
         help="allowed difference per answer, as a fraction of the twin's count (default 0)",
     )
+    replay_plot.add_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -528,6 +541,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if made is not None:
             end_sandbox(args, made)
     print(report(trace, result, where), file=out)
+    said, written = replay_plot.write_for(args, trace, result.answered)
+    if said:
+        print(said, file=out if written else sys.stderr)
     beyond = result.beyond(args.tolerance)
     if beyond:
         print(

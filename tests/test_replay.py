@@ -11,6 +11,7 @@ root, which a server without §9 needs.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections import Counter
@@ -22,12 +23,13 @@ import pytest
 import requests
 from servers import bank_without_sandboxes
 
+from harness import replay_plot
 from harness.driver import Platform
 from harness.embedded import Target, embedded_sandbox
 from harness.replay import Replayer, ReplayError, Result, trace_scenario, verdict
 from renkei.cli import main
 from renkei.contract import trace
-from renkei.contract.trace import Step, Trace
+from renkei.contract.trace import ACTIONS, Step, Trace
 from simulator.scenario import load_platform, load_scenario
 from simulator.twin.command import trace_header
 from simulator.twin.journey import run
@@ -408,3 +410,134 @@ def test_a_platform_difference_names_the_bank(platform_trace: Path) -> None:
     line, status = verdict(recorded, result)
     assert status == 1
     assert f"(first: journey {step.journey}, bank 9902 SOA202: twin {step.out}, live " in line
+
+
+# -- the plot beside the table (harness/replay_plot.py) -------------------------------------------
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _table(result: Result) -> dict[str, tuple[int, int]]:
+    """The answers table the command prints: each answer's twin and server counts."""
+    rows = [line.strip("|").split("|") for line in result.table().splitlines()[2:]]
+    return {cells[0].strip(): (int(cells[1]), int(cells[2])) for cells in rows}
+
+
+def _a_valid_png(path: Path) -> tuple[int, int]:
+    """The image's height and width, read back whole (a truncated PNG fails here)."""
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    pixels = matplotlib.image.imread(path)
+    return int(pixels.shape[0]), int(pixels.shape[1])
+
+
+def test_the_plot_shows_what_the_table_counts(
+    server: Target, trace_file: Path, tmp_path: Path
+) -> None:
+    """A short replay: the data behind the plot (replay_plot.series) counts per hour
+    what the table counts in all, each step sent has its latency, and the PNG is one."""
+    recorded = trace.read(trace_file)
+    platform = Platform(server.url, server.admin_token)
+    made = platform.create(yaml=(DATA / "twin.yaml").read_text("utf-8"), label="replay plot")
+    try:
+        result = Replayer(
+            recorded,
+            made.base_url,
+            made.admin_token,
+            max_steps=150,
+            telephony_secret=made.telephony_secret,
+        ).run()
+    finally:
+        assert platform.delete(made.id)
+    assert result.sent == len(result.answered) == 150
+    data = replay_plot.series(recorded, result.answered)
+    table = _table(result)
+    assert data.totals(data.twin) == Counter({c: t for c, (t, _) in table.items() if t})
+    assert data.totals(data.server) == Counter({c: s for c, (_, s) in table.items() if s})
+    # Per hour: the steps of that hour, on both sides.
+    hours = Counter(
+        int((dt.datetime.fromisoformat(s.t) - data.start).total_seconds() // 3600)
+        for s in recorded.steps[:150]
+    )
+    for i, hour in enumerate(data.hours):
+        assert sum(counts[i] for counts in data.twin.values()) == hours[hour]
+        assert sum(counts[i] for counts in data.server.values()) == hours[hour]
+    assert data.start.isoformat() == recorded.header["start"]
+    # The latency of every step sent, by button, from the first step's sending on.
+    assert sum(len(points) for points in data.latency.values()) == 150
+    assert Counter({do: len(p) for do, p in data.latency.items()}) == Counter(
+        s.do for s in recorded.steps[:150]
+    )
+    assert list(data.latency) == [do for do in ACTIONS if do in data.latency]
+    assert min(at for points in data.latency.values() for at, _ in points) == 0.0
+    assert all(seconds > 0 for points in data.latency.values() for _, seconds in points)
+    path = tmp_path / "deeper" / "replay.png"
+    replay_plot.write(path, recorded, result.answered)
+    height, width = _a_valid_png(path)
+    assert height > 400 and width > 400
+
+
+def test_the_series_shows_where_the_server_differs() -> None:
+    """Answers that differ move a count from one code to another in their hour."""
+    steps = [
+        Step("2026-12-07T00:10:00+09:00", 1, "authorize", {}, "SOA201"),
+        Step("2026-12-07T00:11:00+09:00", 1, "account", {}, "SOA202"),
+        Step("2026-12-07T02:30:00+09:00", 2, "authorize", {}, "out_of_hours"),
+    ]
+    recorded = Trace({"start": "2026-12-07T00:00:00+09:00", "profile": "p", "seed": 1}, steps)
+    answered = [
+        replay_plot.Answered(steps[0], "SOA201", 10.0, 0.02),
+        replay_plot.Answered(steps[1], "identity_mismatch", 10.5, 0.03),
+        replay_plot.Answered(steps[2], "out_of_hours", 11.0, 0.01),
+    ]
+    data = replay_plot.series(recorded, answered)
+    assert data.hours == [0, 1, 2]
+    assert data.twin["SOA202"] == [1, 0, 0] and data.server["SOA202"] == [0, 0, 0]
+    assert data.server["identity_mismatch"] == [1, 0, 0]
+    assert data.twin["identity_mismatch"] == [0, 0, 0]
+    assert data.twin["out_of_hours"] == data.server["out_of_hours"] == [0, 0, 1]
+    assert data.latency == {"authorize": [(0.0, 0.02), (1.0, 0.01)], "account": [(0.5, 0.03)]}
+    import matplotlib.pyplot as plt
+
+    fig = replay_plot.figure(recorded, answered)
+    try:
+        _, differ, latency = fig.axes
+        assert differ.get_title() == "where the server's count differs from the twin's"
+        assert {t.get_text() for t in differ.get_legend().get_texts()} == {
+            "SOA202",
+            "identity_mismatch",
+        }
+        first = latency.get_legend().get_texts()[0].get_text()
+        assert first.startswith("authorize (2: median 15 ms, p95 ")
+    finally:
+        plt.close(fig)
+
+
+def test_the_command_writes_its_plot_beside_the_trace(
+    server: Target, trace_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """By default ``TRACE.replay.png`` beside the trace; ``--plot FILE`` elsewhere;
+    ``--no-plot`` none; a plot that cannot be written is one line on stderr, and the
+    verdict is still the replay's."""
+    own = tmp_path / "day.jsonl"
+    own.write_bytes(trace_file.read_bytes())
+    argv = ["replay", str(own), "--target", server.url, "--admin-token", server.admin_token]
+    argv += ["--max-steps", "20"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()
+    beside = tmp_path / "day.replay.png"
+    assert lines[-2] == f"renkei replay: wrote the plot {beside}"
+    assert lines[-1].startswith("renkei replay: agrees with the twin on 20 of 20 steps sent")
+    _a_valid_png(beside)
+    beside.unlink()
+    assert main([*argv, "--no-plot"]) == 0
+    assert "plot" not in capsys.readouterr().out and not beside.exists()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", "utf-8")
+    assert main([*argv, "--plot", str(blocked / "replay.png")]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"renkei replay: cannot write the plot {blocked}/replay.png: ")
+    assert captured.err.count("\n") == 1
+    assert captured.out.splitlines()[-1].startswith("renkei replay: agrees with the twin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "day.jsonl"]
