@@ -1,20 +1,29 @@
 """The ``renkei`` command (INTERFACE.md §7): --help, --version, ``scenario check``, the
 shipped defaults from any directory, and usage errors, a port in use or a bad
-database URL as one line with exit 2."""
+database URL as one line with exit 2; the telephony gateway's secret ``renkei
+serve`` makes, keeps and prints."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import os
+import signal
 import socket
+import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
+from harness.embedded import free_port, wait_until_answers
 from renkei import __version__
-from renkei.cli import main
+from renkei.cli import build_parser, main
 from simulator import serve
+from simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT = ROOT / "scenarios" / "default.yaml"
@@ -284,3 +293,83 @@ def test_a_reader_that_goes_away_is_no_traceback() -> None:
     err = child.stderr.read().decode()
     child.wait(timeout=60)
     assert "Traceback" not in err, err
+
+
+# -- the telephony gateway's secret (INTERFACE.md §4, §7) -----------------------------------
+
+
+def serve_args(data: Path, *more: str) -> argparse.Namespace:
+    """``renkei serve``'s options as the command reads them (the environment read now)."""
+    return build_parser(["serve"]).parse_args(["serve", "--data-dir", str(data), *more])
+
+
+def test_the_telephony_secret_is_made_at_first_start_kept_and_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """None configured: a random one in the data directory's ``telephony-secret``,
+    readable by its owner alone (0600) like ``admin-token``, the same at the next
+    start, and in the banner beside the admin token."""
+    monkeypatch.delenv("RENKEI_TELEPHONY_SECRET", raising=False)
+    monkeypatch.delenv("RENKEI_ADMIN_TOKEN", raising=False)
+    data = tmp_path / "data"
+    config = serve.config_from(serve_args(data))
+    kept = data / "telephony-secret"
+    assert config.telephony_secret and kept.read_text() == config.telephony_secret
+    for name in ("telephony-secret", "admin-token"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    again = serve.config_from(serve_args(data))
+    assert again.telephony_secret == config.telephony_secret
+    assert (data / "admin-token").read_text() == again.admin_token != again.telephony_secret
+    shown = serve.banner("http://127.0.0.1:8000", again, load_scenario(DEFAULT))
+    assert f"  admin token {again.admin_token}\n" in shown
+    assert f"  telephony secret {again.telephony_secret} (X-Telephony-Secret" in shown
+
+
+def test_the_option_and_the_environment_give_the_telephony_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--telephony-secret`` wins over ``RENKEI_TELEPHONY_SECRET``, which wins over
+    the kept file; a given secret makes no file."""
+    monkeypatch.setenv("RENKEI_TELEPHONY_SECRET", "from-the-environment")
+    data = tmp_path / "data"
+    assert serve.config_from(serve_args(data)).telephony_secret == "from-the-environment"
+    given = serve_args(data, "--telephony-secret", "from-the-option")
+    assert serve.config_from(given).telephony_secret == "from-the-option"
+    assert not (data / "telephony-secret").exists()
+    monkeypatch.delenv("RENKEI_TELEPHONY_SECRET")
+    made = serve.config_from(serve_args(data)).telephony_secret
+    assert made not in ("from-the-environment", "from-the-option")
+
+
+def test_every_worker_takes_the_secret_the_banner_prints(tmp_path: Path) -> None:
+    """``renkei serve --workers 2`` with no secret configured: the banner's secret is
+    the kept file's, and calls over new connections (spread over both processes)
+    are taken with it and refused without it."""
+    data, log = tmp_path / "data", tmp_path / "serve.log"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "RENKEI_TELEPHONY_SECRET"}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "renkei", "serve", "--port", str(port), "--data-dir",
+             str(data), "--admin-token", "operator", "--workers", "2"],
+            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+        )  # fmt: skip
+    try:
+        wait_until_answers(url, 60, lambda: None if process.poll() is None else "exited")
+        kept = (data / "telephony-secret").read_text()
+        deadline = time.monotonic() + 60  # the banner is printed after the fork
+        while "  telephony secret " not in log.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        assert f"  telephony secret {kept} " in log.read_text()
+        body = {"from": "09012343333", "to": "0120111111", "caller_id": "shown"}
+        for headers, status in [({"X-Telephony-Secret": kept}, 200), ({}, 401)] * 6:
+            with requests.Session() as fresh:
+                answer = fresh.post(
+                    url + "/telephony/calls", json=body, headers=headers, timeout=10
+                )
+            assert answer.status_code == status, answer.text
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
