@@ -11,7 +11,9 @@ GETs is lost at its lifetime. renkei's rules, not the manual's (simulator.core.f
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -124,6 +126,21 @@ def test_a_flood_of_authorizations_holds_the_slots_only_until_its_early_lapse(
     assert (status, headers["Retry-After"]) == (503, "30")
     wait(bank, 30)
     assert [authorize(bank, "kakeibo")[1] for _ in range(2)] == [303, 303]
+
+
+def test_racing_authorizations_take_no_more_than_the_share_and_the_capacity(
+    bank: RunningServer,
+) -> None:
+    """The slots are counted and the new flow saved under one lock (SqlFlows.admission):
+    36 requests racing on 12 connections (the server's 8 threads) take exactly the
+    app's 2 slots, then the 4 of the host with the other apps' 2 each."""
+
+    def flood(clients: list[str]) -> Counter[int]:
+        with ThreadPoolExecutor(12) as pool:
+            return Counter(pool.map(lambda client: authorize(bank, client)[1], clients))
+
+    assert flood(["creco"] * 36) == {303: 2, 503: 34}
+    assert flood(["kakeibo", "sanbanme"] * 18) == {303: 2, 503: 34}
 
 
 def test_a_flow_kept_alive_by_gets_is_lost_at_its_lifetime(bank: RunningServer) -> None:

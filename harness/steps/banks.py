@@ -27,7 +27,7 @@ from pytest_bdd import given, parsers, then, when
 from harness.driver import TIMEOUT, Platform, Sandbox, SandboxInfo, origin_of
 from harness.embedded import Target
 from harness.personas import BankPeople, Persona, load_banks, load_personas
-from harness.steps.helpers import FAULTS, WEEKDAY, Visit, start_visit, walk_to
+from harness.steps.helpers import FAULTS, WEEKDAY, Visit, retry_after_is, start_visit, walk_to
 from harness.steps.platform import (
     TTL_SECONDS,
     World,
@@ -566,3 +566,32 @@ def congested_both(small: Small, status: int, code: str) -> None:
     for bank in small.banks:
         answer = small.begin(bank).last
         assert (answer.status, answer.codes) == (status, [code]), (bank, answer.status, answer.body)
+
+
+@then(
+    parsers.parse(
+        'どちらの信用組合でも次のお客様にはステータス {status:d} でエラー "{code}" と'
+        " Retry-After {seconds:d} 秒が表示される"
+    )
+)
+def congested_both_until(small: Small, status: int, code: str, seconds: int) -> None:
+    """renkei's rule (docs/hardening.md): the Retry-After of a full platform is when
+    the rule frees its first slot."""
+    for bank in small.banks:
+        answer = small.begin(bank).last
+        assert (answer.status, answer.codes) == (status, [code]), (bank, answer.status, answer.body)
+        retry_after_is(answer, str(seconds))
+
+
+@when(parsers.parse("プラットフォームの時計が {seconds:d} 秒進む"))
+def small_clock_advances(small: Small, seconds: int) -> None:
+    """The platform's one clock (INTERFACE.md §10), through its first bank's controls."""
+    first = next(iter(small.banks.values()))
+    first.controls.advance(seconds)
+
+
+@then(parsers.parse('どちらの信用組合でも次のお客様には画面 "{screen}" が表示される'))
+def admitted_both(small: Small, screen: str) -> None:
+    for bank in small.banks:
+        answer = small.begin(bank).last
+        assert (answer.status, answer.screen_id) == (200, screen), (bank, answer.body)

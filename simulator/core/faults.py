@@ -25,7 +25,6 @@ that would admit it (:meth:`Capacity.retry_at`).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Protocol
@@ -173,7 +172,7 @@ class Capacity:
             return None
         if freed is None:  # a count without its instant: the fault's wait
             return now + self.retry_after
-        seconds = math.floor((freed - now).total_seconds()) + 1
+        seconds = (freed - now) // dt.timedelta(seconds=1) + 1  # whole seconds, floored
         return now + dt.timedelta(seconds=max(1, seconds))
 
 

@@ -8,10 +8,24 @@ server, never in a browser cookie.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, case, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 
 from simulator.core.clock import Clock, SystemClock
 from simulator.core.faults import Occupancy, SlotRule
@@ -87,6 +101,13 @@ class SqlFlows:
         self.slots = slots or SlotRule()
         self.mine = flows.c.sandbox == sandbox
         self.platform = flows.c.sandbox.in_(platform) if len(platform) > 1 else self.mine
+        #: The PostgreSQL advisory lock of the platform's admissions: one number for
+        #: every bank of it, the same in every process (hashlib, not hash()).
+        key = min(platform) if len(platform) > 1 else sandbox
+        digest = hashlib.sha256(f"renkei-admission/{key}".encode()).digest()
+        self._admission_key = int.from_bytes(digest[:8], "big", signed=True)
+        #: The transaction of the admission this thread is in (:meth:`admission`).
+        self._admitting = threading.local()
         # The flows holding a slot are a range of the index (sandbox, slot_until):
         # one query counts them and finds the first to lapse, the app's early ones too.
         early = flows.c.early_client == bindparam("client")
@@ -119,7 +140,7 @@ class SqlFlows:
             "slot_until": flow.slot_freed_at(self.slots).isoformat() if open_ else None,
             "early_client": flow.client_id if open_ and flow.posted_at is None else None,
         }
-        with writing(self.engine) as c:
+        with self._transaction() as c:
             if log:
                 c.execute(LOG_LINE, [_log_row(self.sandbox, e, wall) for e in log])
             if flow.revision == 0:
@@ -147,6 +168,37 @@ class SqlFlows:
                 if not done:
                     raise StaleFlow(flow.flow_id)
         flow.revision += 1
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """The admission's transaction when this thread is in one, else a new one."""
+        c: Connection | None = getattr(self._admitting, "connection", None)
+        if c is not None:
+            yield c
+            return
+        with writing(self.engine) as c:
+            yield c
+
+    @contextmanager
+    def admission(self, now: dt.datetime, client_id: str) -> Iterator[Occupancy]:
+        """One new flow of the platform at a time: the slots at ``now`` for a flow of
+        ``client_id`` (:meth:`occupancy`), read under a lock held until the block
+        ends, and the flow saved in the block (:meth:`save`) in the same
+        transaction. Without it, requests racing through the count each saw the
+        slot the others were about to take (16 connections flooding one app went
+        6 past its share). The lock: SQLite's write lock (``BEGIN IMMEDIATE``, for
+        every process on the file), PostgreSQL's advisory lock of the platform.
+        An error in the block (the core's refusal) writes nothing."""
+        with writing(self.engine) as c:
+            if self.engine.dialect.name == "sqlite":
+                c.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                c.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._admission_key})
+            self._admitting.connection = c
+            try:
+                yield self._read_occupancy(c, now, client_id)
+            finally:
+                self._admitting.connection = None
 
     def oauth_params(self, flow_id: str) -> dict[str, str]:
         """The authorization request that started the flow."""
@@ -179,9 +231,12 @@ class SqlFlows:
 
         ISO text with one fixed offset (+09:00) sorts as time does.
         """
-        given = {"now": now.isoformat(), "client": client_id}
         with self.engine.connect() as c:
-            held, freed, early, client_freed = c.execute(self._occupancy, given).one()
+            return self._read_occupancy(c, now, client_id)
+
+    def _read_occupancy(self, c: Connection, now: dt.datetime, client_id: str) -> Occupancy:
+        given = {"now": now.isoformat(), "client": client_id}
+        held, freed, early, client_freed = c.execute(self._occupancy, given).one()
 
         def instant(value: str | None) -> dt.datetime | None:
             return dt.datetime.fromisoformat(value) if value is not None else None

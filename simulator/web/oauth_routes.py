@@ -201,14 +201,17 @@ def authorize() -> Response:
     with FlowRequest(b) as fr:
         now = fr.engine.clock.now()
         try:
-            flow = fr.engine.start(
-                client.client_id,
-                params["redirect_uri"],
-                scopes,
-                params.get("state"),
-                params["code_challenge"],
-                b.flows.occupancy(now, client.client_id),
-            )
+            # One admission at a time: the slots counted and the new flow saved together.
+            with b.flows.admission(now, client.client_id) as slots:
+                flow = fr.engine.start(
+                    client.client_id,
+                    params["redirect_uri"],
+                    scopes,
+                    params.get("state"),
+                    params["code_challenge"],
+                    slots,
+                )
+                fr.save(flow, {k: v for k, v in params.items() if k not in HELD_BY_FLOW})
         except RenkeiError as error:
             back = {"error": error.oauth_error, "error_description": error.code}
             if params.get("state"):
@@ -216,7 +219,6 @@ def authorize() -> Response:
             return_url = authorization_response(b, params["redirect_uri"], back)
             model = ended_model(b, return_url, error.errors)
             return page("ended.html", model, error.status, retry_after(error, now))
-        fr.save(flow, {k: v for k, v in params.items() if k not in HELD_BY_FLOW})
     response = redirect(here(SCREEN_PATHS[Screen.ACCOUNT.value]), code=303)
     response.set_cookie(
         FLOW_COOKIE,
