@@ -41,6 +41,7 @@ from renkei import resources
 from renkei.args import OneLineParser, count, positive_int, tcp_port
 from renkei.contract.docs import DOCS_PATH
 from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
+from simulator.core.throttle import BURST, RATE, FailureBudget
 from simulator.scenario import PlatformScenario, ScenarioError, load_platform
 from simulator.store.retention import Retention, duration, duration_text, parse_retain
 from simulator.store.schema import ROOT
@@ -50,6 +51,7 @@ from simulator.web.retention import Purger
 from simulator.web.security import over_https, strict_transport
 from simulator.web.server import build
 from simulator.web.service import Service, ServiceConfig, load_or_create_key
+from simulator.web.throttle import behind_proxies, parse_budget, proxy_options
 from simulator.workers import Workers
 
 #: Open connections per process before waitress stops accepting: well above its
@@ -138,6 +140,26 @@ def add_parser(commands: Any) -> None:
         "exist (429 when they are taken); default 0: only the operator creates them",
     )
     serve.add_argument(
+        "--auth-throttle",
+        type=auth_throttle,
+        default=FailureBudget(),
+        metavar="BURST/RATE",
+        help="wrong client secrets, bearer tokens, admin tokens and gateway secrets a source "
+        f"address may send: BURST at once, then RATE a second (default {BURST}/{RATE:g}), "
+        "each kind and sandbox apart; beyond it 429 with Retry-After, unjudged; per "
+        "process (each of --workers counts its own); off: no throttle (docs/hardening.md, "
+        "'Throttling wrong credentials')",
+    )
+    serve.add_argument(
+        "--trusted-proxies",
+        type=count,
+        default=0,
+        metavar="N",
+        help="the proxies in front of this server that append X-Forwarded-For: a request's "
+        "source is the address the nearest saw (default 0: the header is ignored; set it "
+        "only when clients cannot reach the port but through them)",
+    )
+    serve.add_argument(
         "--retain",
         default=os.environ.get("RENKEI_RETAIN", ""),
         metavar="KIND=DURATION,…",
@@ -172,6 +194,14 @@ def add_parser(commands: Any) -> None:
 
 #: The kinds of row and their retentions unless told, as ``--retain`` says them.
 RETAINED = ",".join(f"{k}={duration_text(v)}" for k, v in Retention().kinds().items())
+
+
+def auth_throttle(text: str) -> FailureBudget:
+    """``--auth-throttle``: BURST/RATE, or off."""
+    try:
+        return parse_budget(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def purge_interval(text: str) -> float:
@@ -271,6 +301,8 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         if getattr(args, "issuer", None)
         else f"{scheme}://{args.host}:{args.port}",
         telephony_secret=args.telephony_secret or None,
+        auth_throttle=getattr(args, "auth_throttle", FailureBudget()),
+        trusted_proxies=getattr(args, "trusted_proxies", 0),
     )
 
 
@@ -372,6 +404,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                 port=args.port,
                 threads=args.threads,
                 connection_limit=CONNECTION_LIMIT,
+                **proxy_options(config.trusted_proxies),
             )
             url = f"http://{args.host}:{server.effective_port}"
             if not getattr(args, "issuer", None):
@@ -456,7 +489,9 @@ def serve_tls(
     """HTTPS (R-AUTHZ-2: 通信はTLSで暗号化) with cheroot, as waitress has no TLS."""
     scenario = banks.first
     server = cheroot_wsgi.Server(
-        (args.host, args.port), platform_of(args, service, banks), numthreads=args.threads
+        (args.host, args.port),
+        behind_proxies(platform_of(args, service, banks), service.config.trusted_proxies),
+        numthreads=args.threads,
     )
     adapter = BuiltinSSLAdapter(args.certfile, args.keyfile)
     adapter.context = tls  # TLS 1.2 at least, as tls_context set it
@@ -501,7 +536,11 @@ def run_workers(
         """A worker's server: its own engine, the shared socket."""
         app = platform_of(args, Service(config, scenario), banks)
         server = create_server(
-            app, sockets=[listener], threads=args.threads, connection_limit=CONNECTION_LIMIT
+            app,
+            sockets=[listener],
+            threads=args.threads,
+            connection_limit=CONNECTION_LIMIT,
+            **proxy_options(config.trusted_proxies),
         )
         serve: Callable[[], object] = server.run
         return serve

@@ -23,7 +23,7 @@ from renkei.contract.oauth import (
 )
 from renkei.contract.screens import SCREEN_PREFIX
 from simulator.core.errors import SystemError_
-from simulator.web import security, stylesheet, timing
+from simulator.web import security, stylesheet, throttle, timing
 from simulator.web.api import api
 from simulator.web.connect import connect
 from simulator.web.controls import admin, sandbox
@@ -46,8 +46,10 @@ TRY_CHALLENGE = (
 )
 
 
-def create_app(service: Service) -> Flask:
-    """The sandbox bank as a WSGI application over ``service``."""
+def create_app(service: Service, throttled: throttle.Throttle | None = None) -> Flask:
+    """The sandbox bank as a WSGI application over ``service``; ``throttled``: the
+    process's buckets of wrong credentials (:mod:`simulator.web.throttle`), shared
+    by every sandbox it serves (by default the application's own)."""
     if service.config.sandbox:
         # Plain http on loopback is the sandbox's normal case; Authlib refuses
         # it unless told, and only the sandbox tells it.
@@ -66,6 +68,7 @@ def create_app(service: Service) -> Flask:
     security.install(app)
     stylesheet.install(app)
     timing.install(app)
+    throttle.install(app, throttle.Throttle.of(service.config) if throttled is None else throttled)
 
     @app.get("/")
     def home() -> str:

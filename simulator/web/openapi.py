@@ -25,7 +25,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 from werkzeug.wrappers import Response
 
-from renkei.contract import api, banks, oauth
+from renkei.contract import api, banks, oauth, throttle
 from renkei.contract import sandboxes as platform
 from renkei.contract.docs import CONTACT, DOCS_PATH, FAQ, OPENAPI_PATH, TERMS, page_path
 from renkei.contract.errors import ERRORS, Kind
@@ -115,6 +115,24 @@ def errors(form: dict[str, str], described: dict[int, str]) -> dict[str, Any]:
     return {str(s): answer(text, form) for s, text in {**described, **TRANSPORT}.items()}
 
 
+def throttled(form: dict[str, str], code: str, what: str) -> dict[str, Any]:
+    """The throttle's 429 in ``form`` (renkei.contract.throttle): ``what`` failed too
+    often from the request's source, which is refused unjudged until Retry-After."""
+    return {
+        str(throttle.STATUS): {
+            "description": f"{code}: too many wrong {what} from this address; see Retry-After",
+            "headers": {
+                throttle.RETRY_AFTER: {
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                    "description": "Whole seconds until a request is judged again",
+                }
+            },
+            "content": {JSON: {"schema": form}},
+        }
+    }
+
+
 def enum(values: tuple[str, ...]) -> dict[str, Any]:
     return {"type": "string", "enum": list(values)}
 
@@ -155,7 +173,9 @@ def client_security(method: str) -> dict[str, list[str]]:
 def oauth_paths() -> dict[str, Any]:
     """RFC 6749, 7636, 7009, 7662 and 8414, with the contract's parameters."""
     client = {"security": [client_security(m) for m in oauth.CLIENT_AUTH_METHODS]}
-    refused = errors(ref(answers.OAuthError), {400: "RFC 6749 §5.2", 401: "Client authentication"})
+    refused = errors(
+        ref(answers.OAuthError), {400: "RFC 6749 §5.2", 401: "Client authentication"}
+    ) | throttled(ref(answers.OAuthError), throttle.OAUTH_ERROR, "client credentials")
     credentials = {"client_id": STRING, "client_secret": STRING}
     grant = {
         "grant_type": enum(oauth.GRANT_TYPES),
@@ -281,12 +301,14 @@ def api_paths() -> dict[str, Any]:
         path: str, summary: str, ok: type, statuses: tuple[int, ...], **more: Any
     ) -> dict[str, Any]:
         refused = errors(ref(answers.Error), {s: API_ERRORS[s] for s in statuses})
-        answered = {"200": answer("OK", ref(ok)), **refused}
+        answered = {"200": answer("OK", ref(ok)), **refused, **wrong_tokens}
         said = f"{summary} (scope {api.SCOPE_OF[path]})"
         return {"get": op(said, answered, security=[{"bearer": []}], **more)}
 
+    wrong_tokens = throttled(ref(answers.Error), throttle.ERROR_CODE, "bearer tokens")
     line = {
         "200": answer("What the line did", ref(telephony.CallAnswer)),
+        **throttled(ref(answers.Error), throttle.ERROR_CODE, "gateway credentials"),
         **errors(
             ref(answers.Error),
             {
@@ -344,6 +366,7 @@ def control_paths() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     for c in CONTROLS:
         refused = errors(ref(answers.Error), {s: CONTROL_ERRORS[s] for s in (401, *c.errors)})
+        refused |= throttled(ref(answers.Error), throttle.ERROR_CODE, "admin tokens")
         more: dict[str, Any] = {"security": [{"adminToken": []}]}
         if c.body is not None:
             more["requestBody"] = body(ref(c.body), JSON)
@@ -399,6 +422,8 @@ def sandbox_paths() -> dict[str, Any]:
     """INTERFACE.md §9, at the root only: every sandbox serves §1–§6 under /s/ID/, with
     a document of its own at /s/ID/openapi.json."""
     refused = {str(s): answer(text, ref(answers.Error)) for s, text in SANDBOX_ERRORS.items()}
+    refused |= throttled(ref(answers.Error), throttle.ERROR_CODE, "operator or admin tokens")
+    full = refused[str(throttle.STATUS)]
     transport = {str(s): answer(text, ref(answers.Error)) for s, text in TRANSPORT.items()}
     operator: dict[str, Any] = {"security": [{"adminToken": []}]}
     the_id = param(
@@ -415,12 +440,18 @@ def sandbox_paths() -> dict[str, Any]:
         ),
         "401": refused["401"],
         "409": answer(f"{platform.LIMIT}: --max-sandboxes reached", ref(answers.Error)),
-        "429": answer(
-            f"{platform.FULL}: the --open-sandboxes are taken; see Retry-After", ref(answers.Error)
-        ),
+        "429": {
+            **full,
+            "description": f"{platform.FULL}: the --open-sandboxes are taken; or "
+            + full["description"],
+        },
         **transport,
     }
-    listed = {"200": answer("Oldest first", ref(sandboxes.Sandboxes)), "401": refused["401"]}
+    listed = {
+        "200": answer("Oldest first", ref(sandboxes.Sandboxes)),
+        "401": refused["401"],
+        "429": full,
+    }
     one: dict[str, Any] = {
         "200": answer("The sandbox", ref(sandboxes.Sandbox)),
         **refused,

@@ -49,7 +49,7 @@ from simulator.fields import ScenarioError
 from simulator.scenario import PlatformScenario, Scenario, load_platform, parse_platform
 from simulator.store.sandboxes import ROOT, SandboxRecord, SqlSandboxes
 from simulator.store.schema import bank_world
-from simulator.web import security
+from simulator.web import security, throttle
 from simulator.web.app import create_app
 from simulator.web.responses import StrictJSON, api_error
 from simulator.web.schemas import Refused, read_body
@@ -131,11 +131,15 @@ class Platform:
         open_sandboxes: int = 0,
         now: Callable[[], dt.datetime] = utc_now,
         root_platform: PlatformScenario | None = None,
+        throttled: throttle.Throttle | None = None,
     ) -> None:
         """``root_platform``: the banks of the root sandbox (INTERFACE.md §10), the
-        first being ``root``'s; by default ``root``'s scenario alone."""
+        first being ``root``'s; by default ``root``'s scenario alone. ``throttled``:
+        the buckets of wrong credentials every sandbox of the process shares (by
+        default those of ``root``'s budget, :mod:`simulator.web.throttle`)."""
         self.root = root
-        self.root_app: WSGIApp = root_app or create_app(root)
+        self.throttle = throttle.Throttle.of(root.config) if throttled is None else throttled
+        self.root_app: WSGIApp = root_app or create_app(root, self.throttle)
         self.root_platform = root_platform or PlatformScenario.of(root.scenario)
         self.records = SqlSandboxes(root.db)
         self.max_sandboxes = max_sandboxes
@@ -232,7 +236,7 @@ class Platform:
             return None
         service = self._bank_service(sandbox_id, record, platform, bank, seed=record is None)
         with self._lock:
-            found = self._served[key] = Served(record, service, create_app(service))
+            found = self._served[key] = Served(record, service, create_app(service, self.throttle))
         return found
 
     def served(self, sandbox_id: str) -> Served | None:
@@ -250,7 +254,7 @@ class Platform:
                 return found
             platform = self._scenario_of(record)
             service = self._service(record, platform, seed=False)
-            found = Served(record, service, create_app(service), platform)
+            found = Served(record, service, create_app(service, self.throttle), platform)
             self._served[sandbox_id] = found
             return found
 
@@ -339,7 +343,8 @@ class Platform:
             self.records.delete(record.id)
             raise
         with self._lock:
-            self._served[record.id] = Served(record, service, create_app(service), scenario)
+            app = create_app(service, self.throttle)
+            self._served[record.id] = Served(record, service, app, scenario)
         return record, admin_token, telephony_secret
 
     def delete(self, sandbox_id: str) -> bool:
@@ -495,6 +500,8 @@ def create_sandboxes_app(platform: Platform) -> Flask:
     app.extensions["renkei.platform"] = platform
     app.register_blueprint(endpoints)
     security.install(app)
+    # A sandbox's own admin token is tried here and under its base alike: one bucket.
+    throttle.install(app, platform.throttle, _managed_base)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
@@ -522,6 +529,15 @@ endpoints = Blueprint("sandboxes", __name__)
 def platform_() -> Platform:
     found: Platform = current_app.extensions["renkei.platform"]
     return found
+
+
+def _managed_base() -> str:
+    """Where the sandbox a request names is served (``/s/ID``), its bucket of wrong
+    admin tokens; the root's for ``/sandboxes`` itself."""
+    sandbox_id = (request.view_args or {}).get("sandbox_id", "")
+    if contract.is_sandbox_id(sandbox_id):
+        return request.script_root + contract.sandbox_base(sandbox_id)
+    return request.script_root
 
 
 def _token() -> str:

@@ -15,6 +15,7 @@ from simulator.store.schema import ROOT
 from simulator.web.mail import start_sink
 from simulator.web.platform import MAX_SANDBOXES, Platform, bank_config, utc_now
 from simulator.web.service import Service, ServiceConfig
+from simulator.web.throttle import Throttle, proxy_options
 
 
 @dataclass
@@ -60,12 +61,14 @@ def start_in_thread(
     max_sandboxes: int = MAX_SANDBOXES,
     open_sandboxes: int = 0,
     now: Callable[[], dt.datetime] = utc_now,
+    throttled: Throttle | None = None,
 ) -> RunningServer:
     """The server of ``renkei serve``, the sandboxes of §9 with it (``now``: the
     clock their lives are measured with); the sweep runs when asked
     (``platform.sweep()``) and on the §9 calls, not in a thread of its own. A
     platform ``scenario`` serves its first bank at ``/`` and each at ``/banks/CODE/``
-    (INTERFACE.md §10)."""
+    (INTERFACE.md §10). ``throttled``: the buckets of wrong credentials, when not
+    those of ``config``'s budget on the process's clock."""
     banks = scenario if isinstance(scenario, PlatformScenario) else PlatformScenario.of(scenario)
     config = bank_config(config, ROOT, banks, banks.first, config.issuer)
     service, sink = build(config, banks.first)
@@ -75,8 +78,11 @@ def start_in_thread(
         open_sandboxes=open_sandboxes,
         now=now,
         root_platform=banks,
+        throttled=throttled,
     )
-    server = create_server(platform, host=host, port=port, threads=threads)
+    server = create_server(
+        platform, host=host, port=port, threads=threads, **proxy_options(config.trusted_proxies)
+    )
     url = f"http://{host}:{server.effective_port}"
     service.config = replace(service.config, issuer=url)
     stopping = threading.Event()

@@ -41,6 +41,7 @@ from simulator.core.grants import Grant, RevokedBy
 from simulator.core.host import PinVault
 from simulator.core.hours import ServiceCalendar
 from simulator.core.memory import MemoryHost
+from simulator.core.throttle import FailureBudget
 from simulator.scenario import Scenario
 from simulator.store.database import open_database
 from simulator.store.grants import SqlGrants
@@ -95,6 +96,11 @@ class ServiceConfig:
     #: which works on every sandbox (§9).
     admin_token_hash: str | None = field(default=None, repr=False)
     telephony_secret_hash: str | None = field(default=None, repr=False)
+    #: Wrong credentials a source may send (``--auth-throttle``): a burst, then a rate
+    #: a second (simulator.web.throttle); and how many proxies in front of the server
+    #: append ``X-Forwarded-For`` (``--trusted-proxies``; 0: the header is not read).
+    auth_throttle: FailureBudget = field(default_factory=FailureBudget)
+    trusted_proxies: int = 0
 
     def is_admin(self, given: str) -> bool:
         """Whether ``given`` is the operator's token or this sandbox's own."""
