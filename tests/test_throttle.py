@@ -13,6 +13,7 @@ servers trust one proxy (``trusted_proxies=1``), so that a request's
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from bankdriver import TELEPHONY, bank_config, link
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
+from harness.hostile.verdict import Seen, faults_of, refused_for_now
 from renkei.args import OneLineParser
 from renkei.cli import main
 from renkei.contract import controls, throttle
@@ -392,6 +394,26 @@ def test_x_forwarded_for_is_not_trusted_by_default(
     finally:
         running.stop()
         running.service.db.dispose()
+
+
+# -- the hostile-input judge ------------------------------------------------------------------
+
+
+def test_the_hostile_judge_takes_the_throttles_429_as_a_clear_refusal() -> None:
+    json_kind = {"content-type": "application/json"}
+    for body in (
+        {"errorCode": throttle.ERROR_CODE, "errorMessage": "..."},
+        {"error": throttle.OAUTH_ERROR, "error_description": "..."},
+    ):
+        seen = Seen(throttle.STATUS, {**json_kind, "retry-after": "3"}, json.dumps(body).encode())
+        assert faults_of(seen, "http://127.0.0.1:8000") == []
+        assert refused_for_now(seen)
+        # A 429 that does not say when to come back is not a clear refusal.
+        unsaid = Seen(throttle.STATUS, json_kind, json.dumps(body).encode())
+        assert faults_of(unsaid, "http://127.0.0.1:8000") == [
+            "429 without a Retry-After of whole seconds"
+        ]
+        assert not refused_for_now(unsaid)
 
 
 # -- renkei serve ----------------------------------------------------------------------------

@@ -4,7 +4,10 @@ No 5xx but a deliberate ``503`` with its error body (``congested``,
 ``out_of_hours``, ``service_unavailable``: the contract's
 :data:`~renkei.contract.errors.DELIBERATE_503`; the sandbox's faults stay off, so
 a ``500`` is always a defect), no traceback, every 4xx/5xx a clear error (an
-error code where INTERFACE.md §1, §2 and §5 put one), no injected markup
+error code where INTERFACE.md §1, §2 and §5 put one), a ``429`` a clear refusal
+that says when to come back (the throttle of wrong credentials,
+:mod:`renkei.contract.throttle`, which the fuzzers meet on purpose: a
+``Retry-After`` of whole seconds beside its code), no injected markup
 unescaped in HTML, and no redirect anywhere but the bank itself or the partner
 app's registered redirect URI (RFC 6749 §4.1.2.1). :func:`faults_of` says what
 an answer breaks, whichever client received it (:class:`Seen`).
@@ -20,7 +23,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from renkei.contract import answers
+from renkei.contract import answers, throttle
 from renkei.contract.errors import DELIBERATE_503
 
 from .baseline import REDIRECT
@@ -88,12 +91,24 @@ def faults_of(seen: Seen, base_url: str) -> list[str]:
         faults.append(f"{status} {'/'.join(codes) or 'without a code'}")
     if status >= 400 and not codes:
         faults.append(f"{status} without a clear error ({seen.kind.split(';')[0] or 'none'})")
+    if status == throttle.STATUS and not _whole_seconds(seen.headers.get("retry-after", "")):
+        faults.append(f"{status} without a Retry-After of whole seconds")
     if seen.kind.startswith("text/html") and UNESCAPED.search(text):
         faults.append("injected markup unescaped in HTML")
     location = seen.headers.get("location")
     if 300 <= status < 400 and location is not None and not _ours(location, base_url):
         faults.append(f"redirect to {location[:60]!r}")
     return faults
+
+
+def refused_for_now(seen: Seen) -> bool:
+    """Whether an answer is the throttle's refusal (a clear one, not a fault): the
+    request was not judged, and the same one is judged after ``Retry-After``."""
+    return seen.status == throttle.STATUS and _whole_seconds(seen.headers.get("retry-after", ""))
+
+
+def _whole_seconds(value: str) -> bool:
+    return value.isascii() and value.isdigit()
 
 
 def _ours(location: str, base_url: str) -> bool:
