@@ -22,6 +22,7 @@ import requests
 from harness.embedded import free_port, wait_until_answers
 from renkei import __version__
 from renkei.cli import build_parser, main
+from renkei.contract.telephony import CALLS_PATH, SECRET_HEADER
 from simulator import serve
 from simulator.scenario import load_scenario
 
@@ -322,7 +323,7 @@ def test_the_telephony_secret_is_made_at_first_start_kept_and_printed(
     assert (data / "admin-token").read_text() == again.admin_token != again.telephony_secret
     shown = serve.banner("http://127.0.0.1:8000", again, load_scenario(DEFAULT))
     assert f"  admin token {again.admin_token}\n" in shown
-    assert f"  telephony secret {again.telephony_secret} (X-Telephony-Secret" in shown
+    assert f"  telephony secret {again.telephony_secret} ({SECRET_HEADER}" in shown
 
 
 def test_the_option_and_the_environment_give_the_telephony_secret(
@@ -364,11 +365,9 @@ def test_every_worker_takes_the_secret_the_banner_prints(tmp_path: Path) -> None
             time.sleep(0.05)
         assert f"  telephony secret {kept} " in log.read_text()
         body = {"from": "09012343333", "to": "0120111111", "caller_id": "shown"}
-        for headers, status in [({"X-Telephony-Secret": kept}, 200), ({}, 401)] * 6:
+        for headers, status in [({SECRET_HEADER: kept}, 200), ({}, 401)] * 6:
             with requests.Session() as fresh:
-                answer = fresh.post(
-                    url + "/telephony/calls", json=body, headers=headers, timeout=10
-                )
+                answer = fresh.post(url + CALLS_PATH, json=body, headers=headers, timeout=10)
             assert answer.status_code == status, answer.text
     finally:
         os.killpg(process.pid, signal.SIGTERM)
