@@ -100,8 +100,8 @@ class Throttle:
         """The buckets for ``config``'s budget (``--auth-throttle``)."""
         return cls(config.auth_throttle)
 
-    def __len__(self) -> int:
-        """How many buckets are kept."""
+    def kept(self) -> int:
+        """How many buckets are kept (not ``__len__``: an empty throttle is no less one)."""
         return len(self._buckets)
 
     def wait(self, key: Key) -> int | None:
