@@ -4,7 +4,9 @@ The shipped default scenario (``--scenario`` takes a file or a shipped
 scenario's name), SQLite in a data directory under the current directory, the
 embedded mail sink, the sandbox clock; the admin token from ``--admin-token``,
 ``RENKEI_ADMIN_TOKEN`` or, failing both, a random one kept in the data
-directory; the PIN key and the session key in files of their own beside the
+directory; the telephony gateway's secret (INTERFACE.md §4) likewise from
+``--telephony-secret``, ``RENKEI_TELEPHONY_SECRET`` or a file beside the admin
+token's; the PIN key and the session key in files of their own beside the
 database, never in it (R-AUTHZ-2). Whatever stops it from serving — a bad
 option, a port in use, a missing database driver — is one line and exit 2.
 """
@@ -41,6 +43,7 @@ from renkei import resources
 from renkei.args import OneLineParser, count, positive_int, tcp_port
 from renkei.contract.docs import DOCS_PATH
 from renkei.contract.oauth import AUTHORIZE_PATH, METADATA_PATH, TOKEN_PATH
+from renkei.contract.telephony import CALLS_PATH, SECRET_HEADER
 from simulator.core.throttle import BURST, RATE, FailureBudget
 from simulator.scenario import PlatformScenario, ScenarioError, load_platform
 from simulator.store.retention import Retention, duration, duration_text, parse_retain
@@ -108,7 +111,8 @@ def add_parser(commands: Any) -> None:
         default=os.environ.get("RENKEI_TELEPHONY_SECRET"),
         metavar="SECRET",
         help="the shared secret the telephony gateway requires in the X-Telephony-Secret "
-        "header (also RENKEI_TELEPHONY_SECRET); without it the sandbox's gateway is open",
+        "header (also RENKEI_TELEPHONY_SECRET); default: a random one kept in --data-dir "
+        "(telephony-secret), printed at start",
     )
     serve.add_argument(
         "--certfile",
@@ -281,13 +285,9 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
     data = Path(args.data_dir)
     # Its owner's alone when renkei makes it: keys, tokens and the database live here.
     data.mkdir(mode=0o700, parents=True, exist_ok=True)
-    token = args.admin_token
-    if not token:
-        token_file = data / "admin-token"
-        if not token_file.exists():
-            token_file.touch(mode=0o600)
-            token_file.write_text(secrets.token_hex(20))  # hex: never starts with "-"
-        token = token_file.read_text().strip()
+    token = args.admin_token or kept_secret(data / "admin-token", 20)
+    # Read here, before --workers forks: every process checks the same secret.
+    telephony_secret = args.telephony_secret or kept_secret(data / "telephony-secret", 16)
     smtp_host, smtp_port = _smtp(args.smtp)
     scheme = "https" if tls_context(args) is not None else "http"
     return ServiceConfig(
@@ -300,10 +300,19 @@ def config_from(args: argparse.Namespace) -> ServiceConfig:
         issuer=issuer_origin(args.issuer, args.issuer_option)
         if getattr(args, "issuer", None)
         else f"{scheme}://{args.host}:{args.port}",
-        telephony_secret=args.telephony_secret or None,
+        telephony_secret=telephony_secret,
         auth_throttle=getattr(args, "auth_throttle", FailureBudget()),
         trusted_proxies=getattr(args, "trusted_proxies", 0),
     )
+
+
+def kept_secret(path: Path, size: int) -> str:
+    """The secret kept in ``path`` (mode 0600), made at first start: ``size`` random
+    bytes as hex, which never starts with "-" and so is never read as an option."""
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(size))
+    return path.read_text().strip()
 
 
 def tls_context(args: argparse.Namespace) -> ssl.SSLContext | None:
@@ -350,6 +359,8 @@ def banner(url: str, config: ServiceConfig, scenario: Any) -> str:
             f"  metadata    {url}{METADATA_PATH}",
             f"  API docs    {url}{DOCS_PATH}",
             f"  admin token {config.admin_token}",
+            f"  telephony secret {config.telephony_secret} "
+            f"({SECRET_HEADER} on POST {url}{CALLS_PATH})",
             f"  database    {config.database_url}",
             "",
             "Partner apps:",
