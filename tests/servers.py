@@ -61,7 +61,7 @@ class Server:
             try:
                 requests.get(self.url + "/.well-known/oauth-authorization-server", timeout=1)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 assert self.process.poll() is None, "the server exited at start"
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.1)

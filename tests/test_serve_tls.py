@@ -85,7 +85,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes], **options: Any) -> requ
             return requests.get(
                 url + "/.well-known/oauth-authorization-server", timeout=2, **options
             )
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
             assert time.monotonic() < deadline, f"{url} did not start"
             time.sleep(0.1)

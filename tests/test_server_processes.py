@@ -37,7 +37,7 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], seconds: float = 3
         try:
             requests.get(url + "/.well-known/oauth-authorization-server", timeout=1)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     raise AssertionError(f"{url} did not come up in {seconds} s")
 

@@ -77,7 +77,7 @@ class Server:
                 r = requests.get(self.url + "/.well-known/oauth-authorization-server", timeout=5)
                 assert r.status_code == 200
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 assert time.monotonic() < deadline, f"{self.url} does not answer: {self.lines}"
                 time.sleep(0.2)
 
