@@ -47,6 +47,7 @@ from renkei.contract.oauth import (
 from renkei.contract.screens import CANCEL_PATH, FIELDS, FLOW_COOKIE, SCREEN_PATHS, SCREENS, Screen
 from renkei.contract.telephony import CALLS_PATH
 from simulator.core.screens import DETOURS
+from simulator.core.throttle import FailureBudget
 from simulator.scenario import load_scenario
 from simulator.web.server import RunningServer, start_in_thread
 from simulator.web.service import ServiceConfig
@@ -68,6 +69,10 @@ def start(database_url: str) -> RunningServer:
         pin_key=b"p" * 32,
         secret_key=b"s" * 32,
         telephony_secret=TELEPHONY,
+        # The generators send wrong and right credentials from one address: with the
+        # throttle on, most right ones would answer 429 unread. The throttle has tests
+        # of its own (tests/test_throttle.py).
+        auth_throttle=FailureBudget(burst=0),
     )
     return start_in_thread(config, load_scenario(ROOT / "scenarios/default.yaml"))
 
