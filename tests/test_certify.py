@@ -295,6 +295,26 @@ def test_paging_is_judged_when_a_page_has_more() -> None:
     assert outcome.result is Result.FAILED and outcome.evidence == (3,)
 
 
+def test_recovery_counts_an_answer_the_bank_gave_while_its_fault_was_being_lifted() -> None:
+    """R-ERR-SYS-2: an app retrying at once can send its request while certify is
+    still lifting the congestion, be answered 200 and send nothing more; that is
+    recovering (it used to count only requests sent after the lift had ended)."""
+    s = situation("congested-api")
+    check = next(c for c in s.checks if c.id == "congested-api.recovers")
+
+    def balance(seq: int, sent: float, status: int) -> Exchange:
+        e = Exchange(seq, s.id, "act", sent, "GET", "/v1/accounts/balances", {}, {})
+        e.headers = {"Authorization": "Bearer t"}
+        e.answered, e.status = sent + 0.04, status
+        return e
+
+    run = SituationRun(s, 9, began=0.0, act_began=0.0, lifting=2.0, cleared=2.05, ended=3.0)
+    refused, during_lift = balance(1, 1.0, 503), balance(2, 2.02, 200)
+    assert decide(check, run, Evidence("creco", [refused])).result is Result.FAILED
+    outcome = decide(check, run, Evidence("creco", [refused, during_lift]))
+    assert outcome.result is Result.PASSED and outcome.evidence == (2,)
+
+
 def test_redirect_uri_is_compared_exactly_when_the_registration_is_known() -> None:
     """RFC 6749 §3.1.2.2: a bank that lets a near miss through (a trailing slash)
     does not pass the app when certify knows the registered URI; without it, the

@@ -694,8 +694,11 @@ class WorksOnceTheFaultIsLifted(Check):
         return (FAULT_LIFTED,)
 
     def judge(self, run: SituationRun, ev: Evidence) -> Outcome:
-        cleared = run.cleared if run.cleared is not None else run.ended
-        acted = [e for e in ev.acted(run) if e.sent >= cleared and e.status == OK]
+        # An OK answered once the lift had begun: the bank answers again. Not "sent after
+        # the lift had ended": a request sent while the lift was under way can be the
+        # first the bank answers, and the app, answered, sends no other.
+        lifted = run.lifting if run.lifting is not None else run.ended
+        acted = [e for e in ev.acted(run) if e.answered >= lifted and e.status == OK]
         if self.on is AT_AUTHORIZATION:
             ok = ev.code_exchanges(acted)  # a link made: the code exchanged
         else:

@@ -83,7 +83,11 @@ class SituationRun:
     began: float
     #: when the setup was made and the tester told to act (after the link phase)
     act_began: float | None = None
-    #: when certify lifted the fault (a maintenance window, congestion), if it did
+    #: when certify began to lift the fault (a maintenance window, congestion), if it
+    #: did: a request the app sent while the lift was under way may already be answered
+    #: as the bank would again
+    lifting: float | None = None
+    #: when certify had lifted the fault, if it did
     cleared: float | None = None
     ended: float = 0.0
     timed_out: bool = False

@@ -207,6 +207,7 @@ class Runner:
                         lambda: self.recorder.is_done(s.id),
                         min(self.o.hold, deadline - self.recorder.now()),
                     )
+                    run.lifting = self.recorder.now()
                     if made.lift is not None:
                         made.lift()
                     run.cleared = self.recorder.now()
