@@ -6,15 +6,15 @@ Runs on demand, never in the test suite::
 
 (defaults: 20 replications of a ``weekday`` day of about 100,000 authorization
 attempts on ``scenarios/load.yaml``, on 2 processes). The profile is scaled so
-that seed 1's day makes about ATTEMPTS attempts (a first run on 1/10 of them
-measures attempts per arrival: retries after congestion come on top of the
-arrivals). Then the same N seeds are run as ``renkei simulate --replications N``
-runs them (:func:`simulator.twin.replications.on_cores`), on ``--jobs JOBS`` and on
-``--jobs 1``, and it prints each one's wall time (the workers' start and the
-population's build included: what a user waits for), the replications per
-minute and the ratio; the two runs' tallies must be equal, seed by seed. The
-machine is shared while it runs, so the figures move from run to run: read the
-ratio of one run, not a wall time against another day's.
+that seed 1's day makes about ATTEMPTS attempts: a first run at ATTEMPTS
+arrivals, not timed, measures attempts per arrival (the retries after congestion
+come on top of the arrivals). Then the same N seeds are run as ``renkei simulate
+--replications N`` runs them (:func:`simulator.twin.replications.on_cores`), on
+``--jobs JOBS`` and on ``--jobs 1``, and it prints each one's wall time (the
+workers' start and the population's build included: what a user waits for), the
+replications per minute and the ratio; the two runs' tallies must be equal, seed
+by seed. The machine is shared while it runs, so the figures move from run to
+run: read the ratio of one run, not a wall time against another day's.
 """
 
 from __future__ import annotations
@@ -34,13 +34,14 @@ from simulator.twin.replications import Day, cores, on_cores, replicate, seeds_o
 
 
 def day_of(profile_name: str, attempts: int) -> Day:
-    """The profile scaled so that seed 1's day makes about ``attempts`` attempts."""
+    """The profile scaled so that seed 1's day makes about ``attempts`` attempts: one
+    run of seed 1 at ``attempts`` arrivals measures attempts per arrival at that load
+    (retries after congestion grow faster than the arrivals, so a smaller probe
+    would under-count them), and the arrivals are scaled by it once."""
     profile = load_profile(resources.find_profile(profile_name))
     scenario = load_platform(scenario_path(profile, None))
-    sample = max(1, attempts // 10)
-    probe = replicate(1, Day(scenario, profile.scaled(sample)))
-    per_arrival = probe.attempts / sample
-    return Day(scenario, profile.scaled(round(attempts / per_arrival)))
+    probe = replicate(1, Day(scenario, profile.scaled(attempts)))
+    return Day(scenario, profile.scaled(round(attempts * attempts / probe.attempts)))
 
 
 def main(n: int = 20, attempts: int = 100_000, profile_name: str = "weekday", jobs: int = 2) -> int:
