@@ -32,6 +32,7 @@ from simulator.twin.interval import CONFIDENCE, Interval, t_quantile
 from simulator.twin.model import IN_PROGRESS, Bank, Tally, Twin
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from simulator.twin.replications import Replications
@@ -350,6 +351,16 @@ def codes_csv(twin: Twin, bank: Bank | None = None) -> str:
     return out.getvalue()
 
 
+def _hours_below(fig: Figure, answers: Axes, twin: Twin) -> Figure:
+    """The hours (or days) under the answers' axes, their legend, the figure laid out."""
+    ticks, tick_labels = _hour_ticks(twin)
+    answers.set_xticks(ticks, tick_labels)
+    answers.set_xlabel("hour (JST)" if twin.days == 1 else "day (JST, ticks at 0:00)")
+    answers.legend(loc="best", fontsize=8, ncols=4)
+    fig.tight_layout()
+    return fig
+
+
 def _hour_ticks(twin: Twin) -> tuple[list[int], list[str]]:
     """Ticks of the time axis, in JST: every 3 hours in a one-day run, else at 0:00 of
     the days (at most about a dozen)."""
@@ -460,12 +471,7 @@ def figure(twin: Twin, bank: Bank | None = None) -> Figure:
         answers.bar(hours, column[name], bottom=bottom, color=colour, label=name, **bar)
         bottom = [b + v for b, v in zip(bottom, column[name], strict=True)]
     answers.set_ylabel("answers per hour (stacked)")
-    ticks, tick_labels = _hour_ticks(twin)
-    answers.set_xticks(ticks, tick_labels)
-    answers.set_xlabel("hour (JST)" if twin.days == 1 else "day (JST, ticks at 0:00)")
-    answers.legend(loc="best", fontsize=8, ncols=4)
-    fig.tight_layout()
-    return fig
+    return _hours_below(fig, answers, twin)
 
 
 def plot(twin: Twin, path: Path, bank: Bank | None = None) -> None:
@@ -784,12 +790,7 @@ def replications_figure(reps: Replications) -> Figure:
         f"each answer column per hour: the mean, its {CONFIDENCE:.0%} interval shaded",
         fontsize=9,
     )
-    ticks, tick_labels = _hour_ticks(twin)
-    answers.set_xticks(ticks, tick_labels)
-    answers.set_xlabel("hour (JST)" if twin.days == 1 else "day (JST, ticks at 0:00)")
-    answers.legend(loc="best", fontsize=8, ncols=4)
-    fig.tight_layout()
-    return fig
+    return _hours_below(fig, answers, twin)
 
 
 def write_replications(reps: Replications, out: Path, plots: bool = True) -> list[Path]:

@@ -51,6 +51,7 @@ from simulator.store.sandboxes import ROOT, SandboxRecord, SqlSandboxes
 from simulator.store.schema import bank_world
 from simulator.web import security, throttle
 from simulator.web.app import create_app
+from simulator.web.periodic import Periodic
 from simulator.web.responses import StrictJSON, api_error
 from simulator.web.schemas import Refused, read_body
 from simulator.web.schemas import sandboxes as schemas
@@ -149,8 +150,7 @@ class Platform:
         self._served: dict[str, Served] = {}
         self._scenarios: dict[str, PlatformScenario] = {}
         self._lock = threading.Lock()
-        self._sweeper: threading.Thread | None = None
-        self._stopping = threading.Event()
+        self._sweeper: Periodic | None = None
 
     # -- the dispatcher ----------------------------------------------------------------------
 
@@ -362,21 +362,15 @@ class Platform:
 
     def start_sweeper(self, every: float = SWEEP_SECONDS) -> None:
         """Sweep every ``every`` seconds in a thread of this process, until :meth:`stop`."""
-        if self._sweeper is not None:
-            return
-
-        def run() -> None:
-            while not self._stopping.wait(every):
-                try:
-                    self.sweep()
-                except Exception:  # the next sweep tries again; the server goes on
-                    log.exception("renkei: the sweep of expired sandboxes failed")
-
-        self._sweeper = threading.Thread(target=run, name="renkei-sweeper", daemon=True)
-        self._sweeper.start()
+        if self._sweeper is None:
+            self._sweeper = Periodic(
+                self.sweep, lambda: every, "renkei-sweeper", "the sweep of expired sandboxes"
+            )
+            self._sweeper.start()
 
     def stop(self) -> None:
-        self._stopping.set()
+        if self._sweeper is not None:
+            self._sweeper.stop()
 
     # -- answers -----------------------------------------------------------------------------
 

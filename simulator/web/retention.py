@@ -13,13 +13,13 @@ purge, on PostgreSQL, the tables it deleted from are vacuumed (``reclaim``).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from sqlalchemy import Engine
 
 from simulator.core.clock import Clock, SystemClock
 from simulator.store.retention import Retention, claim, purge, reclaim
+from simulator.web.periodic import Periodic
 
 log = logging.getLogger("renkei")
 
@@ -34,8 +34,9 @@ class Purger:
         self.engine = engine
         self.retention = retention
         self.wall = wall or SystemClock()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._every = Periodic(
+            self.once, self.retention.interval, "renkei-purge", "the retention purge"
+        )
 
     def once(self) -> dict[str, int] | None:
         """One interval's turn: the purge's counts if this process claimed it, else None."""
@@ -50,18 +51,7 @@ class Purger:
 
     def start(self) -> None:
         """Purge every interval in a thread of this process, until :meth:`stop`."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-
-        def run() -> None:
-            while not self._stopping.wait(self.retention.interval()):
-                try:
-                    self.once()
-                except Exception:  # the next interval tries again; the server goes on
-                    log.exception("renkei: the retention purge failed")
-
-        self._thread = threading.Thread(target=run, name="renkei-purge", daemon=True)
-        self._thread.start()
+        self._every.start()
 
     def stop(self) -> None:
-        self._stopping.set()
+        self._every.stop()
