@@ -156,9 +156,9 @@ def test_the_default_install_leaves_the_extras_out(installed: Installed) -> None
         if line.startswith("Requires-Dist: ")
     ]
     default = [r for r in requires if "extra ==" not in r]
-    for heavy in ("playwright", "locust", "psycopg"):
+    for heavy in ("playwright", "locust", "psycopg", "distributed"):
         assert not [r for r in default if r.startswith(heavy)], f"{heavy} in the default install"
-    for extra in ("browser", "locust", "postgres", "test"):
+    for extra in ("browser", "dask", "locust", "postgres", "test"):
         assert any(f'extra == "{extra}"' in r for r in requires), extra
 
 
@@ -284,8 +284,8 @@ EXTRA = "needs the {0} extra: pip install 'renkei[{0}]'"
 def test_a_missing_extra_is_named_in_one_line(
     installed: Installed, empty: tuple[Path, dict[str, str]]
 ) -> None:
-    """The default install has no Playwright, Locust or psycopg: what needs one says
-    which extra to install, in one line, exit 2."""
+    """The default install has no Playwright, Locust, psycopg or Dask: what needs one
+    says which extra to install, in one line, exit 2."""
     cwd, env = empty
     python = str(installed.venv / "bin" / "python")
     for cmd, line in (
@@ -300,6 +300,18 @@ def test_a_missing_extra_is_named_in_one_line(
         (
             [python, "-c", "import harness.locustfile"],
             "renkei: the Locust file " + EXTRA.format("locust"),
+        ),
+        (
+            [
+                installed.renkei,
+                "simulate",
+                "weekday",
+                "--replications",
+                "2",
+                "--scheduler",
+                "tcp://127.0.0.1:8786",
+            ],
+            "renkei simulate: --scheduler " + EXTRA.format("dask"),
         ),
     ):
         done = _run(cmd, cwd, env, status=2)
